@@ -1,0 +1,1 @@
+"""The ``tuyagate`` command line."""

@@ -1,0 +1,5 @@
+"""``python -m tuyagate.cli``."""
+
+from tuyagate.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""tuyagate.cloud (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""tuyagate.devices (see DESIGN.md)."""

@@ -1,0 +1,94 @@
+"""The one exception tree of tuyagate.
+
+Every failure a caller can see is a :class:`TuyaError`. Callers catch the branch they can act
+on (a wrong key is not a timeout, a refused port is not a protocol error), never an error dict
+or a sentinel return. Messages say what happened and what to do, and never contain a secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CloudError",
+    "ConfigError",
+    "DeviceError",
+    "HandshakeError",
+    "IntegrityError",
+    "KeyMismatchError",
+    "NotFoundError",
+    "ProtocolError",
+    "TuyaConnectionError",
+    "TuyaConnectionLost",
+    "TuyaConnectionRefused",
+    "TuyaError",
+    "TuyaTimeoutError",
+    "ValidationError",
+]
+
+
+class TuyaError(Exception):
+    """Base of every error raised by tuyagate."""
+
+
+class ConfigError(TuyaError):
+    """The caller gave an impossible configuration (bad key length, unknown version, ...)."""
+
+
+class NotFoundError(TuyaError):
+    """A device, DP or resource that was asked for does not exist."""
+
+
+class ValidationError(TuyaError):
+    """A value does not fit the DP schema; the message names the allowed range or options."""
+
+
+class ProtocolError(TuyaError):
+    """The peer sent bytes that are not a valid frame or payload for the protocol version."""
+
+
+class IntegrityError(ProtocolError):
+    """A frame failed its CRC, HMAC or GCM tag check: corrupted, or encrypted with another key."""
+
+
+class TuyaConnectionError(TuyaError):
+    """The transport to a device or service failed."""
+
+
+class TuyaConnectionRefused(TuyaConnectionError):
+    """Nothing accepts connections at that address and port (device off, wrong IP or port)."""
+
+
+class TuyaConnectionLost(TuyaConnectionError):
+    """An open connection closed or broke before the answer arrived."""
+
+
+class TuyaTimeoutError(TuyaError, TimeoutError):
+    """A deadline passed before the device or service answered."""
+
+
+class HandshakeError(TuyaError):
+    """The 3.4/3.5 session-key negotiation did not complete."""
+
+
+class KeyMismatchError(HandshakeError):
+    """The device and we do not share the local key (wrong key, or the device was re-paired)."""
+
+
+class DeviceError(TuyaError):
+    """The device answered, but with an error (a non-zero return code or an error text)."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CloudError(TuyaError):
+    """The Tuya cloud (or an emulation of it) answered ``success: false``."""
+
+    def __init__(self, code: int | str, msg: str, *, hint: str | None = None) -> None:
+        text = f"cloud error {code}: {msg}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+        self.code = code
+        self.msg = msg
+        self.hint = hint

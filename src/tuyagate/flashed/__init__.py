@@ -1,0 +1,1 @@
+"""tuyagate.flashed (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""tuyagate.gateway (see DESIGN.md)."""

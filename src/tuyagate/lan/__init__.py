@@ -1,0 +1,1 @@
+"""tuyagate.lan (see DESIGN.md)."""

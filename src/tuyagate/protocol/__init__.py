@@ -1,0 +1,1 @@
+"""tuyagate.protocol (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""tuyagate.sim (see DESIGN.md)."""
