@@ -1,0 +1,146 @@
+"""The one device interface that every front end (CLI, gateway, MQTT) programs against.
+
+Whatever the backend (Tuya LAN, Tuya cloud, Tasmota, OpenBeken, ESPHome), a device is a
+:class:`Device`: it reports state by DP id and by code, accepts values by code or DP id,
+and streams events. The router (``tuyagate.devices.router``) implements it for Tuya devices
+with a LAN route first and a cloud route as fallback; flashed backends implement it directly.
+Nothing here holds or returns a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "CommandResult",
+    "Device",
+    "DeviceEvent",
+    "DeviceInfo",
+    "DeviceManager",
+    "DeviceState",
+    "RouteHealth",
+]
+
+Backend = Literal["tuya-lan", "tuya-cloud", "tasmota", "openbeken", "esphome"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What may be shown about a device to anyone allowed to see it (never a key)."""
+
+    id: str
+    name: str
+    backend: str
+    category: str = ""
+    product_name: str = ""
+    version: str | None = None
+    ip: str | None = None
+    port: int | None = None
+    parent_id: str | None = None
+    cid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteHealth:
+    """Health of one route to a device (``lan``, ``cloud``, ``tasmota``, ...)."""
+
+    name: str
+    healthy: bool
+    last_ok: float | None = None  # unix time of the last success
+    last_error: str | None = None  # one-line, secret-free
+    failures: int = 0  # consecutive failures
+    next_retry: float | None = None  # unix time the route is tried again when unhealthy
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """A snapshot of a device's data points."""
+
+    device_id: str
+    dps: dict[str, Any]  # raw wire values by DP id ("1": true, "6": 2301)
+    values: dict[str, Any]  # converted values by code ("switch_1": true, "cur_voltage": 230.1)
+    route: str  # the route that produced it: "lan", "cloud", "cache", "tasmota", ...
+    updated_at: float  # unix time
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command did: the DPs sent and the route that carried them."""
+
+    device_id: str
+    dps: dict[str, Any]
+    route: str
+    fallback: bool = False  # True when the preferred route failed and another one served
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """A change seen on a device: new DP values, or it went online/offline."""
+
+    device_id: str
+    kind: Literal["state", "online", "offline"]
+    dps: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    route: str | None = None
+    at: float = 0.0
+
+
+@runtime_checkable
+class Device(Protocol):
+    """One controllable device, whatever its backend."""
+
+    @property
+    def info(self) -> DeviceInfo: ...
+
+    @property
+    def online(self) -> bool: ...
+
+    def routes(self) -> list[RouteHealth]:
+        """Health of each route, preferred first."""
+        ...
+
+    def schema_dict(self) -> list[dict[str, Any]]:
+        """The DP schema as JSON-ready dicts (dp_id, code, type, values, mode)."""
+        ...
+
+    def cached_state(self) -> DeviceState | None:
+        """The last known state (from replies and pushes), without any I/O."""
+        ...
+
+    async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+        """Read the state; ``refresh=False`` may answer from a fresh cache."""
+        ...
+
+    async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+        """Set values keyed by code or DP id; validated against the schema before sending.
+
+        Raises ValidationError (bad value, message names the allowed range), NotFoundError
+        (unknown code), TuyaTimeoutError, TuyaConnectionError, DeviceError, CloudError.
+        """
+        ...
+
+    def events(self) -> AsyncIterator[DeviceEvent]:
+        """Events of this device from now on, until the device is closed."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class DeviceManager(Protocol):
+    """All configured devices, started and stopped together (the gateway holds one)."""
+
+    def list(self) -> list[Device]: ...
+
+    def get(self, id_or_name: str) -> Device:
+        """The device with this id or name; raises NotFoundError."""
+        ...
+
+    def events(self) -> AsyncIterator[DeviceEvent]:
+        """Events of every device from now on."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
