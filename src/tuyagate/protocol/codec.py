@@ -1,0 +1,264 @@
+"""Messages of one protocol version: bytes in, :class:`Message` out, and back.
+
+A :class:`MessageCodec` holds what the wire format depends on at a given moment: the version
+spec, which side we are (client or device), and the current key (the local key, replaced by
+the session key once a 3.4/3.5 negotiation finishes). It owns the frame splitter, so a caller
+feeds raw TCP chunks and gets decoded messages. It does no I/O, reads no clock and keeps no
+sequence counter: the caller passes ``seq`` (and the 3.5 IV) in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from tuyagate.errors import IntegrityError, KeyMismatchError, ProtocolError
+from tuyagate.protocol.commands import NO_VERSION_HEADER, Command
+from tuyagate.protocol.crypto import ecb_decrypt, ecb_encrypt, md5_hex
+from tuyagate.protocol.frames import (
+    DEFAULT_MAX_FRAME,
+    FrameSplitter,
+    decode_55aa,
+    decode_6699,
+    encode_55aa,
+    encode_6699,
+)
+from tuyagate.protocol.payloads import dump_json
+from tuyagate.protocol.versions import Encryption, FrameKind, VersionSpec
+
+__all__ = ["Message", "MessageCodec", "Role"]
+
+_HEADER_LEN = 15
+_MAX_EXCERPT = 60
+
+
+class Role(Enum):
+    """Which end of the connection a codec serves."""
+
+    CLIENT = "client"
+    DEVICE = "device"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One decoded message.
+
+    ``payload`` is the decrypted body with any version header removed; ``data`` is its JSON
+    object (with a nested ``data.dps`` also lifted to ``dps``); ``text`` is set instead when the
+    body is not JSON (devices answer errors as bare text such as ``data format error``).
+    """
+
+    seq: int
+    cmd: int
+    retcode: int | None
+    payload: bytes
+    data: dict[str, Any] | None = None
+    text: str | None = None
+
+    @property
+    def dps(self) -> dict[str, Any] | None:
+        """The DP values carried, if any."""
+        if self.data is None:
+            return None
+        dps = self.data.get("dps")
+        return dps if isinstance(dps, dict) else None
+
+    @property
+    def cid(self) -> str | None:
+        """The sub-device id the message is about, if any."""
+        if self.data is None:
+            return None
+        cid = self.data.get("cid")
+        if cid is None and isinstance(self.data.get("data"), dict):
+            cid = self.data["data"].get("cid")
+        return str(cid) if cid is not None else None
+
+    @property
+    def is_ack(self) -> bool:
+        """An empty answer: the device accepted the request and has nothing to say."""
+        return not self.payload
+
+    @property
+    def data_unvalid(self) -> bool:
+        """The device22 symptom: the device rejected a plain DP_QUERY."""
+        return self.text is not None and "data unvalid" in self.text
+
+
+def _excerpt(data: bytes) -> str:
+    text = data[:_MAX_EXCERPT].decode("ascii", "replace")
+    return text + ("..." if len(data) > _MAX_EXCERPT else "")
+
+
+def parse_body(seq: int, cmd: int, retcode: int | None, payload: bytes) -> Message:
+    """Turn a decrypted body into a Message (JSON object or text)."""
+    if not payload:
+        return Message(seq, cmd, retcode, payload)
+    stripped = payload.rstrip(b"\x00")
+    if stripped[:1] == b"{":
+        try:
+            data = json.loads(stripped)
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(f"payload of cmd {cmd:#x} looks like JSON but is not: {_excerpt(stripped)!r}") from None
+        if not isinstance(data, dict):
+            raise ProtocolError(f"payload of cmd {cmd:#x} is JSON but not an object")
+        inner = data.get("data")
+        if "dps" not in data and isinstance(inner, dict) and isinstance(inner.get("dps"), dict):
+            data["dps"] = inner["dps"]
+        return Message(seq, cmd, retcode, payload, data=data)
+    return Message(seq, cmd, retcode, payload, text=stripped.decode("utf-8", "replace"))
+
+
+class MessageCodec:
+    """Encode and decode the messages of one connection (sans-IO)."""
+
+    __slots__ = ("_splitter", "handshaking", "key", "local_key", "role", "spec")
+
+    def __init__(
+        self, spec: VersionSpec, local_key: bytes, *, role: Role = Role.CLIENT, max_frame: int = DEFAULT_MAX_FRAME
+    ) -> None:
+        if spec.encryption is not Encryption.CONTROL_ONLY or local_key:
+            if len(local_key) != 16:
+                raise ProtocolError(f"the local key must be 16 bytes, got {len(local_key)}")
+        self.spec = spec
+        self.local_key = local_key
+        self.key = local_key
+        self.role = role
+        self.handshaking = False
+        self._splitter = FrameSplitter(max_frame)
+
+    def reset(self) -> None:
+        """Forget the session key and any buffered bytes (a new TCP connection)."""
+        self.key = self.local_key
+        self.handshaking = False
+        self._splitter = FrameSplitter(self._splitter.max_frame)
+
+    def set_session_key(self, key: bytes) -> None:
+        """Switch to the negotiated session key (3.4/3.5)."""
+        if len(key) != 16:
+            raise ProtocolError("a session key must be 16 bytes")
+        self.key = key
+        self.handshaking = False
+
+    # ---------------------------------------------------------------- encoding
+
+    def encode(
+        self,
+        cmd: int,
+        body: bytes | dict[str, Any],
+        *,
+        seq: int,
+        retcode: int | None = None,
+        iv: bytes | None = None,
+    ) -> bytes:
+        """One frame carrying ``body`` (a JSON object or raw bytes) as ``cmd``.
+
+        A device-role codec adds a retcode (0 unless given); a client never sends one. 3.5
+        needs a fresh 12-byte ``iv`` per frame from the caller.
+        """
+        raw = dump_json(body) if isinstance(body, dict) else body
+        if self.role is Role.DEVICE and retcode is None:
+            retcode = 0
+        if self.role is Role.CLIENT:
+            retcode = None
+        spec = self.spec
+        header = spec.header if cmd not in NO_VERSION_HEADER else b""
+        enc = spec.encryption
+        if enc is Encryption.GCM_SESSION:
+            if iv is None:
+                raise ProtocolError("3.5 frames need a 12-byte IV from the caller")
+            return encode_6699(seq, cmd, header + raw if raw else raw, key=self.key, iv=iv, retcode=retcode)
+        if enc is Encryption.ECB_SESSION:
+            payload = ecb_encrypt(self.key, header + raw) if raw else b""
+            return encode_55aa(seq, cmd, payload, retcode=retcode, hmac_key=self.key)
+        if enc is Encryption.ECB:
+            payload = header + ecb_encrypt(self.key, raw) if raw else b""
+            return encode_55aa(seq, cmd, payload, retcode=retcode)
+        # 3.1: only CONTROL (and a device's STATUS) is encrypted, as "3.1" + md5 tag + base64(ECB).
+        if raw and cmd in (Command.CONTROL, Command.STATUS) and self.key:
+            b64 = base64.b64encode(ecb_encrypt(self.key, raw))
+            tag = md5_hex(b"data=" + b64 + b"||lpv=3.1||" + self.key)[8:24].encode("ascii")
+            raw = b"3.1" + tag + b64
+        return encode_55aa(seq, cmd, raw, retcode=retcode)
+
+    # ---------------------------------------------------------------- decoding
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Feed received bytes; return every message they complete."""
+        return [self.decode_frame(raw) for raw in self._splitter.feed(data)]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for the rest of a frame."""
+        return self._splitter.buffered
+
+    def decode_frame(self, raw: bytes) -> Message:
+        """Verify, decrypt and parse one whole raw frame."""
+        try:
+            return self._decode(raw)
+        except IntegrityError:
+            if self.handshaking:
+                raise KeyMismatchError(
+                    "the handshake answer failed its integrity check: the local key is wrong "
+                    "or was changed by re-pairing the device"
+                ) from None
+            raise
+
+    def _decode(self, raw: bytes) -> Message:
+        spec = self.spec
+        from_device = self.role is Role.CLIENT
+        is_6699 = raw[2:4] == b"\x66\x99"
+        if is_6699 != (spec.frame is FrameKind.P6699):
+            got = "6699 (3.5)" if is_6699 else "55AA (3.1-3.4)"
+            raise ProtocolError(
+                f"the peer sent {got} framing, which protocol {spec.name} does not use: check the version"
+            )
+        if is_6699:
+            frame = decode_6699(raw, key=self.key, has_retcode=from_device)
+            return parse_body(frame.seq, frame.cmd, frame.retcode, self._strip_header(frame.payload))
+        enc = spec.encryption
+        if enc is Encryption.ECB_SESSION:
+            # Some 3.4 frames from devices omit the retcode; the ciphertext length tells.
+            has_rc = from_device and (len(raw) - 16 - 32 - 4) % 16 == 4
+            frame = decode_55aa(raw, hmac_key=self.key, has_retcode=has_rc)
+            body = ecb_decrypt(self.key, frame.payload) if frame.payload else b""
+            return parse_body(frame.seq, frame.cmd, frame.retcode, self._strip_header(body))
+        frame = decode_55aa(raw, has_retcode=from_device)
+        body = frame.payload
+        if enc is Encryption.ECB:
+            body = self._open_ecb(body)
+        else:
+            body = self._open_31(body)
+        return parse_body(frame.seq, frame.cmd, frame.retcode, body)
+
+    @staticmethod
+    def _strip_header(body: bytes) -> bytes:
+        # Strips both the all-zero version header and the "source header" (3.x|CRC32|seq|srcid).
+        if len(body) >= _HEADER_LEN and body[:2] == b"3." and body[3:4] != b"{":
+            return body[_HEADER_LEN:]
+        return body
+
+    def _open_ecb(self, body: bytes) -> bytes:
+        if len(body) >= _HEADER_LEN and body[:2] == b"3." and body[3:4] != b"{":
+            body = body[_HEADER_LEN:]
+        elif self.spec.device22 and len(body) > _HEADER_LEN and len(body) % 16 == _HEADER_LEN % 16:
+            body = body[_HEADER_LEN:]
+        if body and len(body) % 16 == 0 and body[:1] != b"{":
+            return ecb_decrypt(self.key, body)
+        return body  # plaintext JSON or an error text such as "data format error"
+
+    def _open_31(self, body: bytes) -> bytes:
+        if body[:3] != b"3.1" or len(body) <= 19:
+            return body
+        b64 = body[19:]
+        tag = md5_hex(b"data=" + b64 + b"||lpv=3.1||" + self.key)[8:24].encode("ascii")
+        if tag != body[3:19]:
+            raise IntegrityError("3.1 MD5 tag mismatch: the local key is wrong or the frame is corrupt")
+        try:
+            cipher = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError("3.1 payload is not valid base64") from None
+        return ecb_decrypt(self.key, cipher)

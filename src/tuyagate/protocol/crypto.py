@@ -1,0 +1,109 @@
+"""The crypto primitives of the LAN protocol, on top of ``cryptography``.
+
+AES-128-ECB with strict PKCS7 (tinytuya only checks that the last byte is 1..16; we check
+every padding byte, so a wrong key is reported as such instead of yielding garbage), AES-GCM
+with a 12-byte IV and 16-byte tag, HMAC-SHA256 and CRC32. Cipher objects are cached per key
+because building them costs more than encrypting a small Tuya payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import zlib
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tuyagate.errors import ConfigError, IntegrityError, ProtocolError
+
+__all__ = [
+    "UDP_KEY",
+    "crc32",
+    "ecb_decrypt",
+    "ecb_encrypt",
+    "gcm_decrypt",
+    "gcm_encrypt",
+    "hmac_sha256",
+    "md5_hex",
+]
+
+# The well-known key that encrypts UDP discovery broadcasts: md5(b"yGAdlopoPVldABfn").
+UDP_KEY = hashlib.md5(b"yGAdlopoPVldABfn").digest()
+_BLOCK = 16
+
+
+def _check_key(key: bytes) -> None:
+    if len(key) != 16:
+        raise ConfigError(f"a Tuya key must be exactly 16 bytes, got {len(key)}")
+
+
+@lru_cache(maxsize=4096)
+def _ecb(key: bytes) -> Cipher[modes.ECB]:
+    _check_key(key)
+    return Cipher(algorithms.AES(key), modes.ECB())
+
+
+@lru_cache(maxsize=4096)
+def _gcm(key: bytes) -> AESGCM:
+    _check_key(key)
+    return AESGCM(key)
+
+
+def ecb_encrypt(key: bytes, data: bytes, *, pad: bool = True) -> bytes:
+    """AES-128-ECB; PKCS7-padded unless ``pad`` is False (then ``data`` must be block-aligned)."""
+    if pad:
+        n = _BLOCK - len(data) % _BLOCK
+        data += bytes((n,)) * n
+    elif len(data) % _BLOCK:
+        raise ProtocolError(f"ECB input of {len(data)} bytes is not a multiple of 16")
+    enc = _ecb(key).encryptor()
+    return enc.update(data) + enc.finalize()
+
+
+def ecb_decrypt(key: bytes, data: bytes, *, unpad: bool = True) -> bytes:
+    """AES-128-ECB decrypt with strict PKCS7: any malformed padding is an IntegrityError."""
+    if not data or len(data) % _BLOCK:
+        raise ProtocolError(f"ciphertext of {len(data)} bytes is not a non-empty multiple of 16")
+    dec = _ecb(key).decryptor()
+    plain = dec.update(data) + dec.finalize()
+    if not unpad:
+        return plain
+    n = plain[-1]
+    if not 1 <= n <= _BLOCK or plain[-n:] != bytes((n,)) * n:
+        raise IntegrityError("bad padding after AES-ECB decryption: the key is wrong or the data is corrupt")
+    return plain[:-n]
+
+
+def gcm_encrypt(key: bytes, iv: bytes, plaintext: bytes, aad: bytes | None) -> bytes:
+    """AES-GCM; returns ciphertext followed by the 16-byte tag."""
+    if len(iv) != 12:
+        raise ProtocolError(f"AES-GCM needs a 12-byte IV, got {len(iv)}")
+    return _gcm(key).encrypt(iv, plaintext, aad)
+
+
+def gcm_decrypt(key: bytes, iv: bytes, ciphertext_and_tag: bytes, aad: bytes | None) -> bytes:
+    """AES-GCM decrypt and verify; a bad tag is an IntegrityError."""
+    if len(iv) != 12 or len(ciphertext_and_tag) < 16:
+        raise ProtocolError("AES-GCM input too short for its IV and tag")
+    try:
+        return _gcm(key).decrypt(iv, ciphertext_and_tag, aad)
+    except InvalidTag:
+        raise IntegrityError("AES-GCM tag mismatch: the key is wrong or the frame is corrupt") from None
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 (the 3.4 frame trailer and the handshake proofs)."""
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def crc32(data: bytes) -> int:
+    """CRC32 as the 55AA trailer uses it."""
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def md5_hex(data: bytes) -> str:
+    """MD5 hex digest (the 3.1 CONTROL tag and UDP key derivation); not used for security here."""
+    return hashlib.md5(data).hexdigest()

@@ -1,0 +1,216 @@
+"""Outer frames: 0x55AA (3.1-3.4) and 0x6699 (3.5), and the incremental splitter.
+
+Two steps, on purpose. :class:`FrameSplitter` cuts a byte stream into whole raw frames: it
+skips garbage before a prefix, checks the announced length against a limit *before*
+buffering, and checks the suffix. :func:`decode_55aa` / :func:`decode_6699` then verify a raw
+frame's CRC, HMAC or GCM tag with whatever key is current at that moment (the key changes in
+the middle of a stream when a 3.4/3.5 session key is agreed). Any malformed input is a
+:class:`~tuyagate.errors.ProtocolError`; a failed integrity check is an
+:class:`~tuyagate.errors.IntegrityError`. Nothing else is ever raised.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from tuyagate.errors import IntegrityError, ProtocolError
+from tuyagate.protocol.crypto import crc32, gcm_decrypt, gcm_encrypt, hmac_sha256
+from tuyagate.protocol.versions import FrameKind
+
+__all__ = [
+    "DEFAULT_MAX_FRAME",
+    "PREFIX_55AA",
+    "PREFIX_6699",
+    "Frame",
+    "FrameSplitter",
+    "decode_55aa",
+    "decode_6699",
+    "encode_55aa",
+    "encode_6699",
+]
+
+PREFIX_55AA = b"\x00\x00\x55\xaa"
+SUFFIX_55AA = b"\x00\x00\xaa\x55"
+PREFIX_6699 = b"\x00\x00\x66\x99"
+SUFFIX_6699 = b"\x00\x00\x99\x66"
+# Real devices send at most ~1.5 KB (IR learning frames are the largest); 32 KiB leaves room for
+# gateways with many sub-devices while bounding what a broken or hostile peer can make us buffer.
+DEFAULT_MAX_FRAME = 32 * 1024
+
+_HDR_55AA = struct.Struct(">4sIII")  # prefix, seq, cmd, length
+_HDR_6699 = struct.Struct(">4sHIII")  # prefix, reserved, seq, cmd, length
+_U32 = struct.Struct(">I")
+_HMAC_LEN = 32
+_CRC_LEN = 4
+_IV_LEN = 12
+_TAG_LEN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One verified frame. ``payload`` is still version-encoded for 55AA; decrypted for 6699."""
+
+    seq: int
+    cmd: int
+    payload: bytes
+    retcode: int | None = None
+    kind: FrameKind = FrameKind.P55AA
+    iv: bytes | None = None
+
+
+def encode_55aa(
+    seq: int, cmd: int, payload: bytes, *, retcode: int | None = None, hmac_key: bytes | None = None
+) -> bytes:
+    """Build a 0x55AA frame; with ``hmac_key`` the trailer is HMAC-SHA256 (3.4), else CRC32."""
+    body = payload if retcode is None else _U32.pack(retcode) + payload
+    trailer_len = _HMAC_LEN if hmac_key is not None else _CRC_LEN
+    head = _HDR_55AA.pack(PREFIX_55AA, seq & 0xFFFFFFFF, cmd, len(body) + trailer_len + 4)
+    signed = head + body
+    trailer = hmac_sha256(hmac_key, signed) if hmac_key is not None else _U32.pack(crc32(signed))
+    return signed + trailer + SUFFIX_55AA
+
+
+def encode_6699(seq: int, cmd: int, plaintext: bytes, *, key: bytes, iv: bytes, retcode: int | None = None) -> bytes:
+    """Build a 0x6699 frame: GCM over [retcode] + plaintext, the 14 header bytes as AAD."""
+    body = plaintext if retcode is None else _U32.pack(retcode) + plaintext
+    length = _IV_LEN + len(body) + _TAG_LEN
+    head = _HDR_6699.pack(PREFIX_6699, 0, seq & 0xFFFFFFFF, cmd, length)
+    sealed = gcm_encrypt(key, iv, body, head[4:])
+    return head + iv + sealed + SUFFIX_6699
+
+
+def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool = False) -> Frame:
+    """Verify and split a whole 0x55AA frame (as cut by :class:`FrameSplitter`)."""
+    if len(raw) < _HDR_55AA.size + 8:
+        raise ProtocolError(f"55AA frame of {len(raw)} bytes is shorter than the minimum of 24")
+    prefix, seq, cmd, length = _HDR_55AA.unpack_from(raw)
+    if prefix != PREFIX_55AA or raw[-4:] != SUFFIX_55AA or len(raw) != _HDR_55AA.size + length:
+        raise ProtocolError("not a well-formed 55AA frame (prefix, suffix or length mismatch)")
+    trailer_len = _HMAC_LEN if hmac_key is not None else _CRC_LEN
+    end = len(raw) - 4 - trailer_len
+    if end < _HDR_55AA.size:
+        raise ProtocolError(f"55AA frame too short for a {trailer_len}-byte trailer")
+    signed = raw[:end]
+    trailer = raw[end:-4]
+    if hmac_key is not None:
+        if hmac_sha256(hmac_key, signed) != trailer:
+            raise IntegrityError(
+                f"HMAC mismatch on a 55AA frame (cmd {cmd:#x}): the key is wrong or the frame is corrupt"
+            )
+    elif _U32.unpack(trailer)[0] != crc32(signed):
+        raise IntegrityError(f"CRC mismatch on a 55AA frame (cmd {cmd:#x})")
+    start = _HDR_55AA.size
+    retcode = None
+    if has_retcode and end - start >= 4:
+        retcode = _U32.unpack_from(raw, start)[0]
+        start += 4
+    return Frame(seq, cmd, raw[start:end], retcode, FrameKind.P55AA)
+
+
+def decode_6699(raw: bytes, *, key: bytes, has_retcode: bool | None = False) -> Frame:
+    """Verify and decrypt a whole 0x6699 frame.
+
+    ``has_retcode=None`` guesses (UDP): a retcode is taken only when the plaintext does not start
+    with ``{`` but byte 4 does.
+    """
+    min_len = _HDR_6699.size + _IV_LEN + _TAG_LEN + 4
+    if len(raw) < min_len:
+        raise ProtocolError(f"6699 frame of {len(raw)} bytes is shorter than the minimum of {min_len}")
+    prefix, _reserved, seq, cmd, length = _HDR_6699.unpack_from(raw)
+    if prefix != PREFIX_6699 or raw[-4:] != SUFFIX_6699 or len(raw) != _HDR_6699.size + length + 4:
+        raise ProtocolError("not a well-formed 6699 frame (prefix, suffix or length mismatch)")
+    iv = raw[_HDR_6699.size : _HDR_6699.size + _IV_LEN]
+    plain = gcm_decrypt(key, iv, raw[_HDR_6699.size + _IV_LEN : -4], raw[4 : _HDR_6699.size])
+    retcode = None
+    if has_retcode is None:
+        has_retcode = len(plain) >= 5 and plain[:1] != b"{" and plain[4:5] == b"{"
+    if has_retcode and len(plain) >= 4:
+        retcode = _U32.unpack_from(plain)[0]
+        plain = plain[4:]
+    return Frame(seq, cmd, plain, retcode, FrameKind.P6699, iv)
+
+
+class FrameSplitter:
+    """Cut a TCP byte stream into whole raw frames, whatever the chunking.
+
+    Garbage before a prefix is skipped (counted in ``discarded``). An announced length above
+    ``max_frame`` or a wrong suffix raises ProtocolError at once, without buffering the body;
+    the splitter then resynchronises on the next prefix, so a caller may keep feeding.
+    """
+
+    __slots__ = ("_buf", "discarded", "max_frame")
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self._buf = bytearray()
+        self.max_frame = max_frame
+        self.discarded = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add ``data``; return every whole frame now available (raises on a corrupt one)."""
+        self._buf += data
+        out: list[bytes] = []
+        while (raw := self._next()) is not None:
+            out.append(raw)
+        return out
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for the rest of a frame."""
+        return len(self._buf)
+
+    def _next(self) -> bytes | None:
+        buf = self._buf
+        start = self._find_prefix()
+        if start < 0:
+            return None
+        if start:
+            self.discarded += start
+            del buf[:start]
+        if buf[2] == 0x55:
+            if len(buf) < 16:
+                return None
+            length = _U32.unpack_from(buf, 12)[0]
+            total = 16 + length
+            suffix = SUFFIX_55AA
+            min_length = 8
+        else:
+            if len(buf) < 18:
+                return None
+            length = _U32.unpack_from(buf, 14)[0]
+            total = 18 + length + 4
+            suffix = SUFFIX_6699
+            min_length = _IV_LEN + _TAG_LEN
+        if length < min_length or total > self.max_frame:
+            self._skip_prefix()
+            raise ProtocolError(
+                f"frame announces a length of {length} bytes (allowed {min_length}..{self.max_frame}): stream corrupt"
+            )
+        if len(buf) < total:
+            return None
+        if buf[total - 4 : total] != suffix:
+            self._skip_prefix()
+            raise ProtocolError("frame suffix missing where the length says it ends: stream corrupt")
+        raw = bytes(buf[:total])
+        del buf[:total]
+        return raw
+
+    def _find_prefix(self) -> int:
+        buf = self._buf
+        a = buf.find(PREFIX_55AA)
+        b = buf.find(PREFIX_6699)
+        if a < 0 and b < 0:
+            # Keep the last 3 bytes: they may be the start of a prefix split across chunks.
+            keep = min(len(buf), 3)
+            self.discarded += len(buf) - keep
+            del buf[: len(buf) - keep]
+            return -1
+        if a < 0:
+            return b
+        if b < 0:
+            return a
+        return min(a, b)
+
+    def _skip_prefix(self) -> None:
+        self.discarded += 4
+        del self._buf[:4]

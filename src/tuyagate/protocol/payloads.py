@@ -1,0 +1,119 @@
+"""JSON bodies of LAN requests and device answers, per version template.
+
+Pure functions: the device id, the child ``cid`` and the time ``t`` are passed in. The key order
+of each dict matches what Tuya apps and tinytuya send, because some firmware parses JSON by
+position. Encoding to bytes (:func:`dump_json`) is compact but keeps spaces inside string
+values, unlike tinytuya, which strips every space and so corrupts ``"hello world"``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tuyagate.protocol.commands import Command
+from tuyagate.protocol.versions import Template, VersionSpec
+
+__all__ = [
+    "control_request",
+    "dump_json",
+    "heartbeat_request",
+    "query_reply",
+    "query_request",
+    "status_push",
+    "subdev_online_query",
+    "subdev_online_report",
+    "updatedps_request",
+]
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+
+
+def dump_json(obj: Any) -> bytes:
+    """Compact JSON bytes; string values keep their spaces."""
+    return _dumps(obj).encode("ascii")
+
+
+def query_request(
+    spec: VersionSpec, device_id: str, *, t: int, cid: str | None = None, dp_ids: Iterable[str] | None = None
+) -> tuple[Command, dict[str, Any]]:
+    """The status query: DP_QUERY (legacy), DP_QUERY_NEW (3.4/3.5) or CONTROL_NEW with null DPs (device22)."""
+    if spec.template is Template.PROTOCOL5:
+        return Command.DP_QUERY_NEW, ({"cid": cid} if cid else {})
+    if cid:
+        return Command.DP_QUERY, {"t": t, "cid": cid}
+    if spec.device22:
+        wanted = list(dp_ids) if dp_ids else ["1"]
+        return Command.CONTROL_NEW, {
+            "devId": device_id,
+            "uid": device_id,
+            "t": str(t),
+            "dps": dict.fromkeys(wanted),
+        }
+    return Command.DP_QUERY, {"gwId": device_id, "devId": device_id, "uid": device_id, "t": str(t)}
+
+
+def control_request(
+    spec: VersionSpec, device_id: str, dps: Mapping[str, Any], *, t: int, cid: str | None = None
+) -> tuple[Command, dict[str, Any]]:
+    """Set DP values: CONTROL (legacy) or CONTROL_NEW with ``protocol: 5`` (3.4/3.5)."""
+    values = {str(k): v for k, v in dps.items()}
+    if spec.template is Template.PROTOCOL5:
+        if cid:
+            return Command.CONTROL_NEW, {
+                "protocol": 5,
+                "t": t,
+                "data": {"cid": cid, "ctype": 0, "dps": values},
+                "cid": cid,
+            }
+        return Command.CONTROL_NEW, {"protocol": 5, "t": t, "data": {"dps": values}}
+    if cid:
+        return Command.CONTROL, {"t": t, "cid": cid, "dps": values}
+    return Command.CONTROL, {"devId": device_id, "uid": device_id, "t": str(t), "dps": values}
+
+
+def heartbeat_request(device_id: str, *, gateway_id: str | None = None) -> tuple[Command, dict[str, Any]]:
+    """The keep-alive ping."""
+    return Command.HEART_BEAT, {"gwId": gateway_id or device_id, "devId": device_id}
+
+
+def updatedps_request(dp_ids: Iterable[int | str]) -> tuple[Command, dict[str, Any]]:
+    """Ask the device to re-measure and push these DPs (energy readings go stale otherwise)."""
+    return Command.UPDATEDPS, {"dpId": [int(d) for d in dp_ids]}
+
+
+def subdev_online_query(cids: Iterable[str] = ()) -> tuple[Command, dict[str, Any]]:
+    """Ask a gateway which sub-devices are online (an empty list means all)."""
+    return Command.LAN_EXT_STREAM, {"reqType": "subdev_online_stat_query", "data": {"cids": list(cids)}}
+
+
+def subdev_online_report(online: Iterable[str], offline: Iterable[str]) -> dict[str, Any]:
+    """A gateway's answer to :func:`subdev_online_query`."""
+    return {"reqType": "subdev_online_stat_report", "data": {"online": list(online), "offline": list(offline)}}
+
+
+def status_push(
+    spec: VersionSpec, device_id: str, dps: Mapping[str, Any], *, t: int, cid: str | None = None
+) -> dict[str, Any]:
+    """What a device sends unsolicited (cmd STATUS) when DPs change."""
+    values = {str(k): v for k, v in dps.items()}
+    if spec.template is Template.PROTOCOL5:
+        data: dict[str, Any] = {"cid": cid, "dps": values} if cid else {"dps": values}
+        return {"protocol": 4, "t": t, "data": data}
+    if cid:
+        return {"cid": cid, "dps": values, "t": t}
+    return {"devId": device_id, "dps": values, "t": t}
+
+
+def query_reply(
+    spec: VersionSpec, device_id: str, dps: Mapping[str, Any], *, t: int, cid: str | None = None
+) -> dict[str, Any]:
+    """A device's answer to a status query."""
+    values = {str(k): v for k, v in dps.items()}
+    if spec.template is Template.PROTOCOL5:
+        data: dict[str, Any] = {"cid": cid, "dps": values} if cid else {"dps": values}
+        return {"protocol": 4, "t": t, "data": data}
+    if cid:
+        return {"cid": cid, "dps": values}
+    return {"devId": device_id, "dps": values}
