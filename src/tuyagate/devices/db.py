@@ -1,0 +1,185 @@
+"""The SQLite file shared by the registry and the vault: connection, transactions and migrations.
+
+Durability choices, so that a ``kill -9`` (or a crash) at any moment leaves a consistent file:
+
+- WAL journal with ``synchronous=FULL``: a transaction is on disk when COMMIT returns, and one
+  cut off half-way is rolled back when the file is next opened.
+- Every write is one explicit ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction; the connection is in
+  autocommit mode otherwise, so nothing is left open between calls.
+- ``secure_delete=ON``: freed pages are zeroed, so re-encrypted or deleted secrets leave no trace.
+- The schema version lives in ``PRAGMA user_version`` and moves forward through :data:`MIGRATIONS`,
+  each applied in its own transaction together with the version bump.
+
+One :class:`Database` holds one connection. It may be used from several threads, one at a time
+(calls are serialized by a re-entrant lock); keep each call short, as the gateway calls it from its
+event loop. Several processes (the gateway and a CLI command) may open the same file: SQLite's
+locking and ``busy_timeout`` serialize their writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tuyagate.devices import paths
+from tuyagate.errors import ConfigError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Database"]
+
+_LOGGER = logging.getLogger(__name__)
+BUSY_TIMEOUT_S = 5.0  # another process holding the write lock longer than this is a real problem
+
+
+def _migrate_1(conn: sqlite3.Connection) -> None:
+    """Devices, secrets (encrypted, see vault.py), vault metadata and settings."""
+    conn.execute(
+        """CREATE TABLE devices (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            address TEXT,
+            port INTEGER,
+            version TEXT,
+            category TEXT NOT NULL DEFAULT '',
+            product_id TEXT NOT NULL DEFAULT '',
+            product_name TEXT NOT NULL DEFAULT '',
+            parent_id TEXT,
+            cid TEXT,
+            schema_json TEXT NOT NULL DEFAULT '[]',
+            schema_source TEXT NOT NULL DEFAULT '',
+            settings_json TEXT NOT NULL DEFAULT '{}',
+            last_state_json TEXT,
+            last_seen REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX devices_by_name ON devices(name)")
+    conn.execute("CREATE INDEX devices_by_parent ON devices(parent_id)")
+    conn.execute(
+        """CREATE TABLE secrets (
+            name TEXT PRIMARY KEY NOT NULL,
+            nonce BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    conn.execute("CREATE TABLE vault_meta (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)")
+    conn.execute("CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value_json TEXT NOT NULL)")
+
+
+# Ordered: MIGRATIONS[i] takes the file from version i to i + 1. Append only; never edit a released one.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """One connection to the tuyagate database file, migrated to :data:`SCHEMA_VERSION`."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._depth = 0  # transaction nesting depth: only the outermost one begins and commits
+        creating = not self.path.exists()
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the database {self.path}: {exc}") from None
+        try:
+            if creating:
+                os.chmod(self.path, 0o600)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise ConfigError(f"{self.path}: the database cannot use WAL journaling (got {mode!r})")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA secure_delete = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ConfigError(f"{self.path} is not a usable tuyagate database: {exc}") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str] | None = None) -> Database:
+        """The database in a data directory (resolved and created as :func:`paths.data_dir` says)."""
+        return cls(paths.db_path(paths.data_dir(directory)))
+
+    @property
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Re-entrant: a transaction opened inside another one joins it, so a caller can make several
+        registry and vault writes all-or-nothing.
+        """
+        with self._lock:
+            outermost = self._depth == 0
+            if outermost:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth -= 1
+                if outermost:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outermost:
+                self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads (single statements, or several inside :meth:`transaction`)."""
+        with self._lock:
+            yield self._conn
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's own check of the file: an empty list when it is sound."""
+        with self.read() as conn:
+            rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        return [] if rows == ["ok"] else rows
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
+            return  # the common case: no write lock taken
+        # The version is read again inside each transaction: another process may be migrating too.
+        while True:
+            with self.transaction() as conn:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if version > SCHEMA_VERSION:
+                    raise ConfigError(
+                        f"{self.path} was written by a newer tuyagate (database schema {version}, this version "
+                        f"knows up to {SCHEMA_VERSION}); upgrade tuyagate"
+                    )
+                if version == SCHEMA_VERSION:
+                    return
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            _LOGGER.info("database %s migrated to schema %d", self.path, version + 1)
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
