@@ -1,0 +1,318 @@
+"""Reflashed devices as :class:`tuyagate.devices.api.Device`: one adapter over any firmware client.
+
+:class:`FlashedDevice` gives a Tasmota, OpenBeken or ESPHome client (``backend.py``) what every front end
+expects of a device: a schema (learned from the device on first contact), validation before sending,
+a cache, route health, and events. Events come from the firmware's push channel when it has one
+(ESPHome's ``/events``) and otherwise from polling every ``poll_interval`` seconds; either way only
+changes are emitted, plus ``offline``/``online`` when the device stops or starts answering. The watcher
+runs only while someone iterates :meth:`FlashedDevice.events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from tuyagate.devices.api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.errors import TuyaConnectionError, TuyaError, TuyaTimeoutError
+from tuyagate.flashed.backend import Description, FlashedBackend
+from tuyagate.flashed.http_base import HttpOptions
+from tuyagate.flashed.schema import Schema
+
+__all__ = ["FlashedDevice", "esphome_device", "openbeken_device", "tasmota_device"]
+
+_LOG = logging.getLogger(__name__)
+_CLOSED = object()
+
+
+class _Subscription:
+    """An async iterator over one subscriber's queue; ``aclose()`` (or device close) ends it."""
+
+    def __init__(self, device: FlashedDevice, queue: asyncio.Queue[Any]) -> None:
+        self._device = device
+        self._queue = queue
+
+    def __aiter__(self) -> _Subscription:
+        return self
+
+    async def __anext__(self) -> DeviceEvent:
+        item = await self._queue.get()
+        if item is _CLOSED:
+            self._queue.put_nowait(_CLOSED)  # stay closed for later calls
+            raise StopAsyncIteration
+        event: DeviceEvent = item
+        return event
+
+    async def aclose(self) -> None:
+        self._device._unsubscribe(self._queue)
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(_CLOSED)
+
+
+class FlashedDevice:
+    """A reflashed device behind the common Device interface."""
+
+    def __init__(
+        self,
+        backend: FlashedBackend,
+        *,
+        device_id: str | None = None,
+        name: str | None = None,
+        category: str = "",
+        poll_interval: float = 5.0,
+        cache_ttl: float = 1.0,
+        queue_size: int = 256,
+    ) -> None:
+        self.backend = backend
+        self.poll_interval = poll_interval
+        self.cache_ttl = cache_ttl
+        host, port = backend.transport.host, backend.transport.port
+        self._id = device_id or f"{backend.kind}-{host}-{port}"
+        self._name = name
+        self._category = category
+        self._queue_size = queue_size
+        self._description: Description | None = None
+        self._schema = Schema([])
+        self._values: dict[str, Any] | None = None
+        self._updated_at = 0.0
+        self._online = False
+        self._last_ok: float | None = None
+        self._last_error: str | None = None
+        self._failures = 0
+        self._subscribers: set[asyncio.Queue[Any]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self._describe_lock = asyncio.Lock()
+        self._closed = False
+
+    # -- Device: identity and health ------------------------------------------------------------
+
+    @property
+    def info(self) -> DeviceInfo:
+        desc = self._description
+        return DeviceInfo(
+            id=self._id,
+            name=self._name or (desc.name if desc and desc.name else self._id),
+            backend=self.backend.kind,
+            category=self._category,
+            product_name=desc.product if desc else "",
+            version=desc.firmware if desc else None,
+            ip=self.backend.transport.host,
+            port=self.backend.transport.port,
+        )
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
+    def routes(self) -> list[RouteHealth]:
+        return [
+            RouteHealth(
+                name=self.backend.kind,
+                healthy=self._online,
+                last_ok=self._last_ok,
+                last_error=self._last_error,
+                failures=self._failures,
+                next_retry=None,
+            )
+        ]
+
+    def schema_dict(self) -> list[dict[str, Any]]:
+        return self._schema.to_dicts()
+
+    def cached_state(self) -> DeviceState | None:
+        if self._values is None:
+            return None
+        return self._state("cache")
+
+    # -- Device: reading and writing ------------------------------------------------------------
+
+    async def describe(self, *, timeout: float | None = None) -> Description:
+        """Ask the device what it has (done once, on first use); the schema follows from it."""
+        async with self._describe_lock:
+            if self._description is None:
+                desc = await self._call(self.backend.describe(timeout=timeout))
+                self._schema = Schema(desc.specs)
+                self._description = desc
+                self._apply(desc.state)
+            return self._description
+
+    async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+        if not refresh and self._values is not None and time.time() - self._updated_at < self.cache_ttl:
+            return self._state("cache")
+        if self._description is None:
+            await self.describe(timeout=timeout)
+        else:
+            self._apply(await self._call(self.backend.status(timeout=timeout)))
+        return self._state(self.backend.kind)
+
+    async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+        if self._description is None:
+            await self.describe(timeout=timeout)
+        resolved = self._schema.resolve(values)
+        confirmed = await self._call(self.backend.set(resolved, timeout=timeout))
+        writes = {c: v for c, v in resolved.items() if self._schema.spec(c).mode == "rw"}
+        self._apply(writes | confirmed)
+        return CommandResult(device_id=self._id, dps=self._schema.dps(resolved), route=self.backend.kind)
+
+    async def _call(self, coro: Any) -> Any:
+        """Await a backend call, keeping route health and online/offline events up to date."""
+        try:
+            result = await coro
+        except (TuyaConnectionError, TuyaTimeoutError) as exc:
+            self._failed(exc)
+            raise
+        except TuyaError as exc:
+            self._last_error = str(exc).splitlines()[0][:200]
+            raise
+        self._succeeded()
+        return result
+
+    def _succeeded(self) -> None:
+        self._last_ok = time.time()
+        self._failures = 0
+        if not self._online:
+            self._online = True
+            if self._last_error is not None or self._values is not None:
+                self._publish(DeviceEvent(self._id, "online", route=self.backend.kind, at=time.time()))
+
+    def _failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        self._last_error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if self._online:
+            self._online = False
+            self._publish(DeviceEvent(self._id, "offline", route=self.backend.kind, at=time.time()))
+
+    def _apply(self, values: Mapping[str, Any]) -> None:
+        """Merge new values into the cache; publish the ones that changed (none on the first read)."""
+        known = {c: v for c, v in values.items() if c in self._schema}
+        first = self._values is None
+        current = self._values or {}
+        changed = {c: v for c, v in known.items() if current.get(c) != v}
+        self._values = current | known
+        self._updated_at = time.time()
+        if changed and not first:
+            self._publish(
+                DeviceEvent(
+                    self._id,
+                    "state",
+                    dps=self._schema.dps(changed),
+                    values=changed,
+                    route=self.backend.kind,
+                    at=self._updated_at,
+                )
+            )
+
+    def _state(self, route: str) -> DeviceState:
+        values = dict(self._values or {})
+        return DeviceState(self._id, self._schema.dps(values), values, route, self._updated_at)
+
+    # -- Device: events -------------------------------------------------------------------------
+
+    def events(self) -> AsyncIterator[DeviceEvent]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
+        if self._closed:
+            queue.put_nowait(_CLOSED)
+        else:
+            self._subscribers.add(queue)
+            if self._watcher is None or self._watcher.done():
+                self._watcher = asyncio.create_task(self._watch(), name=f"tuyagate-watch-{self._id}")
+        return _Subscription(self, queue)
+
+    def _unsubscribe(self, queue: asyncio.Queue[Any]) -> None:
+        self._subscribers.discard(queue)
+        if not self._subscribers and self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+    def _publish(self, event: DeviceEvent) -> None:
+        for queue in list(self._subscribers):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()  # a slow consumer loses the oldest event, not the newest
+                _LOG.warning("event queue of %s full: dropped the oldest event", self._id)
+            queue.put_nowait(event)
+
+    async def _watch(self) -> None:
+        """Follow the device while anyone listens: its push stream if it has one, else polling."""
+        delay = min(self.poll_interval, 0.5)
+        while True:
+            streaming = False
+            try:
+                if self._description is None:
+                    await self.describe()
+                stream = self.backend.watch()
+                if stream is None:
+                    await self.status()
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                streaming = True
+                try:
+                    async for values in stream:
+                        self._succeeded()
+                        self._apply(values)
+                        delay = min(self.poll_interval, 0.5)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await stream.aclose()  # type: ignore[attr-defined]
+                raise TuyaConnectionError(f"{self.backend.transport.where} closed its event stream")
+            except TuyaError as exc:
+                if streaming and isinstance(exc, TuyaConnectionError | TuyaTimeoutError):
+                    self._failed(exc)  # polling failures are recorded by status() itself
+                _LOG.debug("watching %s: %s", self._id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max(self.poll_interval, 0.5))
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watcher
+            self._watcher = None
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(_CLOSED)
+        self._subscribers.clear()
+        await self.backend.close()
+
+
+def tasmota_device(
+    url: str,
+    *,
+    user: str | None = "admin",
+    password: str | None = None,
+    options: HttpOptions | None = None,
+    **kwargs: Any,
+) -> FlashedDevice:
+    """A Tasmota device at ``url`` as a Device (``kwargs``: device_id, name, poll_interval, ...)."""
+    from tuyagate.flashed.tasmota import TasmotaClient
+
+    return FlashedDevice(TasmotaClient(url, user=user, password=password, options=options), **kwargs)
+
+
+def openbeken_device(
+    url: str, *, password: str | None = None, options: HttpOptions | None = None, **kwargs: Any
+) -> FlashedDevice:
+    """An OpenBeken device at ``url`` as a Device."""
+    from tuyagate.flashed.openbeken import OpenBekenClient
+
+    return FlashedDevice(OpenBekenClient(url, password=password, options=options), **kwargs)
+
+
+def esphome_device(
+    url: str,
+    *,
+    user: str | None = None,
+    password: str | None = None,
+    options: HttpOptions | None = None,
+    entities: list[str] | None = None,
+    **kwargs: Any,
+) -> FlashedDevice:
+    """An ESPHome device (``web_server`` component) at ``url`` as a Device."""
+    from tuyagate.flashed.esphome import EspHomeClient
+
+    return FlashedDevice(EspHomeClient(url, user=user, password=password, options=options, entities=entities), **kwargs)

@@ -1,0 +1,148 @@
+"""The HTTP face of the Tasmota/OpenBeken emulator: ``/cm`` (GET and POST) and OpenBeken's ``/api/channels``.
+
+Auth follows the firmware: Tasmota 12+ takes HTTP Basic or ``user``/``password`` query parameters and
+answers a miss with HTTP 401 and ``{"WARNING":"Need user=<username>&password=<password>"}``; legacy
+Tasmota only reads the query and answers the same warning with HTTP 200; OpenBeken takes Basic auth
+(user ``admin``) and answers a miss with an empty HTTP 401 and ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import secrets
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tuyagate.sim.tasmota import Faults, TasmotaConfig, TasmotaEmulator
+from tuyagate.sim.tasmota_server import RunningServer, serve_app
+
+__all__ = ["TasmotaSim", "create_app", "start_tasmota"]
+
+NEED_AUTH = {"WARNING": "Need user=<username>&password=<password>"}
+
+
+def _json(doc: Any, status: int = 200) -> Response:
+    return Response(json.dumps(doc, separators=(",", ":")), status_code=status, media_type="application/json")
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
+
+
+def _same(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode(), b.encode())
+
+
+def create_app(emulator: TasmotaEmulator) -> Starlette:
+    """The ASGI app of one emulated device; all state lives on ``emulator``."""
+    config = emulator.config
+
+    def authorized(request: Request, args: dict[str, str]) -> bool:
+        if not config.password:
+            return True
+        if not (config.legacy and not emulator.obk):
+            creds = _basic(request)
+            if creds is not None and _same(creds[0], config.user) and _same(creds[1], config.password):
+                return True
+        if emulator.obk:
+            return False
+        return _same(args.get("user", ""), config.user) and _same(args.get("password", ""), config.password)
+
+    async def faulty() -> Response | None:
+        faults: Faults = emulator.faults
+        if faults.delay:
+            await asyncio.sleep(faults.delay)
+        if faults.status is not None:
+            return Response("fault injected\n", status_code=faults.status, media_type="text/plain")
+        if faults.garbage:
+            return Response('<html><body>{"POWER":', media_type="application/json")
+        return None
+
+    async def cm(request: Request) -> Response:
+        args = dict(request.query_params)
+        if request.method == "POST":
+            args.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        if (fault := await faulty()) is not None:
+            return fault
+        if not authorized(request, args):
+            if emulator.obk:
+                return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="OpenBeken HTTP Server"'})
+            return _json(NEED_AUTH, 200 if config.legacy else 401)
+        command = args.get("cmnd", "").strip()
+        if not command:
+            return (
+                Response(b"", media_type="application/json")
+                if emulator.obk
+                else _json({"WARNING": "Enter command cmnd="})
+            )
+        answer = emulator.execute(command)
+        if answer is None:  # Backlog: the firmware answers before the commands' results exist
+            legacy = config.legacy and not emulator.obk
+            return _json({"WARNING": "Enable weblog 2 if response expected"} if legacy else {})
+        return _json(answer)
+
+    async def channels(request: Request) -> Response:
+        if (fault := await faulty()) is not None:
+            return fault
+        if not authorized(request, {}):
+            return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="OpenBeken HTTP Server"'})
+        return _json(emulator.channels())
+
+    routes = [Route("/cm", cm, methods=["GET", "POST"])]
+    if emulator.obk:
+        routes.append(Route("/api/channels", channels, methods=["GET"]))
+    return Starlette(routes=routes)
+
+
+class TasmotaSim:
+    """A running emulator: ``url``, the ``emulator`` (state and fault knobs) and ``stop()``."""
+
+    def __init__(self, emulator: TasmotaEmulator, server: RunningServer) -> None:
+        self.emulator = emulator
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def info(self) -> dict[str, Any]:
+        """The JSON line ``tuyagate sim tasmota`` prints (never the password)."""
+        cfg = self.emulator.config
+        return {
+            "url": self.url,
+            "host": self.server.host,
+            "port": self.server.port,
+            "backend": cfg.mode,
+            "relays": cfg.relays,
+            "light": cfg.light,
+            "energy": cfg.energy,
+            "legacy": cfg.legacy,
+            "auth": bool(cfg.password),
+            "user": cfg.user if cfg.password else None,
+        }
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+
+async def start_tasmota(
+    config: TasmotaConfig | None = None, *, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None
+) -> TasmotaSim:
+    """Start an emulated Tasmota (or OpenBeken, by ``config.mode``) on ``host:port``."""
+    emulator = TasmotaEmulator(config=config or TasmotaConfig(), faults=faults or Faults())
+    server = await serve_app(create_app(emulator), host, port)
+    return TasmotaSim(emulator, server)
