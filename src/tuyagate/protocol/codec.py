@@ -187,8 +187,15 @@ class MessageCodec:
     # ---------------------------------------------------------------- decoding
 
     def feed(self, data: bytes) -> list[Message]:
-        """Feed received bytes; return every message they complete."""
+        """Feed received bytes; return every message they complete (raises on the first bad frame)."""
         return [self.decode_frame(raw) for raw in self._splitter.feed(data)]
+
+    def split(self, data: bytes) -> list[bytes]:
+        """Feed received bytes; return whole raw frames, to be decoded one by one with :meth:`decode_frame`.
+
+        Lets a caller skip one bad frame without losing the good ones that arrived with it.
+        """
+        return self._splitter.feed(data)
 
     @property
     def buffered(self) -> int:
