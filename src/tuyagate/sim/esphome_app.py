@@ -1,0 +1,164 @@
+"""The HTTP face of the ESPHome emulator: REST state and actions, the ``/events`` stream, Basic auth.
+
+- ``GET /<domain>/<name>[?detail=all]`` -> the entity's JSON, 404 when there is no such entity;
+- ``POST /<domain>/<name>/<action>?param=...`` -> 200 with an empty body, 404 for an unknown entity or
+  action, 409 for a parameter the entity does not support;
+- ``GET /events`` -> Server-Sent Events: a ``ping`` with the device config, one ``state`` event per
+  entity (with the ``detail=all`` fields), then a ``state`` event per change and a ``ping`` every
+  ``ping_interval`` seconds;
+- with a password set, every path needs HTTP Basic auth; a miss is HTTP 401 with ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from tuyagate.sim.esphome import EspHomeConfig, EspHomeEmulator, Faults
+from tuyagate.sim.tasmota_server import RunningServer, serve_app
+
+__all__ = ["EspHomeSim", "create_app", "start_esphome"]
+
+
+def _sse(event: str, data: dict[str, Any], *, id_: int | None = None, retry: int | None = None) -> str:
+    head = (f"retry: {retry}\r\n" if retry is not None else "") + (f"id: {id_}\r\n" if id_ is not None else "")
+    return f"{head}event: {event}\r\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\r\n\r\n"
+
+
+def create_app(emulator: EspHomeEmulator) -> Starlette:
+    """The ASGI app of one emulated ESPHome device; all state lives on ``emulator``."""
+    config = emulator.config
+
+    def authorized(request: Request) -> bool:
+        if not config.password:
+            return True
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return secrets.compare_digest(user.encode(), config.user.encode()) and secrets.compare_digest(
+            password.encode(), config.password.encode()
+        )
+
+    def denied() -> Response:
+        return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="Login Required"'})
+
+    async def faulty() -> Response | None:
+        faults: Faults = emulator.faults
+        if faults.delay:
+            await asyncio.sleep(faults.delay)
+        if faults.status is not None:
+            return Response("fault injected", status_code=faults.status, media_type="text/plain")
+        if faults.garbage:
+            return Response('{"id":"switch/Relay","state":', media_type="application/json")
+        return None
+
+    async def entity(request: Request) -> Response:
+        if not authorized(request):
+            return denied()
+        if (fault := await faulty()) is not None:
+            return fault
+        domain = request.path_params["domain"]
+        parts = request.path_params["rest"].split("/")
+        if request.method == "GET":
+            found = emulator.find(domain, parts[0]) if len(parts) == 1 else None
+            if found is None:
+                return Response(status_code=404)
+            doc = emulator.state_json(found, detail=request.query_params.get("detail") == "all")
+            return Response(json.dumps(doc, ensure_ascii=False), media_type="application/json")
+        found = emulator.find(domain, parts[0]) if len(parts) == 2 else None
+        if found is None:
+            return Response(status_code=404)
+        return Response(status_code=emulator.act(found, parts[1], dict(request.query_params)))
+
+    async def events(request: Request) -> Response:
+        if not authorized(request):
+            return denied()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(1000)
+        emulator.listeners.add(queue)
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                yield _sse("ping", emulator.config_json(), id_=int(time.monotonic() * 1000), retry=30000)
+                for e in list(emulator.entities):
+                    yield _sse("state", emulator.state_json(e, detail=True))
+                while True:
+                    try:
+                        doc = await asyncio.wait_for(queue.get(), timeout=config.ping_interval)
+                    except TimeoutError:
+                        up = int(time.monotonic() - emulator.started)
+                        yield _sse("ping", {"uptime": up}, id_=int(time.monotonic() * 1000), retry=30000)
+                        continue
+                    if doc is None:
+                        return
+                    yield _sse("state", doc)
+            finally:
+                emulator.listeners.discard(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    async def index(request: Request) -> Response:
+        if not authorized(request):
+            return denied()
+        return Response(f"<html><body><h1>{config.name}</h1></body></html>", media_type="text/html")
+
+    return Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/events", events, methods=["GET"]),
+            Route("/{domain}/{rest:path}", entity, methods=["GET", "POST"]),
+        ]
+    )
+
+
+class EspHomeSim:
+    """A running ESPHome emulator: ``url``, the ``emulator`` (state, fault knobs) and ``stop()``."""
+
+    def __init__(self, emulator: EspHomeEmulator, server: RunningServer) -> None:
+        self.emulator = emulator
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def info(self) -> dict[str, Any]:
+        """The JSON line ``tuyagate sim esphome`` prints (never the password)."""
+        cfg = self.emulator.config
+        return {
+            "url": self.url,
+            "host": self.server.host,
+            "port": self.server.port,
+            "backend": "esphome",
+            "id_format": cfg.id_format,
+            "entities": [f"{e.domain}/{e.name}" for e in cfg.entities],
+            "auth": bool(cfg.password),
+            "user": cfg.user if cfg.password else None,
+        }
+
+    async def stop(self) -> None:
+        self.emulator.close_streams()
+        await self.server.stop()
+
+
+async def start_esphome(
+    config: EspHomeConfig | None = None, *, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None
+) -> EspHomeSim:
+    """Start an emulated ESPHome device on ``host:port``."""
+    emulator = EspHomeEmulator(config=config or EspHomeConfig(), faults=faults or Faults())
+    server = await serve_app(create_app(emulator), host, port)
+    return EspHomeSim(emulator, server)
