@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "DeviceError",
     "HandshakeError",
+    "HandshakeTimeoutError",
     "IntegrityError",
     "KeyMismatchError",
     "NotFoundError",
@@ -71,6 +72,10 @@ class HandshakeError(TuyaError):
 
 class KeyMismatchError(HandshakeError):
     """The device and we do not share the local key (wrong key, or the device was re-paired)."""
+
+
+class HandshakeTimeoutError(HandshakeError, TuyaTimeoutError):
+    """The device accepted TCP but never answered the 3.4/3.5 handshake (tinytuya's error 914)."""
 
 
 class DeviceError(TuyaError):
