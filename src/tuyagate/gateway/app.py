@@ -1,0 +1,105 @@
+"""The app factory: ``create_app(settings, manager)`` builds one gateway web app.
+
+Everything the app needs (settings, device manager, metrics, token store, event hub) hangs off
+``app.state.gateway``; there are no module globals, so tests and ``tuyagate demo`` can run several
+gateways in one process. The app starts and stops the device manager with its lifespan unless told
+that someone else owns it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from tuyagate import __version__
+from tuyagate.devices.api import DeviceManager
+from tuyagate.gateway import cloud_compat, events_api, native_api, tasmota_compat
+from tuyagate.gateway.auth import JsonTokenStore, TokenStore
+from tuyagate.gateway.cloud_tokens import CloudTokens
+from tuyagate.gateway.errors import install_error_handlers
+from tuyagate.gateway.events_api import EventHub
+from tuyagate.gateway.guard import Guard
+from tuyagate.gateway.limits import BodyLimitMiddleware
+from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
+from tuyagate.gateway.settings import GatewaySettings
+from tuyagate.gateway.state import GatewayState
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """A fast, local HTTP API for Tuya devices.
+
+* **Native API** under `/api/v1`: devices, status, commands, Server-Sent Events.
+* **Tuya-cloud-compatible API** under `/v1.0`: the Tuya OpenAPI paths, signing and envelope, answered locally.
+* **Tasmota-compatible API** under `/tasmota/{device}/cm?cmnd=...`.
+
+Errors are `{"error": {"code", "message"}}`: 4xx when the request is wrong, 502 when the device or cloud
+failed, 504 when it did not answer in time. When API tokens are in use, send `Authorization: Bearer <token>`.
+"""
+
+
+def create_app(
+    settings: GatewaySettings,
+    manager: DeviceManager,
+    *,
+    token_store: TokenStore | None = None,
+    manage_manager: bool = True,
+) -> FastAPI:
+    """Build the gateway for ``manager``'s devices.
+
+    ``token_store`` defaults to the JSON file in ``settings.data_dir``. With ``manage_manager`` the
+    app calls ``manager.start()`` on start-up and ``manager.close()`` on shutdown.
+    """
+    metrics = Metrics()
+    tokens = token_store if token_store is not None else JsonTokenStore(settings.tokens_file)
+    hub = EventHub(manager, metrics, queue_size=settings.sse_queue_size, max_clients=settings.sse_max_clients)
+    state = GatewayState(
+        settings=settings,
+        manager=manager,
+        metrics=metrics,
+        hub=hub,
+        guard=Guard(settings, tokens, metrics),
+        tokens=tokens,
+        cloud_tokens=CloudTokens(settings.cloud_token_ttl) if settings.cloud_compat_enabled else None,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_manager:
+            await manager.start()
+        hub.start()
+        log.info("gateway ready with %d devices", len(manager.list()))
+        try:
+            yield
+        finally:
+            await hub.close()
+            if manage_manager:
+                await manager.close()
+
+    app = FastAPI(
+        title="tuyagate",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "devices", "description": "The native REST API."},
+            {"name": "events", "description": "Live state changes as Server-Sent Events."},
+            {"name": "tuya-cloud-compatible", "description": "The Tuya OpenAPI, answered locally."},
+            {"name": "tasmota", "description": "Tasmota's web command API for stock Tuya devices."},
+            {"name": "gateway", "description": "Health and metrics."},
+        ],
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+    app.include_router(native_api.router)
+    app.include_router(events_api.router)
+    app.include_router(cloud_compat.router)
+    app.include_router(tasmota_compat.router)
+    # Added last = outermost: the body limit applies before anything reads the body.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

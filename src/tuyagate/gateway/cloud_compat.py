@@ -1,0 +1,304 @@
+"""Tuya-cloud-compatible API: the Tuya OpenAPI paths, headers, signing and envelope, answered locally.
+
+Code written for the Tuya cloud (an official SDK, tinytuya's ``Cloud``) works against the gateway by
+changing only its base URL and credentials; the command then reaches the device over the LAN.
+Requests are verified with the same signing functions the cloud client uses
+(:mod:`tuyagate.cloud.signing`), both the current and the old scheme. Values are the cloud's: raw
+wire values keyed by code, so a client sees exactly what the real cloud would have returned.
+Errors are ``success: false`` envelopes with the cloud's integer codes, answered as HTTP 200 like
+the cloud does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from tuyagate.cloud.signing import SignScheme, is_token_path, signed_header_pairs, verify_sign
+from tuyagate.devices.api import Device
+from tuyagate.errors import NotFoundError, TuyaError
+from tuyagate.gateway import cloud_envelope as env
+from tuyagate.gateway.cloud_envelope import CloudCompatError
+from tuyagate.gateway.guard import client_ip
+from tuyagate.gateway.state import GatewayState
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+_SCHEMES = (SignScheme.CURRENT, SignScheme.OLD)
+_CMD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "commands": {
+                            "type": "array",
+                            "items": {"type": "object", "properties": {"code": {"type": "string"}, "value": {}}},
+                        }
+                    },
+                },
+                "example": {"commands": [{"code": "switch_1", "value": True}]},
+            }
+        },
+    }
+}
+_ENVELOPE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Tuya envelope: `success`, `result` or `code`/`msg`, `t`, `tid`"}
+}
+
+router = APIRouter(tags=["tuya-cloud-compatible"])
+
+
+async def _verify(request: Request, gw: GatewayState) -> bytes:
+    """Check client id, timestamp, signature and (except for token APIs) the access token."""
+    settings = gw.settings
+    if not settings.cloud_compat_enabled or gw.cloud_tokens is None:
+        raise CloudCompatError(env.CODE_CLIENT_ID_INVALID, "the Tuya-cloud-compatible API is not configured")
+    client = client_ip(request)
+    if gw.guard.throttle.retry_after(client) > 0:
+        raise CloudCompatError(env.CODE_TOO_FREQUENT)
+    headers = request.headers
+    body = await request.body()
+    if headers.get("client_id", "") != settings.cloud_client_id:
+        gw.guard.throttle.failed(client)
+        raise CloudCompatError(env.CODE_CLIENT_ID_INVALID)
+    t = headers.get("t", "")
+    if not t.isdigit() or abs(int(t) - time.time() * 1000) > MAX_CLOCK_SKEW_MS:
+        raise CloudCompatError(env.CODE_TIME_INVALID)
+    token_api = is_token_path(request.url.path)
+    access_token = "" if token_api else headers.get("access_token", "")
+    scheme = verify_sign(
+        headers.get("sign", ""),
+        client_id=settings.cloud_client_id,
+        secret=settings.cloud_client_secret,
+        t=t,
+        access_token=access_token,
+        nonce=headers.get("nonce", ""),
+        method=request.method,
+        path=request.url.path,
+        query=parse_qsl(request.url.query, keep_blank_values=True),
+        body=body,
+        signed_headers=signed_header_pairs(dict(headers)),
+        schemes=_SCHEMES,
+    )
+    if scheme is None:
+        gw.guard.throttle.failed(client)
+        gw.metrics.auth_failures += 1
+        raise CloudCompatError(env.CODE_SIGN_INVALID)
+    if not token_api and not gw.cloud_tokens.valid(access_token):
+        raise CloudCompatError(env.CODE_TOKEN_INVALID)
+    return body
+
+
+def _gw(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+def _fail(exc: CloudCompatError) -> JSONResponse:
+    return JSONResponse(env.failure(exc.code, exc.msg))
+
+
+def _device(gw: GatewayState, device_id: str) -> Device:
+    try:
+        return gw.manager.get(device_id)
+    except NotFoundError:
+        # What the real cloud answers for a device that is not linked to the project.
+        raise CloudCompatError(env.CODE_PERMISSION_DENY) from None
+
+
+def _values_json(values: Any) -> str:
+    return values if isinstance(values, str) else json.dumps(values or {}, separators=(",", ":"))
+
+
+def _code_status(device: Device, dps: dict[str, Any]) -> list[dict[str, Any]]:
+    """Raw values keyed by code, in schema order, as the cloud's status list."""
+    out = []
+    for entry in device.schema_dict():
+        dp = str(entry.get("dp_id"))
+        if dp in dps and entry.get("code"):
+            out.append({"code": entry["code"], "value": dps[dp]})
+    return out
+
+
+async def _status(gw: GatewayState, device: Device) -> list[dict[str, Any]]:
+    state = await gw.read(device, refresh=False)
+    return _code_status(device, state.dps)
+
+
+def _functions(device: Device, *, writable: bool, with_dp: bool = False) -> list[dict[str, Any]]:
+    out = []
+    for entry in device.schema_dict():
+        mode = str(entry.get("mode", "rw"))
+        if writable and "w" not in mode:
+            continue
+        if not writable and "r" not in mode:
+            continue
+        item: dict[str, Any] = {
+            "code": entry.get("code", ""),
+            "type": entry.get("type", ""),
+            "values": _values_json(entry.get("values")),
+            "name": entry.get("name", entry.get("code", "")),
+            "desc": entry.get("desc", ""),
+        }
+        if with_dp:
+            item["dp_id"] = entry.get("dp_id")
+        out.append(item)
+    return out
+
+
+def _parse_commands(body: bytes, device: Device) -> dict[str, Any]:
+    try:
+        doc = json.loads(body or b"null")
+        commands = doc.get("commands") if isinstance(doc, dict) else None
+        if isinstance(commands, str):  # some Tuya docs send the list as a JSON string
+            commands = json.loads(commands)
+    except (ValueError, UnicodeDecodeError):
+        raise CloudCompatError(env.CODE_PARAM_ILLEGAL) from None
+    if not isinstance(commands, list) or not commands:
+        raise CloudCompatError(env.CODE_PARAM_ILLEGAL, "param is illegal, please check it: commands")
+    by_code = {str(e.get("code")): str(e.get("dp_id")) for e in device.schema_dict() if e.get("code")}
+    values: dict[str, Any] = {}
+    for item in commands:
+        if not isinstance(item, dict) or not isinstance(item.get("code"), str) or "value" not in item:
+            raise CloudCompatError(env.CODE_PARAM_ILLEGAL, "param is illegal, please check it: commands")
+        dp = by_code.get(item["code"])
+        if dp is None:
+            raise CloudCompatError(env.CODE_COMMAND_NOT_SUPPORTED)
+        values[dp] = item["value"]
+    return values
+
+
+def _device_object(device: Device, status: list[dict[str, Any]]) -> dict[str, Any]:
+    info = device.info
+    now = int(time.time())
+    return {
+        "id": info.id,
+        "name": info.name,
+        "uid": "tuyagate",
+        "online": device.online,
+        "category": info.category,
+        "product_name": info.product_name,
+        "product_id": "",
+        "ip": info.ip or "",
+        "sub": info.parent_id is not None,
+        "time_zone": "+00:00",
+        "active_time": now,
+        "create_time": now,
+        "update_time": now,
+        "status": status,
+    }
+
+
+async def _answer(request: Request, work: Any) -> JSONResponse:
+    """Run ``work(gw, body)`` after verification; every failure becomes a Tuya envelope."""
+    gw = _gw(request)
+    try:
+        body = await _verify(request, gw)
+        return JSONResponse(env.success(await work(gw, body)))
+    except CloudCompatError as exc:
+        return _fail(exc)
+    except TuyaError as exc:
+        log.info("cloud-compatible %s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse(env.failure_for(exc))
+
+
+@router.get("/v1.0/token", summary="Get a token (grant_type=1)", responses=_ENVELOPE)
+async def get_token(request: Request, grant_type: str = "") -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        if grant_type != "1":
+            raise CloudCompatError(env.CODE_GRANT_TYPE_INVALID)
+        return gw.cloud_tokens.issue().result()
+
+    return await _answer(request, work)
+
+
+@router.get("/v1.0/token/{refresh_token}", summary="Refresh a token", responses=_ENVELOPE)
+async def refresh_token(request: Request, refresh_token: str) -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        token = gw.cloud_tokens.refresh(refresh_token)
+        if token is None:
+            raise CloudCompatError(env.CODE_TOKEN_INVALID)
+        return token.result()
+
+    return await _answer(request, work)
+
+
+@router.get("/v1.0/devices/{device_id}", summary="Device details (no local key)", responses=_ENVELOPE)
+@router.get("/v1.0/iot-03/devices/{device_id}", summary="Device details (no local key)", responses=_ENVELOPE)
+async def device_details(request: Request, device_id: str) -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        device = _device(gw, device_id)
+        state = device.cached_state()
+        return _device_object(device, _code_status(device, state.dps) if state else [])
+
+    return await _answer(request, work)
+
+
+@router.get("/v1.0/devices/{device_id}/status", summary="Device status", responses=_ENVELOPE)
+@router.get("/v1.0/iot-03/devices/{device_id}/status", summary="Device status", responses=_ENVELOPE)
+async def device_status(request: Request, device_id: str) -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        return await _status(gw, _device(gw, device_id))
+
+    return await _answer(request, work)
+
+
+@router.post("/v1.0/devices/{device_id}/commands", summary="Send commands", responses=_ENVELOPE, openapi_extra=_CMD)
+@router.post(
+    "/v1.0/iot-03/devices/{device_id}/commands", summary="Send commands", responses=_ENVELOPE, openapi_extra=_CMD
+)
+async def device_commands(request: Request, device_id: str) -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        device = _device(gw, device_id)
+        await gw.command(device, _parse_commands(body, device))
+        return True
+
+    return await _answer(request, work)
+
+
+@router.get("/v1.0/devices/{device_id}/functions", summary="Writable functions", responses=_ENVELOPE)
+@router.get("/v1.0/iot-03/devices/{device_id}/functions", summary="Writable functions", responses=_ENVELOPE)
+async def device_functions(request: Request, device_id: str) -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        device = _device(gw, device_id)
+        return {"category": device.info.category, "functions": _functions(device, writable=True)}
+
+    return await _answer(request, work)
+
+
+@router.get("/v1.0/iot-03/devices/{device_id}/specification", summary="Functions and status set", responses=_ENVELOPE)
+async def device_specification(request: Request, device_id: str) -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        device = _device(gw, device_id)
+        return {
+            "category": device.info.category,
+            "functions": _functions(device, writable=True),
+            "status": _functions(device, writable=False),
+        }
+
+    return await _answer(request, work)
+
+
+@router.get("/v1.1/devices/{device_id}/specifications", summary="Specifications with DP ids", responses=_ENVELOPE)
+async def device_specifications(request: Request, device_id: str) -> JSONResponse:
+    async def work(gw: GatewayState, body: bytes) -> Any:
+        device = _device(gw, device_id)
+        return {
+            "category": device.info.category,
+            "functions": _functions(device, writable=True, with_dp=True),
+            "status": _functions(device, writable=False, with_dp=True),
+        }
+
+    return await _answer(request, work)

@@ -1,0 +1,168 @@
+"""Errors as HTTP answers: one JSON shape, stable machine codes, and a status that says who is at fault.
+
+Every error the gateway sends is ``{"error": {"code": "...", "message": "..."}}`` -- for a wrong
+value, an unknown route, a body that is too big, a malformed body, or a device that timed out --
+so clients need one error parser. The codes are part of the public API: add, never rename.
+4xx means the caller can fix it; 502 means the device or cloud answered with an error or could not
+be reached; 504 means the deadline passed. The Tuya-cloud-compatible paths (``/v1.0/...``) keep the
+Tuya envelope instead, because the clients there only understand that one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from tuyagate.errors import (
+    CloudError,
+    ConfigError,
+    DeviceError,
+    HandshakeError,
+    KeyMismatchError,
+    NotFoundError,
+    ProtocolError,
+    TuyaConnectionError,
+    TuyaError,
+    TuyaTimeoutError,
+    ValidationError,
+)
+
+__all__ = ["ApiError", "error_response", "install_error_handlers", "status_for"]
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first matching class wins.
+_TUYA_ERRORS: tuple[tuple[type[TuyaError], int, str], ...] = (
+    (NotFoundError, 404, "not_found"),
+    (ValidationError, 422, "invalid_value"),
+    (ConfigError, 400, "bad_request"),
+    (TuyaTimeoutError, 504, "timeout"),
+    (KeyMismatchError, 502, "key_mismatch"),
+    (HandshakeError, 502, "device_unreachable"),
+    (TuyaConnectionError, 502, "device_unreachable"),
+    (CloudError, 502, "cloud_error"),
+    (DeviceError, 502, "device_error"),
+    (ProtocolError, 502, "device_error"),
+)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error the gateway itself decides (auth, limits); rendered like every other error."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def status_for(exc: TuyaError) -> tuple[int, str]:
+    """The HTTP status and stable code for a library error."""
+    for cls, status, code in _TUYA_ERRORS:
+        if isinstance(exc, cls):
+            return status, code
+    return 502, "device_error"
+
+
+def error_response(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """The one error shape of the native API."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    body.update(extra)
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _count(request: Request, code: str) -> None:
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None:
+        gateway.metrics.count_error(code)
+
+
+def _is_cloud_path(request: Request) -> bool:
+    return request.url.path.startswith("/v1.0/") or request.url.path.startswith("/v1.1/")
+
+
+def _cloud_envelope(code: int, msg: str, status: int = 200) -> JSONResponse:
+    # Imported lazily: the Tuya envelope lives with the cloud-compatible API.
+    from tuyagate.gateway.cloud_envelope import failure
+
+    return JSONResponse(failure(code, msg), status_code=status)
+
+
+async def _on_tuya_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TuyaError)
+    status, code = status_for(exc)
+    log.info("%s %s -> %d %s: %s", request.method, request.url.path, status, code, exc)
+    _count(request, code)
+    return error_response(status, code, str(exc))
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    _count(request, exc.code)
+    return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if _is_cloud_path(request) and exc.status_code in (404, 405):
+        return _cloud_envelope(1108, "uri path invalid")
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no such endpoint: {request.method} {request.url.path}"
+    _count(request, code)
+    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+def _where(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "request"
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if _is_cloud_path(request):
+        return _cloud_envelope(1109, "param is illegal, please check it")
+    details = [
+        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))} for err in exc.errors()
+    ]
+    summary = "; ".join(f"{_where(d['loc'])}: {d['msg']}" for d in details)
+    _count(request, "invalid_request")
+    return error_response(422, "invalid_request", summary or "invalid request", details=details)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    _count(request, "internal_error")
+    return error_response(500, "internal_error", "internal error; see the gateway log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error, including framework ones, leave in the one JSON shape."""
+    app.add_exception_handler(TuyaError, _on_tuya_error)
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unexpected)

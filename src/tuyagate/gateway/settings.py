@@ -1,0 +1,154 @@
+"""Gateway settings: one frozen dataclass, read from the ``[gateway]`` table of ``tuyagate.toml`` and
+overridden by ``TUYAGATE_*`` environment variables.
+
+Settings are a value, not a global: ``create_app`` receives them, so two gateways with different
+settings can run in one process (the tests do). The cloud-compatible client secret is a secret: it
+is kept out of ``repr`` so that logging the settings never leaks it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from tuyagate.errors import ConfigError
+
+__all__ = ["AuthMode", "GatewaySettings", "default_data_dir", "is_loopback", "load_settings"]
+
+AuthMode = Literal["auto", "on", "off"]
+ENV_PREFIX = "TUYAGATE_"
+
+
+def default_data_dir() -> Path:
+    """Where tokens and other gateway state live when the configuration names no place."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tuyagate"
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only accepts connections from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """Everything the web app and ``serve_app`` need to know; defaults are the safe choice."""
+
+    host: str = "127.0.0.1"
+    port: int = 8780
+    data_dir: Path = field(default_factory=default_data_dir)
+    # "auto": API tokens are required when any token exists or the gateway listens beyond loopback.
+    auth: AuthMode = "auto"
+    request_timeout: float = 5.0  # seconds a device call may take before the answer is a 504
+    max_body_bytes: int = 64 * 1024
+    sse_heartbeat: float = 15.0  # seconds between SSE keep-alive comments
+    sse_queue_size: int = 256  # events buffered per SSE client before the oldest are dropped
+    sse_max_clients: int = 256
+    auth_max_failures: int = 10  # failed authentications per client IP and window before 429
+    auth_failure_window: float = 60.0
+    # Tuya-cloud-compatible API: the credentials local clients use instead of the real cloud's.
+    cloud_client_id: str = ""
+    cloud_client_secret: str = field(default="", repr=False)
+    cloud_token_ttl: int = 7200
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.auth not in get_args(AuthMode):
+            raise ConfigError(f"gateway auth must be one of auto, on, off (got {self.auth!r})")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"gateway port must be 0..65535 (got {self.port})")
+        if self.request_timeout <= 0 or self.sse_heartbeat <= 0:
+            raise ConfigError("gateway request_timeout and sse_heartbeat must be positive")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("gateway max_body_bytes must be at least 1024")
+        if self.auth == "off" and not is_loopback(self.host):
+            raise ConfigError(
+                f"auth = 'off' is only allowed on a loopback address, not {self.host}; "
+                "use auth = 'auto' and an API token"
+            )
+
+    @property
+    def tokens_file(self) -> Path:
+        """The JSON file that holds the hashed API tokens."""
+        return self.data_dir / "api-tokens.json"
+
+    @property
+    def cloud_compat_enabled(self) -> bool:
+        return bool(self.cloud_client_id and self.cloud_client_secret)
+
+
+def _convert(name: str, raw: Any, kind: Any) -> Any:
+    """Turn a TOML or environment value into the type of the dataclass field ``name``."""
+    text = str(kind)
+    try:
+        if "Path" in text:
+            return Path(str(raw)).expanduser()
+        if text in ("int",):
+            return int(raw)
+        if text in ("float",):
+            return float(raw)
+        if "None" in text and (raw is None or raw == ""):
+            return None
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"gateway setting {name}: cannot use {raw!r} ({exc})") from None
+
+
+def load_settings(
+    path: Path | str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> GatewaySettings:
+    """Read settings: defaults < ``[gateway]`` table of the TOML file < ``TUYAGATE_<FIELD>`` env < overrides.
+
+    A top-level ``data_dir`` key is honoured too, so the gateway keeps its tokens next to the registry.
+    ``[gateway.cloud_compat]`` with ``client_id``/``client_secret`` is accepted as a friendlier spelling.
+    """
+    env = os.environ if env is None else env
+    fields = {f.name: f.type for f in dataclasses.fields(GatewaySettings)}
+    values: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        try:
+            doc = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {file} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration file {file} is not valid TOML: {exc}") from None
+        if "data_dir" in doc:
+            values["data_dir"] = doc["data_dir"]
+        table = doc.get("gateway", {})
+        if not isinstance(table, dict):
+            raise ConfigError("[gateway] in the configuration must be a table")
+        compat = table.pop("cloud_compat", {})
+        if isinstance(compat, dict):
+            for key in ("client_id", "client_secret", "token_ttl"):
+                if key in compat:
+                    values[f"cloud_{key}"] = compat[key]
+        for key, raw in table.items():
+            if key not in fields:
+                raise ConfigError(f"unknown gateway setting {key!r} (known: {', '.join(sorted(fields))})")
+            values[key] = raw
+    for name in fields:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in env:
+            values[name] = env[env_name]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown gateway setting(s): {', '.join(sorted(unknown))}")
+    converted = {name: _convert(name, raw, fields[name]) for name, raw in values.items()}
+    return GatewaySettings(**converted)

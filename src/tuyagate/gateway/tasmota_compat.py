@@ -1,0 +1,96 @@
+"""Tasmota-compatible HTTP API: ``GET /tasmota/{device}/cm?cmnd=Power%20On``.
+
+Tasmota's web API authenticates with ``user`` and ``password`` query parameters; here the password
+is an API token (the user name is ignored), and a bearer header works too. The answers are
+Tasmota-shaped JSON; refusals of credentials use Tasmota's own ``WARNING`` text so Tasmota tools
+show something sensible. Device failures still answer 502/504 with the gateway's error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.responses import JSONResponse
+
+from tuyagate.devices.api import Device
+from tuyagate.gateway.auth import Scope
+from tuyagate.gateway.errors import ApiError
+from tuyagate.gateway.guard import client_ip
+from tuyagate.gateway.state import GatewayState
+from tuyagate.gateway.tasmota_commands import KNOWN, LightModel, TasmotaCommand, parse_command, plan, render
+
+__all__ = ["router"]
+
+MAX_BACKLOG = 30
+_NEED_AUTH = {"WARNING": "Need user=<username>&password=<password>"}
+
+router = APIRouter(tags=["tasmota"])
+
+
+def _authorize(request: Request, gw: GatewayState, password: str | None, need: Scope) -> JSONResponse | None:
+    token = password
+    if not token:
+        scheme, param = get_authorization_scheme_param(request.headers.get("authorization"))
+        token = param if scheme.lower() == "bearer" else None
+    try:
+        gw.guard.check(client_ip(request), token, need)
+    except ApiError as exc:
+        if exc.status == 401:
+            return JSONResponse(_NEED_AUTH, status_code=401)
+        raise
+    return None
+
+
+async def _run(gw: GatewayState, device: Device, model: LightModel, cmd: TasmotaCommand) -> dict[str, Any]:
+    state = await gw.read(device, refresh=False)
+    values = dict(state.values)
+    result = plan(model, cmd, values)
+    if result.changes:
+        await gw.command(device, result.changes)
+        values.update(result.changes)
+    info = {"id": device.info.id, "name": device.info.name, "backend": device.info.backend, "ip": device.info.ip}
+    return render(model, result, values, info)
+
+
+def _needs_control(commands: list[TasmotaCommand]) -> bool:
+    return any(c.arg and c.name not in ("status", "state") for c in commands)
+
+
+@router.get(
+    "/tasmota/{device_id}/cm",
+    summary="Tasmota web command (Power, Dimmer, CT, HSBColor, Color, Status, State, Backlog)",
+    description=(
+        "Runs a Tasmota command against a Tuya device, e.g. `cmnd=Power1 TOGGLE`, `cmnd=Dimmer 40`, "
+        "`cmnd=Backlog Power On;CT 300`. When API tokens are in use, pass one as `password`."
+    ),
+    responses={200: {"content": {"application/json": {"example": {"POWER": "ON"}}}}},
+)
+async def tasmota_command(
+    request: Request,
+    device_id: str,
+    cmnd: Annotated[str, Query(max_length=1000, description="the Tasmota command")] = "",
+    user: Annotated[str | None, Query(max_length=64, description="ignored; Tasmota clients send it")] = None,
+    password: Annotated[str | None, Query(max_length=256, description="an API token")] = None,
+) -> JSONResponse:
+    gw: GatewayState = request.app.state.gateway
+    first = parse_command(cmnd)
+    if first.name == "backlog":
+        commands = [parse_command(part) for part in first.arg.split(";") if part.strip()][:MAX_BACKLOG]
+    else:
+        commands = [first]
+    refusal = _authorize(request, gw, password, "control" if _needs_control(commands) else "read")
+    if refusal is not None:
+        return refusal
+    device = gw.manager.get(device_id)
+    model = LightModel.from_schema(device.schema_dict())
+    if first.name == "backlog":
+        for cmd in commands:
+            if cmd.name in KNOWN and cmd.name != "backlog":
+                await _run(gw, device, model, cmd)
+        # Tasmota clears the response of a Backlog; this is the answer its web API gives.
+        return JSONResponse({"WARNING": "Enable weblog 2 if response expected"})
+    if first.name not in KNOWN:
+        return JSONResponse({"Command": "Unknown"})
+    return JSONResponse(await _run(gw, device, model, first))
