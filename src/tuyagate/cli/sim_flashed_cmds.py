@@ -1,10 +1,109 @@
-"""`tuyagate sim ...` emulators (placeholder until its issue lands)."""
+"""``tuyagate sim tasmota`` and ``tuyagate sim esphome``: emulated reflashed devices on loopback.
+
+Each prints exactly one JSON line on stdout once it listens (``{"url": ..., "host": ..., "port": ...}``)
+and runs until SIGINT or SIGTERM. OpenBeken is ``tuyagate sim tasmota --mode openbeken``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
 from typing import Any
+
+__all__ = ["register_sim"]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed)")
+    parser.add_argument("--user", default="admin", help="web user name (default admin)")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("TUYAGATE_SIM_PASSWORD"),
+        help="web password; none by default (or $TUYAGATE_SIM_PASSWORD)",
+    )
+    parser.add_argument("--name", default=None, help="device name it reports")
+    parser.add_argument("--delay", type=float, default=0.0, help="fault: seconds to wait before every answer")
+    parser.add_argument("--garbage", action="store_true", help="fault: answer text that is not JSON")
+    parser.add_argument("--fail-status", type=int, default=None, metavar="HTTP", help="fault: answer this status")
 
 
 def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's emulators to `tuyagate sim`."""
+    """Add ``tasmota`` and ``esphome`` to ``tuyagate sim``."""
+    tas = sim_commands.add_parser("tasmota", help="an emulated Tasmota (or OpenBeken) device: /cm?cmnd=...")
+    _common(tas)
+    tas.add_argument("--relays", type=int, default=1, help="number of power outputs (default 1)")
+    tas.add_argument("--light", choices=["none", "dimmer", "ct", "rgb", "rgbct"], default="none", help="light type")
+    tas.add_argument("--no-energy", action="store_true", help="no power meter (StatusSNS.ENERGY)")
+    tas.add_argument("--mode", choices=["tasmota", "openbeken"], default="tasmota", help="firmware to emulate")
+    tas.add_argument("--legacy", action="store_true", help="Tasmota before 12: query-string auth, integer Power")
+    tas.set_defaults(func=_run_tasmota)
+
+    esp = sim_commands.add_parser("esphome", help="an emulated ESPHome device: web_server REST API and /events")
+    _common(esp)
+    esp.add_argument(
+        "--id-format",
+        choices=["current", "transition", "legacy"],
+        default="current",
+        help="entity ids of ESPHome 2026.8+ (current), 2026.1.3-2026.8 (transition) or older (legacy)",
+    )
+    esp.add_argument("--ping-interval", type=float, default=10.0, help="seconds between /events pings")
+    esp.set_defaults(func=_run_esphome)
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _run_tasmota(args: argparse.Namespace) -> int:
+    from tuyagate.sim.tasmota import Faults, TasmotaConfig
+    from tuyagate.sim.tasmota_app import start_tasmota
+
+    config = TasmotaConfig(
+        relays=args.relays,
+        light=args.light,
+        energy=not args.no_energy,
+        user=args.user,
+        password=args.password or None,
+        mode=args.mode,
+        legacy=args.legacy,
+        name=args.name or ("openbeken-sim" if args.mode == "openbeken" else "tasmota-sim"),
+    )
+    faults = Faults(delay=args.delay, status=args.fail_status, garbage=args.garbage)
+    sim = await start_tasmota(config, host=args.host, port=args.port, faults=faults)
+    print(json.dumps(sim.info()), flush=True)
+    try:
+        await _until_signal()
+    finally:
+        await sim.stop()
+    return 0
+
+
+async def _run_esphome(args: argparse.Namespace) -> int:
+    from tuyagate.sim.esphome import EspHomeConfig, Faults
+    from tuyagate.sim.esphome_app import start_esphome
+
+    config = EspHomeConfig(
+        user=args.user,
+        password=args.password or None,
+        id_format=args.id_format,
+        name=args.name or "esphome-sim",
+        ping_interval=args.ping_interval,
+    )
+    faults = Faults(delay=args.delay, status=args.fail_status, garbage=args.garbage)
+    sim = await start_esphome(config, host=args.host, port=args.port, faults=faults)
+    print(json.dumps(sim.info()), flush=True)
+    try:
+        await _until_signal()
+    finally:
+        await sim.stop()
+    return 0

@@ -33,7 +33,7 @@ class FlashedBackend(Protocol):
 
     @property
     def kind(self) -> str:
-        """"tasmota", "openbeken" or "esphome": DeviceInfo.backend and the route name."""
+        """ "tasmota", "openbeken" or "esphome": DeviceInfo.backend and the route name."""
         ...
 
     @property

@@ -85,6 +85,7 @@ class FlashedDevice:
         self._failures = 0
         self._subscribers: set[asyncio.Queue[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self._watching = asyncio.Event()  # set once the watcher has seen the device (first poll or push)
         self._describe_lock = asyncio.Lock()
         self._closed = False
 
@@ -222,11 +223,17 @@ class FlashedDevice:
                 self._watcher = asyncio.create_task(self._watch(), name=f"tuyagate-watch-{self._id}")
         return _Subscription(self, queue)
 
+    async def wait_watching(self, timeout: float = 5.0) -> None:
+        """Wait until the events watcher has its first poll or push in (tests use it before acting)."""
+        async with asyncio.timeout(timeout):
+            await self._watching.wait()
+
     def _unsubscribe(self, queue: asyncio.Queue[Any]) -> None:
         self._subscribers.discard(queue)
         if not self._subscribers and self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
+            self._watching.clear()
 
     def _publish(self, event: DeviceEvent) -> None:
         for queue in list(self._subscribers):
@@ -247,6 +254,7 @@ class FlashedDevice:
                 stream = self.backend.watch()
                 if stream is None:
                     await self.status()
+                    self._watching.set()
                     await asyncio.sleep(self.poll_interval)
                     continue
                 streaming = True
@@ -254,6 +262,7 @@ class FlashedDevice:
                     async for values in stream:
                         self._succeeded()
                         self._apply(values)
+                        self._watching.set()
                         delay = min(self.poll_interval, 0.5)
                 finally:
                     with contextlib.suppress(Exception):
