@@ -23,6 +23,7 @@ from tuyagate.errors import ConfigError, NotFoundError, TuyaError
 __all__ = ["DpDef", "DpMode", "DpSchema", "DpType"]
 
 _LOGGER = logging.getLogger(__name__)
+_Values = Mapping[str, Any] | Mapping[int, Any] | Mapping[str | int, Any]  # keyed by code or DP id
 _MAX_CODES_IN_ERROR = 12  # an unknown-code error lists the known codes, up to this many
 
 
@@ -166,7 +167,7 @@ class DpSchema:
         """The user value of a reported raw value (``235`` -> ``23.5``); NotFoundError for an unknown DP."""
         return self.dp(key).from_wire(raw)
 
-    def encode(self, values: Mapping[str, Any] | Mapping[int, Any]) -> dict[str, Any]:
+    def encode(self, values: _Values) -> dict[str, Any]:
         """User values keyed by code or DP id -> LAN ``dps`` (``{"20": True, "22": 500}``), all validated.
 
         A DP id that is not in the schema passes through unchanged (raw access to undocumented DPs);
@@ -182,7 +183,7 @@ class DpSchema:
             out[str(dp.dp_id)] = dp.to_wire(value)
         return out
 
-    def encode_cloud(self, values: Mapping[str, Any] | Mapping[int, Any]) -> list[dict[str, Any]]:
+    def encode_cloud(self, values: _Values) -> list[dict[str, Any]]:
         """User values keyed by code or DP id -> the cloud's ``commands`` list, all validated."""
         commands = []
         for key, value in values.items():
