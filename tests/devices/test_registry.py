@@ -206,3 +206,23 @@ def test_record_repr_and_info() -> None:
     assert record.info() == DeviceInfo(
         id="bf01", name="Desk plug", backend="tuya-lan", category="cz", version="3.4", ip="127.0.0.5", port=6668
     )
+
+
+def test_name_lookup_ignores_case_when_nothing_matches_exactly(registry: Registry) -> None:
+    registry.add(plug("n1", "Desk plug"))
+    registry.add(plug("n2", "desk PLUG"))
+    assert registry.get("desk PLUG").id == "n2"
+    registry.add(plug("n3", "Hall light"))
+    assert registry.get("HALL LIGHT").id == "n3"
+    with pytest.raises(NotFoundError, match=r"2 devices are named 'DESK plug' \(ids n1, n2\)"):
+        registry.get("DESK plug")
+
+
+def test_record_states_in_one_transaction(registry: Registry) -> None:
+    registry.add(plug("s1"))
+    registry.add(plug("s2", "Two"))
+    registry.record_states({"s1": {"1": True}, "s2": {"1": False}, "gone": {"1": True}}, seen_at=5.0)
+    assert [(r.id, r.last_state, r.last_seen) for r in registry.devices()] == [
+        ("s1", {"1": True}, 5.0),
+        ("s2", {"1": False}, 5.0),
+    ]

@@ -357,3 +357,56 @@ def test_scaled_round_trip_property(raw: int) -> None:
 def test_raw_round_trip_property(data: bytes) -> None:
     wire = metering().to_wire("blob", data)
     assert base64.b64decode(wire) == data
+
+
+ANY_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.decimals()
+    | st.text(max_size=20)
+    | st.binary(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["h", "s", "v", "x"]), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+@given(ANY_VALUE)
+def test_any_value_is_converted_or_refused_with_validation_error(value: Any) -> None:
+    schema = metering().merged(DpSchema.from_cloud_specification(CLOUD_SPEC))
+    for dp in schema:
+        for convert in (dp.to_wire, dp.to_cloud):
+            try:
+                convert(value)
+            except ValidationError:
+                pass
+        dp.from_wire(value)  # lenient: never raises
+
+
+def test_hand_written_config_may_give_limits_flat() -> None:
+    schema = DpSchema.from_dicts(
+        [
+            {
+                "dp_id": 2,
+                "code": "temp_set",
+                "type": "Integer",
+                "min": 50,
+                "max": 350,
+                "scale": 1,
+                "step": 5,
+                "unit": "°C",
+            }
+        ]
+    )
+    assert schema == DpSchema.from_dicts([metering().dp("temp_set").to_dict()])
+    assert schema.to_wire("temp_set", 21.5) == 215
+
+
+def test_colour_components_must_be_whole_numbers() -> None:
+    schema = DpSchema.from_cloud_specification(CLOUD_SPEC)
+    assert schema.to_wire(24, {"h": 120.0, "s": 1000, "v": 500}) == "007803e801f4"
+    with pytest.raises(ValidationError, match="must be a colour"):
+        schema.to_wire(24, {"h": 120.5, "s": 1000, "v": 500})

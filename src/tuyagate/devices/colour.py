@@ -38,10 +38,10 @@ def encode_colour_hex(h: int, s: int, v: int, *, v1: bool) -> str:
 def decode_colour(raw: Any) -> dict[str, int] | None:
     """``{"h", "s", "v"}`` from a hex string (either layout), a JSON text or a dict; None if it is none of them."""
     if isinstance(raw, dict):
-        try:
-            return {k: int(raw[k]) for k in HSV_KEYS}
-        except (KeyError, TypeError, ValueError):
+        values: list[Any] = [raw.get(k) for k in HSV_KEYS]
+        if not all(_is_whole(v) for v in values):
             return None
+        return {k: int(v) for k, v in zip(HSV_KEYS, values, strict=True)}
     if not isinstance(raw, str):
         return None
     text = raw.strip()
@@ -58,3 +58,10 @@ def decode_colour(raw: Any) -> dict[str, int] | None:
     except ValueError:
         return None
     return None
+
+
+def _is_whole(value: Any) -> bool:
+    """An int, or a float with no fraction (JSON from other tools may carry 120.0); never a bool."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())

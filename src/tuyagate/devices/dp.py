@@ -330,7 +330,10 @@ class DpDef:
         if isinstance(value, str):
             return value
         if isinstance(value, (dict, list)):
-            return json.dumps(value, separators=(",", ":"))
+            try:
+                return json.dumps(value, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError):
+                raise ValidationError(f"{self.code} must be JSON data, got {value!r}") from None
         raise ValidationError(f"{self.code} must be a JSON object, list or text, got {value!r}")
 
     # ---- wire value -> user value (lenient) ----------------------------------------------------

@@ -96,13 +96,22 @@ class DpSchema:
 
     @classmethod
     def from_dicts(cls, items: Iterable[Mapping[str, Any]]) -> DpSchema:
-        """From :meth:`to_dicts` output or user configuration; strict, errors name the bad entry."""
+        """From :meth:`to_dicts` output or user configuration; strict, errors name the bad entry.
+
+        Each item is ``{"dp_id", "code", "type", "values", "mode"}``; in hand-written configuration the
+        limits may be given flat instead of in ``values`` (``{"dp_id": 2, "code": "temp_set",
+        "type": "Integer", "min": 50, "max": 350, "scale": 1, "step": 5}``). ``mode`` defaults to ``rw``.
+        """
         dps = []
         for item in items:
             try:
                 dps.append(
                     DpDef.from_values(
-                        item["dp_id"], item["code"], item.get("type", "Raw"), item.get("values"), item.get("mode", "rw")
+                        item["dp_id"],
+                        item["code"],
+                        item.get("type", "Raw"),
+                        item.get("values", item),  # limits may also sit next to dp_id/code (hand-written config)
+                        item.get("mode", "rw"),
                     )
                 )
             except KeyError as exc:
