@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices.builtin_schemas import guess_builtin_schema
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.schema import DpSchema
@@ -33,6 +34,7 @@ __all__ = [
     "parse_devices_json",
     "parse_snapshot_json",
     "parse_tinytuya",
+    "parse_tinytuya_credentials",
     "write_import",
 ]
 
@@ -96,6 +98,18 @@ def parse_tinytuya(devices: Any = None, snapshot: Any = None) -> ImportResult:
         if len(ids) > 1:
             warnings.append(f"{len(ids)} devices are named {name!r} ({', '.join(ids)}); address them by id")
     return ImportResult(tuple(imported), tuple(warnings))
+
+
+def parse_tinytuya_credentials(data: Any) -> CloudCredentials:
+    """The cloud project of a ``tinytuya.json`` (``apiKey``, ``apiSecret``, ``apiRegion``).
+
+    tinytuya's region codes (us, us-e, eu, eu-w, in, cn, sg) are ours too.
+    """
+    decoded = _decode(data, "tinytuya.json")
+    if not isinstance(decoded, Mapping) or not decoded.get("apiKey") or not decoded.get("apiSecret"):
+        raise ConfigError("tinytuya.json must be an object with apiKey and apiSecret (as tinytuya's wizard writes it)")
+    region = str(decoded.get("apiRegion") or "").strip() or None
+    return CloudCredentials(client_id=str(decoded["apiKey"]), secret=str(decoded["apiSecret"]), region=region)
 
 
 def load_tinytuya_files(
