@@ -1,1 +1,25 @@
-"""tuyagate.lan (see DESIGN.md)."""
+"""The asyncio LAN client over :mod:`tuyagate.protocol` (see DESIGN.md, lan/).
+
+- :class:`DeviceConnection`: one persistent, serialized connection per device, with heartbeats,
+  reconnects with backoff, deadlines on every call, push events and version auto-detection.
+- :class:`SubDevice`: a child of a Zigbee/BLE gateway, through the gateway's connection.
+- :class:`Event` / :class:`Subscription`: the push stream.
+"""
+
+from __future__ import annotations
+
+from tuyagate.lan.backoff import Backoff
+from tuyagate.lan.connection import DEFAULT_PORT, ConnectionStats, DeviceConnection
+from tuyagate.lan.events import Event, EventKind, Subscription
+from tuyagate.lan.subdevice import SubDevice
+
+__all__ = [
+    "DEFAULT_PORT",
+    "Backoff",
+    "ConnectionStats",
+    "DeviceConnection",
+    "Event",
+    "EventKind",
+    "SubDevice",
+    "Subscription",
+]

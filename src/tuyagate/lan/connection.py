@@ -1,0 +1,597 @@
+"""The async LAN client: one persistent, serialized connection per device.
+
+A real Tuya device serves one TCP client at a time and answers one request at a time, and its
+3.5 replies do not echo the request's sequence number. So every request from any number of
+concurrent callers goes through one connection, one at a time (an ``asyncio.Lock`` is a FIFO),
+and a reply is matched by being the next frame of the request's command; unsolicited STATUS
+pushes (which may come first) go to the event subscribers. Every call has one deadline that
+covers waiting for the lock, connecting, the handshake and the answer, and each stage raises
+its own error type when the deadline passes, so a caller always learns *what* did not answer.
+
+After a request timed out or was cancelled its answer may still come, and would then be taken
+for the answer of the next request: the connection is dropped instead and re-opened on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tuyagate.errors import (
+    ConfigError,
+    DeviceError,
+    HandshakeTimeoutError,
+    TuyaConnectionError,
+    TuyaConnectionLost,
+    TuyaConnectionRefused,
+    TuyaError,
+    TuyaTimeoutError,
+)
+from tuyagate.lan.backoff import Backoff
+from tuyagate.lan.events import Event, EventHub, EventKind, Subscription
+from tuyagate.lan.link import Link, ProbeNotes
+from tuyagate.protocol import payloads
+from tuyagate.protocol.codec import Message, MessageCodec
+from tuyagate.protocol.commands import Command
+from tuyagate.protocol.handshake import ClientHandshake
+from tuyagate.protocol.versions import Encryption, VersionSpec, get_spec
+
+if TYPE_CHECKING:
+    from tuyagate.lan.subdevice import SubDevice
+
+__all__ = ["DEFAULT_PORT", "ConnectionStats", "DeviceConnection"]
+
+_LOGGER = logging.getLogger(__name__)
+DEFAULT_PORT = 6668
+Build = Callable[[VersionSpec], tuple[Command, dict[str, Any]]]
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Counters for metrics and tests."""
+
+    connects: int = 0
+    requests: int = 0
+    timeouts: int = 0
+    bad_frames: int = 0
+    events: int = 0
+
+
+class _Pending:
+    """The one request in flight: the next frame with its command answers it."""
+
+    __slots__ = ("cmd", "future", "want_data")
+
+    def __init__(self, cmd: int, want_data: bool, future: asyncio.Future[Message]) -> None:
+        self.cmd = cmd
+        self.want_data = want_data
+        self.future = future
+
+
+def _key_bytes(local_key: str | bytes) -> bytes:
+    key = local_key.encode("latin-1") if isinstance(local_key, str) else bytes(local_key)
+    if len(key) != 16:
+        raise ConfigError(
+            f"the local key must be exactly 16 characters, got {len(key)}; copy it again from the "
+            "Tuya cloud (it changes when the device is re-paired) and quote it in the shell"
+        )
+    return key
+
+
+class DeviceConnection:
+    """A persistent connection to one Tuya device on the LAN.
+
+    ``version`` is "3.1".."3.5", "device22" or None to detect it on first use. All methods are
+    safe to call from many tasks at once. Use ``async with`` (or ``connect``/``close``).
+    """
+
+    __slots__ = (
+        "_backoff",
+        "_d22_dps",
+        "_hb_handle",
+        "_hb_task",
+        "_hub",
+        "_keep",
+        "_key",
+        "_last_error",
+        "_last_status",
+        "_last_tx",
+        "_link",
+        "_lock",
+        "_next_attempt",
+        "_notes",
+        "_pending",
+        "_reconnect_task",
+        "_seq",
+        "_spec",
+        "closed",
+        "device_id",
+        "heartbeat_interval",
+        "host",
+        "port",
+        "stats",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        device_id: str,
+        host: str,
+        local_key: str | bytes,
+        version: str | VersionSpec | None = None,
+        *,
+        port: int = DEFAULT_PORT,
+        timeout: float = 5.0,
+        heartbeat_interval: float | None = 10.0,
+        backoff: Backoff | None = None,
+        keep_connected: bool = False,
+        device22_dps: Iterable[str] | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ConfigError("timeout must be positive")
+        self.device_id = device_id
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.heartbeat_interval = heartbeat_interval
+        self._key = _key_bytes(local_key)
+        self._spec: VersionSpec | None = version if isinstance(version, VersionSpec) or version is None else None
+        if isinstance(version, str):
+            self._spec = get_spec(version)
+        self._backoff = backoff or Backoff()
+        self._keep = keep_connected
+        self._d22_dps = list(device22_dps) if device22_dps else None
+        self._lock = asyncio.Lock()
+        self._link: Link | None = None
+        self._pending: _Pending | None = None
+        self._hub = EventHub(self._subscribers_changed)
+        self._seq = 0
+        self._last_tx = 0.0
+        self._next_attempt = 0.0
+        self._last_error: TuyaError | None = None
+        self._last_status: dict[str, Any] | None = None
+        self._hb_handle: asyncio.TimerHandle | None = None
+        self._hb_task: asyncio.Task[None] | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._notes: ProbeNotes | None = None
+        self.stats = ConnectionStats()
+        self.closed = False
+
+    def __repr__(self) -> str:  # never shows the key
+        version = self._spec.label if self._spec else "auto"
+        return f"DeviceConnection(id={self.device_id!r}, at={self.host}:{self.port}, version={version!r})"
+
+    @property
+    def name(self) -> str:
+        """How messages name the device."""
+        return f"device {self.device_id} at {self.host}:{self.port}"
+
+    @property
+    def spec(self) -> VersionSpec | None:
+        """The protocol version in use (None until detected)."""
+        return self._spec
+
+    @property
+    def version(self) -> str | None:
+        """The protocol version label ("3.3", "3.3 (device22)", ...), None until detected."""
+        return self._spec.label if self._spec else None
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None and not self._link.lost
+
+    @property
+    def last_status(self) -> dict[str, Any] | None:
+        """The DP values last seen (query answers merged with pushes), or None before the first."""
+        return self._last_status
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> DeviceConnection:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def connect(self, *, timeout: float | None = None) -> None:
+        """Open the connection now (requests open it on demand anyway)."""
+        deadline = self._deadline(timeout)
+        await self._acquire(deadline)
+        try:
+            await self._ensure_link(deadline)
+        finally:
+            self._lock.release()
+
+    async def close(self) -> None:
+        """Close the connection, stop heartbeats and reconnects, end every event stream."""
+        self.closed = True
+        for task in (self._reconnect_task, self._hb_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        if self._link is not None:
+            self._detach(self._link, "closed by the client", publish=False)
+        self._hub.close_all()
+        for task in (self._reconnect_task, self._hb_task):
+            if task is not None and task is not asyncio.current_task():
+                try:
+                    await task
+                except (asyncio.CancelledError, TuyaError):
+                    pass
+
+    # ---------------------------------------------------------------- public requests
+
+    async def status(self, *, cid: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """The current DP values (of sub-device ``cid`` when given)."""
+        deadline = self._deadline(timeout)
+
+        def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
+            return payloads.query_request(spec, self.device_id, t=int(time.time()), cid=cid, dp_ids=self._d22_dps)
+
+        msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline)
+        spec = self._spec
+        if msg.data_unvalid and cid is None and spec is not None and not spec.device22:
+            # The device22 symptom: ask again as CONTROL_NEW with null DPs (lan-protocol.md §2.8).
+            _LOGGER.info("%s rejected a plain query; switching it to the device22 variant", self.name)
+            self._spec = spec.as_device22()
+            msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline)
+        self._check(msg, "status query")
+        dps = msg.dps
+        if dps is None:
+            raise DeviceError(f"{self.name} answered the status query without DP values")
+        if cid is None:
+            self._last_status = {**(self._last_status or {}), **dps}
+        return dict(dps)
+
+    async def set_dps(
+        self, dps: Mapping[str | int, Any], *, cid: str | None = None, timeout: float | None = None
+    ) -> None:
+        """Set DP values; returns once the device acknowledged. Never retried (not idempotent)."""
+        if not dps:
+            raise ConfigError("set_dps needs at least one DP value")
+        values = {str(k): v for k, v in dps.items()}
+        deadline = self._deadline(timeout)
+
+        def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
+            return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
+
+        msg = await self._transact(build, want_data=False, idempotent=False, deadline=deadline)
+        self._check(msg, "command")
+
+    async def update_dps(self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None) -> None:
+        """Ask the device to refresh these DPs (UPDATEDPS 0x12); the fresh values arrive as STATUS events."""
+        ids = list(dp_ids)
+        msg = await self._transact(
+            lambda _spec: payloads.updatedps_request(ids),
+            want_data=False,
+            idempotent=True,
+            deadline=self._deadline(timeout),
+        )
+        self._check(msg, "UPDATEDPS request")
+
+    async def heartbeat(self, *, timeout: float | None = None) -> None:
+        """Ping the device (it closes connections that stay silent for about 30 s)."""
+        await self._heartbeat(self._deadline(timeout), reconnect=True)
+
+    async def subdevices_online(self, cids: Iterable[str] = (), *, timeout: float | None = None) -> dict[str, bool]:
+        """Which sub-devices of a gateway are online (all of them when ``cids`` is empty)."""
+        wanted = list(cids)
+        msg = await self._transact(
+            lambda _spec: payloads.subdev_online_query(wanted),
+            want_data=True,
+            idempotent=True,
+            deadline=self._deadline(timeout),
+        )
+        self._check(msg, "sub-device online query")
+        report = (msg.data or {}).get("data") or {}
+        result = dict.fromkeys(report.get("offline") or [], False)
+        result.update(dict.fromkeys(report.get("online") or [], True))
+        return result
+
+    def events(self, *, cid: str | None = None, maxsize: int = 256) -> Subscription:
+        """Subscribe to pushes. While subscribed, a lost connection is re-opened in the background."""
+        return self._hub.subscribe(maxsize=maxsize, cid=cid)
+
+    def child(self, cid: str) -> SubDevice:
+        """A handle on sub-device ``cid`` of this gateway; it uses this connection."""
+        from tuyagate.lan.subdevice import SubDevice
+
+        return SubDevice(self, cid)
+
+    # ---------------------------------------------------------------- request machinery
+
+    def _deadline(self, timeout: float | None) -> float:
+        return asyncio.get_running_loop().time() + (self.timeout if timeout is None else timeout)
+
+    async def _acquire(self, deadline: float) -> None:
+        if self.closed:
+            raise TuyaConnectionError(f"the connection to {self.name} was closed")
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._lock.acquire()
+        except TimeoutError:
+            self.stats.timeouts += 1
+            raise TuyaTimeoutError(
+                f"{self.name}: the deadline passed while waiting behind earlier requests to the same device"
+            ) from None
+
+    async def _transact(self, build: Build, *, want_data: bool, idempotent: bool, deadline: float) -> Message:
+        await self._acquire(deadline)
+        try:
+            for attempt in (1, 2):
+                link = await self._ensure_link(deadline)
+                assert self._spec is not None
+                cmd, body = build(self._spec)
+                try:
+                    return await self._exchange(link, cmd, body, want_data=want_data, deadline=deadline)
+                except TuyaConnectionLost:
+                    if not idempotent or attempt == 2 or self._notes is not None:
+                        raise
+                    _LOGGER.info("%s: connection lost during a %s; retrying once", self.name, cmd.name)
+            raise AssertionError("unreachable")
+        finally:
+            self._lock.release()
+
+    async def _exchange(
+        self, link: Link, cmd: Command, body: dict[str, Any], *, want_data: bool, deadline: float
+    ) -> Message:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+        pending = _Pending(cmd, want_data, future)
+        self._pending = pending
+        self.stats.requests += 1
+        try:
+            link.write(link.codec.encode(cmd, body, seq=self._next_seq(), iv=self._iv()))
+            self._last_tx = loop.time()
+            async with asyncio.timeout_at(deadline):
+                return await future
+        except TimeoutError:
+            self.stats.timeouts += 1
+            self._detach(link, f"no answer to {cmd.name}")
+            hint = (
+                "" if link.codec.spec.session_key else " (on 3.1-3.3 a wrong local key or version also looks like this)"
+            )
+            raise TuyaTimeoutError(f"{self.name} did not answer {cmd.name} before the deadline{hint}") from None
+        except asyncio.CancelledError:
+            self._detach(link, f"{cmd.name} cancelled while waiting for its answer")
+            raise
+        finally:
+            if self._pending is pending:
+                self._pending = None
+
+    def _check(self, msg: Message, what: str) -> None:
+        if msg.retcode or (msg.text is not None and msg.data is None):
+            detail = f": {msg.text!r}" if msg.text else ""
+            raise DeviceError(f"{self.name} rejected the {what} (return code {msg.retcode}){detail}", code=msg.retcode)
+
+    async def _heartbeat(self, deadline: float, *, reconnect: bool) -> None:
+        await self._acquire(deadline)
+        try:
+            if not reconnect and not self.connected:
+                return
+            link = await self._ensure_link(deadline)
+            cmd, body = payloads.heartbeat_request(self.device_id)
+            msg = await self._exchange(link, cmd, body, want_data=False, deadline=deadline)
+        finally:
+            self._lock.release()
+        self._check(msg, "heartbeat")
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        return self._seq
+
+    def _iv(self) -> bytes | None:
+        spec = self._spec
+        return os.urandom(12) if spec is not None and spec.encryption is Encryption.GCM_SESSION else None
+
+    # ---------------------------------------------------------------- opening
+
+    async def _ensure_link(self, deadline: float) -> Link:
+        """The open link, or a new one (called with the lock held)."""
+        link = self._link
+        if link is not None and not link.lost:
+            return link
+        loop = asyncio.get_running_loop()
+        wait = self._next_attempt - loop.time()
+        if wait > 0:
+            if self._next_attempt > deadline and self._last_error is not None:
+                raise _again(self._last_error, wait)
+            await asyncio.sleep(wait)
+        try:
+            if self._spec is None:
+                from tuyagate.lan.detect import detect_version
+
+                self._spec = await detect_version(self, deadline)
+            link = await self._open(self._spec, deadline)
+        except TuyaError as exc:
+            self._last_error = exc
+            self._next_attempt = loop.time() + self._backoff.failure()
+            raise
+        self._backoff.reset()
+        self._last_error = None
+        return link
+
+    async def _open(self, spec: VersionSpec, deadline: float) -> Link:
+        loop = asyncio.get_running_loop()
+        codec = MessageCodec(spec, self._key)
+        try:
+            async with asyncio.timeout_at(deadline):
+                _, link = await loop.create_connection(lambda: Link(self, codec), self.host, self.port)
+        except TimeoutError:
+            raise TuyaTimeoutError(
+                f"connecting to {self.name} timed out: the device is off, asleep or not at that address"
+            ) from None
+        except ConnectionRefusedError:
+            raise TuyaConnectionRefused(
+                f"{self.name} refused the connection: wrong IP or port, or the device is off or rebooting"
+            ) from None
+        except OSError as exc:
+            raise TuyaConnectionError(f"cannot connect to {self.name}: {exc.strerror or exc}") from None
+        try:
+            if spec.session_key:
+                await self._handshake(link, spec, deadline)
+        except BaseException:
+            link.handshake = None
+            link.close()
+            raise
+        self._link = link
+        self.stats.connects += 1
+        self._last_tx = loop.time()
+        self._schedule_heartbeat()
+        _LOGGER.debug("connected to %s (protocol %s)", self.name, spec.label)
+        self._publish(Event(EventKind.CONNECTED, self.device_id))
+        return link
+
+    async def _handshake(self, link: Link, spec: VersionSpec, deadline: float) -> None:
+        handshake = ClientHandshake(link.codec, os.urandom(16))
+        done = link.start_handshake(handshake, handshake.start(seq=self._next_seq(), iv=self._iv()))
+        try:
+            async with asyncio.timeout_at(deadline):
+                await done
+        except TimeoutError:
+            raise HandshakeTimeoutError(
+                f"{self.name} accepted the connection but did not answer the {spec.name} handshake: the local key "
+                "or the version is probably wrong (a device that never answers again may need a power cycle)"
+            ) from None
+
+    # ---------------------------------------------------------------- callbacks from the link
+
+    def _on_message(self, link: Link, msg: Message) -> None:
+        if link is not self._link:
+            return
+        pending = self._pending
+        if pending is not None and msg.cmd == pending.cmd:
+            if msg.is_ack and pending.want_data and not msg.retcode:
+                return  # the empty ACK some devices send before the data
+            self._pending = None
+            if not pending.future.done():
+                pending.future.set_result(msg)
+            return
+        if msg.cmd == Command.STATUS and msg.dps is not None:
+            cid = msg.cid
+            if cid is None:
+                self._last_status = {**(self._last_status or {}), **msg.dps}
+            self._publish(Event(EventKind.STATUS, self.device_id, dict(msg.dps), cid=cid))
+        elif msg.cmd == Command.LAN_EXT_STREAM and msg.data and msg.data.get("reqType") == "subdev_online_stat_report":
+            report = msg.data.get("data") or {}
+            online, offline = list(report.get("online") or []), list(report.get("offline") or [])
+            self._publish(Event(EventKind.ONLINE, self.device_id, online=online, offline=offline))
+        else:
+            _LOGGER.debug("%s: ignored an unsolicited frame (cmd %#x)", self.name, msg.cmd)
+
+    def _on_lost(self, link: Link, exc: Exception | None) -> None:
+        if link is self._link:
+            self._detach(link, f"connection lost ({exc})" if exc else "the device closed the connection")
+
+    def _foreign_frame(self, link: Link) -> None:
+        if link is self._link:
+            self._detach(link, "the device speaks another protocol version")
+        else:
+            link.close()
+
+    def _bad_frame(self, exc: TuyaError) -> None:
+        self.stats.bad_frames += 1
+        _LOGGER.debug("%s: skipped a bad frame: %s", self.name, exc)
+
+    def _detach(self, link: Link, reason: str, *, publish: bool = True) -> None:
+        """Forget ``link``: fail the request in flight, stop heartbeats, maybe reconnect in the background."""
+        if link is self._link:
+            self._link = None
+            if self._hb_handle is not None:
+                self._hb_handle.cancel()
+                self._hb_handle = None
+            pending = self._pending
+            if pending is not None:
+                self._pending = None
+                if not pending.future.done():
+                    pending.future.set_exception(
+                        TuyaConnectionLost(
+                            f"{self.name} closed the connection before answering ({reason}): another client may hold "
+                            "the device's only connection, or the device rebooted"
+                        )
+                    )
+            if publish:
+                self._publish(Event(EventKind.DISCONNECTED, self.device_id, reason=reason))
+            self._maybe_reconnect()
+        link.lost = True
+        link.close()
+
+    def _publish(self, event: Event) -> None:
+        if len(self._hub):
+            self.stats.events += 1
+            self._hub.publish(event)
+
+    # ---------------------------------------------------------------- heartbeats and reconnects
+
+    def _schedule_heartbeat(self) -> None:
+        interval = self.heartbeat_interval
+        if interval and self._link is not None and not self.closed and self._hb_handle is None:
+            delay = max(0.05, self._last_tx + interval - asyncio.get_running_loop().time())
+            self._hb_handle = asyncio.get_running_loop().call_later(delay, self._heartbeat_due)
+
+    def _heartbeat_due(self) -> None:
+        self._hb_handle = None
+        if self._link is None or self.closed or self._hb_task is not None:
+            return
+        assert self.heartbeat_interval
+        idle = asyncio.get_running_loop().time() - self._last_tx
+        if idle < self.heartbeat_interval * 0.95 or self._lock.locked():
+            self._schedule_heartbeat()  # other traffic kept the connection alive
+            return
+        self._hb_task = asyncio.get_running_loop().create_task(self._heartbeat_task())
+
+    async def _heartbeat_task(self) -> None:
+        try:
+            await self._heartbeat(self._deadline(None), reconnect=False)
+        except TuyaError as exc:
+            _LOGGER.info("%s: heartbeat failed: %s", self.name, exc)
+        finally:
+            self._hb_task = None
+            self._schedule_heartbeat()
+
+    def _subscribers_changed(self) -> None:
+        if not self.connected:
+            self._maybe_reconnect()
+
+    def _maybe_reconnect(self) -> None:
+        if self.closed or self._reconnect_task is not None or not (self._keep or len(self._hub)):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._reconnect_task = loop.create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        """Re-open the connection in the background while someone listens; waits grow with backoff."""
+        loop = asyncio.get_running_loop()
+        try:
+            while not self.closed and not self.connected and (self._keep or len(self._hub)):
+                wait = self._next_attempt - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                try:
+                    await self.connect()
+                except TuyaError as exc:
+                    _LOGGER.info("%s: reconnect failed: %s", self.name, exc)
+                    if self._next_attempt <= loop.time():  # never spin, whatever failed
+                        self._next_attempt = loop.time() + self._backoff.failure()
+        finally:
+            self._reconnect_task = None
+
+
+def _again(exc: TuyaError, wait: float) -> TuyaError:
+    """The last opening error again, without touching the device during its backoff."""
+    message = f"{exc} (last attempt failed; the next is allowed in {wait:.1f} s)"
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return TuyaConnectionError(message)

@@ -1,0 +1,68 @@
+"""Fixtures: emulated Tuya devices on 127.0.0.1 (port 0), and clients with short deadlines.
+
+Everything started here is stopped after the test, clients before emulators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tuyagate.lan import Backoff, DeviceConnection
+from tuyagate.sim.device import SimDevice
+
+DEV_ID = "bf0123456789abcdef01"
+KEY = "0123456789abcdef"
+WRONG_KEY = "fedcba9876543210"
+VERSIONS = ["3.1", "3.2", "3.3", "3.4", "3.5", "device22"]
+
+SimFactory = Callable[..., Awaitable[SimDevice]]
+ClientFactory = Callable[..., DeviceConnection]
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimFactory]:
+    """``await sim(version="3.4", dps=..., ...)`` starts an emulated device."""
+    started: list[SimDevice] = []
+
+    async def start(**kwargs: Any) -> SimDevice:
+        kwargs.setdefault("device_id", DEV_ID)
+        kwargs.setdefault("local_key", KEY)
+        kwargs.setdefault("dps", {"1": True, "2": 0})
+        device = SimDevice(**kwargs)
+        await device.start()
+        started.append(device)
+        return device
+
+    yield start
+    await asyncio.sleep(0.02)  # let the emulators see the clients' EOF first
+    for device in started:
+        await device.stop()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[ClientFactory]:
+    """``client(device, key=..., version=..., **options)``: a DeviceConnection with short deadlines."""
+    made: list[DeviceConnection] = []
+
+    def make(device: SimDevice, *, key: str = KEY, version: str | None = "same", **kwargs: Any) -> DeviceConnection:
+        kwargs.setdefault("timeout", 1.0)
+        kwargs.setdefault("heartbeat_interval", None)
+        kwargs.setdefault("backoff", Backoff(0.05, 0.4))
+        conn = DeviceConnection(
+            device.device_id,
+            device.host,
+            key,
+            device.version if version == "same" else version,
+            port=device.port,
+            **kwargs,
+        )
+        made.append(conn)
+        return conn
+
+    yield make
+    for conn in made:
+        await conn.close()
