@@ -226,3 +226,18 @@ def test_record_states_in_one_transaction(registry: Registry) -> None:
         ("s1", {"1": True}, 5.0),
         ("s2", {"1": False}, 5.0),
     ]
+
+
+def test_a_locked_file_is_a_config_error_not_a_hang(tmp_path: Path) -> None:
+    db_file = tmp_path / "t.db"
+    with Registry(Database(db_file, timeout=0.2), owns_db=True) as registry:
+        other = sqlite3.connect(db_file, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            with pytest.raises(ConfigError, match="database is locked"):
+                registry.add(plug())
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        registry.add(plug())
+        assert registry.count() == 1

@@ -54,7 +54,7 @@ def kill_after(proc: subprocess.Popen[str], until: str | int) -> list[str]:
 
 
 def check_whole(db_file: Path) -> int:
-    with Registry(Database(db_file)) as registry:
+    with Registry(Database(db_file), owns_db=True) as registry:
         assert registry.db.integrity_check() == []
         records = registry.devices()
         ids = sorted(r.id for r in records)
@@ -90,7 +90,7 @@ def test_kill_9_during_a_burst_of_writes(tmp_path: Path) -> None:
 
 def test_kill_9_inside_an_open_transaction_loses_all_of_it(tmp_path: Path) -> None:
     db_file = tmp_path / "tuyagate.db"
-    with Registry(Database(db_file)) as registry:
+    with Registry(Database(db_file), owns_db=True) as registry:
         for i in range(3):
             registry.add(expected_record(i))
     lines = kill_after(spawn("open-tx", db_file), "in-tx")

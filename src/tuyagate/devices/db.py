@@ -123,29 +123,46 @@ class Database:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
         Re-entrant: a transaction opened inside another one joins it, so a caller can make several
-        registry and vault writes all-or-nothing.
+        registry and vault writes all-or-nothing. SQLite's environmental failures (the file is
+        locked by another process past the busy timeout, the disk is full) become ConfigError.
         """
         with self._lock:
             outermost = self._depth == 0
             if outermost:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._run("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException as exc:
                 self._depth -= 1
-                if outermost:
+                if outermost and self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._environmental(exc) from exc
                 raise
             self._depth -= 1
             if outermost:
-                self._conn.execute("COMMIT")
+                self._run("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """The connection, for reads (single statements, or several inside :meth:`transaction`)."""
         with self._lock:
-            yield self._conn
+            try:
+                yield self._conn
+            except sqlite3.OperationalError as exc:
+                raise self._environmental(exc) from exc
+
+    def _run(self, statement: str) -> None:
+        try:
+            self._conn.execute(statement)
+        except sqlite3.OperationalError as exc:
+            if statement == "COMMIT" and self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise self._environmental(exc) from exc
+
+    def _environmental(self, exc: sqlite3.OperationalError) -> ConfigError:
+        return ConfigError(f"database {self.path}: {exc} (is another tuyagate process holding it, or the disk full?)")
 
     def integrity_check(self) -> list[str]:
         """SQLite's own check of the file: an empty list when it is sound."""
