@@ -7,6 +7,7 @@ tests that poke device knobs -- push, vanish, recover -- go through ``fleet.get(
 
 from __future__ import annotations
 
+import ssl as _ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ async def start_gateway(fleet: MemoryDeviceManager, tmp_path: Path) -> AsyncIter
         settings = make_settings(tmp_path, **overrides)
         app = create_app(settings, fleet)
         served = await serve_app(app, host, 0, **ssl)
-        verify: Any = ssl.get("ssl_certfile", True)
+        verify: Any = _ssl.create_default_context(cafile=ssl["ssl_certfile"]) if ssl else True
         client = httpx.AsyncClient(base_url=served.url, timeout=10.0, verify=verify)
         gw = Gateway(served.url, app, served, fleet, client, settings)
         started.append(gw)

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from tuyagate.devices.api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.devices.api import CommandResult, Device, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
 from tuyagate.errors import NotFoundError, TuyaConnectionRefused, TuyaTimeoutError, ValidationError
 
 CACHE_MAX_AGE = 30.0
@@ -101,7 +101,7 @@ class MemoryDevice:
         self.push(dps)
         return CommandResult(device_id=self._info.id, dps=dps, route="lan")
 
-    async def events(self) -> AsyncIterator[DeviceEvent]:  # type: ignore[override]
+    async def events(self) -> AsyncIterator[DeviceEvent]:
         queue: asyncio.Queue[DeviceEvent | None] = asyncio.Queue()
         self._listeners.add(queue)
         try:
@@ -217,8 +217,8 @@ class MemoryDeviceManager:
         for queue in self._listeners:
             queue.put_nowait(event)
 
-    def list(self) -> list[MemoryDevice]:
-        return list(self.devices.values())
+    def list(self) -> list[Device]:
+        return list[Device](self.devices.values())
 
     def get(self, id_or_name: str) -> MemoryDevice:
         device = self.devices.get(id_or_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 
@@ -31,9 +32,11 @@ async def test_device_detail_by_id_and_name(gateway: Gateway) -> None:
     by_id = (await gateway.client.get(f"/api/v1/devices/{PLUG_ID}")).json()
     by_name = (await gateway.client.get("/api/v1/devices/plug")).json()
     assert by_id == by_name
-    assert by_id["routes"][0]["name"] == "lan" and by_id["routes"][0]["healthy"] is True
+    assert by_id["routes"][0]["name"] == "lan"
+    assert by_id["routes"][0]["healthy"] is True
     assert by_id["schema"][0] == {"dp_id": 1, "code": "switch_1", "type": "Boolean", "values": {}, "mode": "rw"}
-    assert by_id["ip"] == "127.0.0.11" and by_id["version"] == "3.3"
+    assert by_id["ip"] == "127.0.0.11"
+    assert by_id["version"] == "3.3"
     assert "key" not in str(by_id).lower()
 
 
@@ -56,7 +59,8 @@ async def test_command_by_code_and_by_dp(gateway: Gateway) -> None:
     assert r.status_code == 200
     assert r.json() == {"device_id": PLUG_ID, "success": True, "dps": {"1": False}, "route": "lan", "fallback": False}
     r = await gateway.client.post("/api/v1/devices/strip/commands", json={"dps": {"2": False, "3": True}})
-    assert r.status_code == 200 and r.json()["dps"] == {"2": False, "3": True}
+    assert r.status_code == 200
+    assert r.json()["dps"] == {"2": False, "3": True}
     assert plug.commands == [{"1": False}]
     status = (await gateway.client.get("/api/v1/devices/strip/status")).json()
     assert status["values"] == {"switch_1": False, "switch_2": False, "switch_3": True}
@@ -70,18 +74,26 @@ async def test_bad_value_is_422_with_range(gateway: Gateway) -> None:
     assert r.json()["error"]["code"] == "invalid_value"
     assert "between 10 and 1000" in r.json()["error"]["message"]
     r = await gateway.client.post(f"/api/v1/devices/{BULB_ID}/commands", json={"dps": {"99": 1}})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_value"
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_value"
 
 
 async def test_malformed_bodies_are_422_in_the_error_shape(gateway: Gateway) -> None:
     url = f"/api/v1/devices/{PLUG_ID}/commands"
-    for body in ({}, {"commands": []}, {"commands": [{"code": "switch_1"}]}, {"dps": {"1": True}, "commands": []}):
+    bodies: list[dict[str, Any]] = [
+        {},
+        {"commands": []},
+        {"commands": [{"code": "switch_1"}]},
+        {"dps": {"1": True}, "commands": []},
+    ]
+    for body in bodies:
         r = await gateway.client.post(url, json=body)
         assert r.status_code == 422, body
         assert r.json()["error"]["code"] == "invalid_request"
         assert isinstance(r.json()["error"]["message"], str)
     r = await gateway.client.post(url, content=b"{not json", headers={"content-type": "application/json"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_request"
 
 
 async def test_unknown_device_and_route_are_404(gateway: Gateway) -> None:
@@ -89,9 +101,11 @@ async def test_unknown_device_and_route_are_404(gateway: Gateway) -> None:
     assert r.status_code == 404
     assert r.json() == {"error": {"code": "not_found", "message": "no device with id or name 'nope'"}}
     r = await gateway.client.get("/no/such/path")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
     r = await gateway.client.delete("/api/v1/devices")
-    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.status_code == 405
+    assert r.json()["error"]["code"] == "method_not_allowed"
 
 
 async def test_oversized_body_is_413(gateway: Gateway) -> None:
@@ -107,7 +121,8 @@ async def test_oversized_body_is_413(gateway: Gateway) -> None:
     r = await gateway.client.post(
         f"/api/v1/devices/{PLUG_ID}/commands", content=chunks(), headers={"content-type": "application/json"}
     )
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
 
 
 async def test_healthz_and_openapi(gateway: Gateway) -> None:
@@ -126,14 +141,17 @@ async def test_healthz_and_openapi(gateway: Gateway) -> None:
     ):
         assert path in spec["paths"], path
     docs = await gateway.client.get("/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
 
 
 async def test_metrics_text(gateway: Gateway) -> None:
     await gateway.client.get(f"/api/v1/devices/{PLUG_ID}/status")
     await gateway.client.get("/api/v1/devices/nope")
     text = (await gateway.client.get("/metrics")).text
-    assert 'tuyagate_http_requests_total{method="GET",route="/api/v1/devices/{device_id}/status",status="200"} 1' in text
+    assert (
+        'tuyagate_http_requests_total{method="GET",route="/api/v1/devices/{device_id}/status",status="200"} 1' in text
+    )
     assert 'tuyagate_errors_total{code="not_found"} 1' in text
     assert "tuyagate_device_connections 3" in text
     assert 'tuyagate_device_calls_total{kind="status",route="cache"} 1' in text

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -141,7 +141,7 @@ def format_event(event: DeviceEvent, seq: int) -> str:
     return f"id: {seq}\nevent: {event.kind}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
 
 
-async def _stream(hub: EventHub, devices: frozenset[str] | None, heartbeat: float) -> AsyncIterator[str]:
+async def _stream(hub: EventHub, devices: frozenset[str] | None, heartbeat: float) -> AsyncGenerator[str, None]:
     # Subscribing here, not in the endpoint, ties the subscription's life to the generator's
     # try/finally: a client that leaves before the first byte leaves no subscription behind.
     sub = hub.subscribe(devices)
