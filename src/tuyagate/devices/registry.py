@@ -24,6 +24,7 @@ __all__ = ["BACKENDS", "DeviceRecord", "Registry", "secret_name"]
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 SecretKind = Literal["local_key", "password"]
+_SCHEMA_CACHE_SIZE = 256  # distinct schemas kept parsed; a fleet rarely has more products than this
 
 _COLUMNS = (
     "id, name, backend, address, port, version, category, product_id, product_name, parent_id, cid, "
@@ -87,6 +88,8 @@ class Registry:
     def __init__(self, db: Database, *, owns_db: bool = False) -> None:
         self.db = db
         self._owns_db = owns_db
+        # Parsed schemas by their stored JSON: schemas are immutable and usually shared by many devices.
+        self._schemas: dict[str, DpSchema] = {}
 
     @classmethod
     def open(cls, directory: str | os.PathLike[str] | None = None) -> Registry:
@@ -126,7 +129,7 @@ class Registry:
             old = conn.execute(f"SELECT {_COLUMNS} FROM devices WHERE id = ?", (record.id,)).fetchone()
             stored = replace(record, created_at=now, updated_at=now)
             if old is not None:
-                previous = _record(old)
+                previous = self._record(old)
                 stored = replace(
                     stored,
                     created_at=previous.created_at,
@@ -189,7 +192,7 @@ class Registry:
         with self.db.read() as conn:
             row = conn.execute(f"SELECT {_COLUMNS} FROM devices WHERE id = ?", (id_or_name,)).fetchone()
             if row is not None:
-                return _record(row)
+                return self._record(row)
             rows = conn.execute(f"SELECT {_COLUMNS} FROM devices WHERE name = ? LIMIT 2", (id_or_name,)).fetchall()
             if not rows:  # "desk plug" finds "Desk plug" when nothing matches exactly
                 query = f"SELECT {_COLUMNS} FROM devices WHERE name = ? COLLATE NOCASE LIMIT 2"
@@ -199,7 +202,7 @@ class Registry:
             raise NotFoundError(
                 f"{len(ids)} devices are named {id_or_name!r} (ids {', '.join(ids)}); name one by its id"
             )
-        return _record(rows[0]) if rows else None
+        return self._record(rows[0]) if rows else None
 
     def get(self, id_or_name: str) -> DeviceRecord:
         """Like :meth:`find`, but NotFoundError when there is no such device."""
@@ -222,7 +225,7 @@ class Registry:
             query += " WHERE " + " AND ".join(where)
         with self.db.read() as conn:
             rows = conn.execute(query + " ORDER BY name, id", args).fetchall()
-        return [_record(r) for r in rows]
+        return [self._record(r) for r in rows]
 
     def count(self) -> int:
         with self.db.read() as conn:
@@ -230,6 +233,14 @@ class Registry:
 
     def __contains__(self, id_or_name: object) -> bool:
         return isinstance(id_or_name, str) and self.find(id_or_name) is not None
+
+    def _record(self, row: tuple[Any, ...]) -> DeviceRecord:
+        schema = self._schemas.get(row[11])
+        if schema is None:
+            if len(self._schemas) >= _SCHEMA_CACHE_SIZE:
+                self._schemas.clear()
+            schema = self._schemas[row[11]] = DpSchema.from_dicts(json.loads(row[11]))
+        return _record_from(row, schema)
 
     def _ids_named(self, name: str) -> list[str]:
         with self.db.read() as conn:
@@ -304,7 +315,7 @@ def _row(r: DeviceRecord) -> tuple[Any, ...]:
     )
 
 
-def _record(row: tuple[Any, ...]) -> DeviceRecord:
+def _record_from(row: tuple[Any, ...], schema: DpSchema) -> DeviceRecord:
     return DeviceRecord(
         id=row[0],
         name=row[1],
@@ -317,7 +328,7 @@ def _record(row: tuple[Any, ...]) -> DeviceRecord:
         product_name=row[8],
         parent_id=row[9],
         cid=row[10],
-        schema=DpSchema.from_dicts(json.loads(row[11])),
+        schema=schema,
         schema_source=row[12],
         settings=cast(dict[str, Any], json.loads(row[13])),
         last_state=None if row[14] is None else json.loads(row[14]),
