@@ -14,10 +14,10 @@ OpenBeken answers the Tasmota commands tuyagate uses with Tasmota-shaped JSON, s
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from tuyagate.errors import ProtocolError, ValidationError
-from tuyagate.flashed.http_base import HttpOptions, parse_json
+from tuyagate.flashed.http_base import HttpOptions, excerpt, parse_json
 from tuyagate.flashed.tasmota import TasmotaClient
 
 __all__ = ["OpenBekenClient"]
@@ -45,8 +45,14 @@ class OpenBekenClient(TasmotaClient):
         except (TypeError, ValueError) as exc:
             raise ProtocolError(f"{self.where} sent channels that are not numbers") from exc
 
-    async def set_channel(self, channel: int, value: int, *, timeout: float | None = None) -> dict[str, Any]:
-        """Write one channel (``SetChannel``); a relay channel 1 is the same as ``switch_1``."""
+    async def set_channel(self, channel: int, value: int, *, timeout: float | None = None) -> int:
+        """Write one channel (``SetChannel``; relay channel 1 is ``switch_1``); returns the value it now holds.
+
+        OpenBeken answers this command with a bare number instead of a JSON object.
+        """
         if channel < 0 or channel > 63:
             raise ValidationError(f"channel must be 0..63 (got {channel})")
-        return await self.command(f"SetChannel {channel} {int(value)}", timeout=timeout)
+        answer = await self._command_once(f"SetChannel {channel} {int(value)}", False, timeout)
+        if isinstance(answer, bool) or not isinstance(answer, int):
+            raise ProtocolError(f"{self.where} answered SetChannel with {excerpt(repr(answer))}, expected a number")
+        return answer

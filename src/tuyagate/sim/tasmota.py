@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import colorsys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -88,8 +89,8 @@ class TasmotaEmulator:
 
     # -- command interpreter --------------------------------------------------------------------
 
-    def execute(self, line: str) -> dict[str, Any] | None:
-        """Run one command line; the answer object, or None when the firmware answers nothing."""
+    def execute(self, line: str) -> dict[str, Any] | int | None:
+        """Run one command line; the answer (an object; OpenBeken's SetChannel: a bare number), or None."""
         line = line.strip()
         name, _, payload = line.partition(" ")
         payload = payload.strip()
@@ -103,7 +104,7 @@ class TasmotaEmulator:
                 if part.strip():
                     self.execute(part)
             return None
-        handler = {
+        handlers: dict[str, Callable[[int | None, str], dict[str, Any] | int]] = {
             "POWER": self._power,
             "DIMMER": self._dimmer,
             "CT": self._ct,
@@ -113,7 +114,8 @@ class TasmotaEmulator:
             "STATE": self._state,
             "SETCHANNEL": self._setchannel,
             "FRIENDLYNAME": self._friendlyname,
-        }.get(base)
+        }
+        handler = handlers.get(base)
         light_cmd = base in ("DIMMER", "CT", "HSBCOLOR", "COLOR")
         if handler is None or (light_cmd and not self._has_light(base)) or (base == "SETCHANNEL" and not self.obk):
             return {} if self.obk else {"Command": "Unknown"}
@@ -195,12 +197,13 @@ class TasmotaEmulator:
             self._set_power(1, v > 0)
         return self._light_json()
 
-    def _setchannel(self, _index: int | None, payload: str) -> dict[str, Any]:
+    def _setchannel(self, _index: int | None, payload: str) -> int:
+        """OpenBeken answers SetChannel with the channel's value as a bare number, not an object."""
         parts = payload.split()
         ch, value = (self._int(parts[0]), self._int(parts[1])) if len(parts) == 2 else (None, None)
         if ch is not None and value is not None and 1 <= ch <= self.config.relays:
             self._set_power(ch, value != 0)
-        return {}
+        return int(self.power[ch - 1]) if ch is not None and 1 <= ch <= self.config.relays else 0
 
     def _friendlyname(self, index: int | None, payload: str) -> dict[str, Any]:
         if payload:
