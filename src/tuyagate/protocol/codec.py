@@ -9,30 +9,39 @@ sequence counter: the caller passes ``seq`` (and the 3.5 IV) in.
 
 from __future__ import annotations
 
-import base64
 import binascii
+import hashlib
 import json
+import json.scanner
+import struct
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from tuyagate.errors import IntegrityError, KeyMismatchError, ProtocolError
 from tuyagate.protocol.commands import NO_VERSION_HEADER, Command
-from tuyagate.protocol.crypto import ecb_decrypt, ecb_encrypt, md5_hex
+from tuyagate.protocol.crypto import EcbCipher
 from tuyagate.protocol.frames import (
     DEFAULT_MAX_FRAME,
     FrameSplitter,
-    decode_55aa,
+    check_55aa,
     decode_6699,
     encode_55aa,
     encode_6699,
 )
 from tuyagate.protocol.payloads import dump_json
-from tuyagate.protocol.versions import Encryption, FrameKind, VersionSpec
+from tuyagate.protocol.versions import VERSIONS, Encryption, FrameKind, VersionSpec
 
 __all__ = ["Message", "MessageCodec", "Role"]
 
 _HEADER_LEN = 15
+_U32 = struct.Struct(">I")
+# Module-level aliases: an enum member lookup costs more than the comparison it feeds.
+_GCM_SESSION = Encryption.GCM_SESSION
+_ECB_SESSION = Encryption.ECB_SESSION
+_ECB = Encryption.ECB
+_ENCRYPTED_31 = frozenset({int(Command.CONTROL), int(Command.STATUS)})
+_HEADERS = {name: spec.header for name, spec in VERSIONS.items()}
 _MAX_EXCERPT = 60
 
 
@@ -93,29 +102,39 @@ def _excerpt(data: bytes) -> str:
     return text + ("..." if len(data) > _MAX_EXCERPT else "")
 
 
+_json_scan = json.scanner.make_scanner(json.JSONDecoder())
+
+
 def parse_body(seq: int, cmd: int, retcode: int | None, payload: bytes) -> Message:
     """Turn a decrypted body into a Message (JSON object or text)."""
     if not payload:
         return Message(seq, cmd, retcode, payload)
-    stripped = payload.rstrip(b"\x00")
+    stripped = payload.rstrip(b"\x00") if payload.endswith(b"\x00") else payload
     if stripped[:1] == b"{":
         try:
-            data = json.loads(stripped)
-        except (ValueError, UnicodeDecodeError):
+            # JSON on the wire is UTF-8. Scanning the text directly skips json.loads' encoding
+            # sniffing and whitespace regexes; text after the object must be JSON whitespace.
+            text = stripped.decode("utf-8")
+            data, end = _json_scan(text, 0)
+            if end != len(text) and text[end:].strip(" \t\n\r"):
+                raise ValueError("extra data after the JSON object")
+        except (ValueError, UnicodeDecodeError, StopIteration, RecursionError):
+            # RecursionError: a peer can nest arrays thousands deep within one frame.
             raise ProtocolError(f"payload of cmd {cmd:#x} looks like JSON but is not: {_excerpt(stripped)!r}") from None
-        if not isinstance(data, dict):
+        if type(data) is not dict:
             raise ProtocolError(f"payload of cmd {cmd:#x} is JSON but not an object")
-        inner = data.get("data")
-        if "dps" not in data and isinstance(inner, dict) and isinstance(inner.get("dps"), dict):
-            data["dps"] = inner["dps"]
-        return Message(seq, cmd, retcode, payload, data=data)
+        if "dps" not in data:
+            inner = data.get("data")
+            if isinstance(inner, dict) and isinstance(inner.get("dps"), dict):
+                data["dps"] = inner["dps"]
+        return Message(seq, cmd, retcode, payload, data)
     return Message(seq, cmd, retcode, payload, text=stripped.decode("utf-8", "replace"))
 
 
 class MessageCodec:
     """Encode and decode the messages of one connection (sans-IO)."""
 
-    __slots__ = ("_splitter", "handshaking", "key", "local_key", "role", "spec")
+    __slots__ = ("_ecb", "_key", "_splitter", "handshaking", "local_key", "role", "spec")
 
     def __init__(
         self, spec: VersionSpec, local_key: bytes, *, role: Role = Role.CLIENT, max_frame: int = DEFAULT_MAX_FRAME
@@ -125,10 +144,23 @@ class MessageCodec:
                 raise ProtocolError(f"the local key must be 16 bytes, got {len(local_key)}")
         self.spec = spec
         self.local_key = local_key
+        self._key = b""
+        self._ecb: EcbCipher | None = None
         self.key = local_key
         self.role = role
         self.handshaking = False
         self._splitter = FrameSplitter(max_frame)
+
+    @property
+    def key(self) -> bytes:
+        """The key in use: the local key, or the session key once one is agreed."""
+        return self._key
+
+    @key.setter
+    def key(self, key: bytes) -> None:
+        # The ECB contexts are bound to the key, so they change with it (a 3.1 codec may have none).
+        self._key = key
+        self._ecb = EcbCipher(key) if len(key) == 16 else None
 
     def reset(self) -> None:
         """Forget the session key and any buffered bytes (a new TCP connection)."""
@@ -160,29 +192,32 @@ class MessageCodec:
         needs a fresh 12-byte ``iv`` per frame from the caller.
         """
         raw = dump_json(body) if isinstance(body, dict) else body
-        if self.role is Role.DEVICE and retcode is None:
-            retcode = 0
-        if self.role is Role.CLIENT:
+        if self.role is not Role.DEVICE:
             retcode = None
+        elif retcode is None:
+            retcode = 0
         spec = self.spec
-        header = spec.header if cmd not in NO_VERSION_HEADER else b""
+        header = b"" if cmd in NO_VERSION_HEADER else (_HEADERS.get(spec.name) or spec.header)
         enc = spec.encryption
-        if enc is Encryption.GCM_SESSION:
+        if enc is _GCM_SESSION:
             if iv is None:
                 raise ProtocolError("3.5 frames need a 12-byte IV from the caller")
-            return encode_6699(seq, cmd, header + raw if raw else raw, key=self.key, iv=iv, retcode=retcode)
-        if enc is Encryption.ECB_SESSION:
-            payload = ecb_encrypt(self.key, header + raw) if raw else b""
-            return encode_55aa(seq, cmd, payload, retcode=retcode, hmac_key=self.key)
-        if enc is Encryption.ECB:
-            payload = header + ecb_encrypt(self.key, raw) if raw else b""
+            return encode_6699(seq, cmd, header + raw if raw else raw, key=self._key, iv=iv, retcode=retcode)
+        if enc is _ECB_SESSION:
+            payload = self._cipher().encrypt(header + raw) if raw else b""
+            return encode_55aa(seq, cmd, payload, retcode=retcode, hmac_key=self._key)
+        if enc is _ECB:
+            payload = header + self._cipher().encrypt(raw) if raw else b""
             return encode_55aa(seq, cmd, payload, retcode=retcode)
         # 3.1: only CONTROL (and a device's STATUS) is encrypted, as "3.1" + md5 tag + base64(ECB).
-        if raw and cmd in (Command.CONTROL, Command.STATUS) and self.key:
-            b64 = base64.b64encode(ecb_encrypt(self.key, raw))
-            tag = md5_hex(b"data=" + b64 + b"||lpv=3.1||" + self.key)[8:24].encode("ascii")
-            raw = b"3.1" + tag + b64
+        if raw and cmd in _ENCRYPTED_31 and self._key:
+            b64 = binascii.b2a_base64(self._cipher().encrypt(raw), newline=False)
+            raw = b"3.1" + self._tag_31(b64) + b64
         return encode_55aa(seq, cmd, raw, retcode=retcode)
+
+    def _tag_31(self, b64: bytes) -> bytes:
+        # The 16 hex digits 8..24 of md5("data=" + base64 + "||lpv=3.1||" + key), i.e. bytes 4..12.
+        return hashlib.md5(b"data=" + b64 + b"||lpv=3.1||" + self._key).digest()[4:12].hex().encode("ascii")
 
     # ---------------------------------------------------------------- decoding
 
@@ -224,25 +259,37 @@ class MessageCodec:
                 f"the peer sent {got} framing, which protocol {spec.name} does not use: check the version"
             )
         if is_6699:
-            frame = decode_6699(raw, key=self.key, has_retcode=from_device)
-            return parse_body(frame.seq, frame.cmd, frame.retcode, self._strip_header(frame.payload))
+            frame = decode_6699(raw, key=self._key, has_retcode=from_device)
+            return parse_body(frame.seq, frame.cmd, frame.retcode, self._strip_header(frame.cmd, frame.payload))
         enc = spec.encryption
         if enc is Encryption.ECB_SESSION:
+            seq, cmd, end = check_55aa(raw, self._key)
             # Some 3.4 frames from devices omit the retcode; the ciphertext length tells.
-            has_rc = from_device and (len(raw) - 16 - 32 - 4) % 16 == 4
-            frame = decode_55aa(raw, hmac_key=self.key, has_retcode=has_rc)
-            body = ecb_decrypt(self.key, frame.payload) if frame.payload else b""
-            return parse_body(frame.seq, frame.cmd, frame.retcode, self._strip_header(body))
-        frame = decode_55aa(raw, has_retcode=from_device)
-        body = frame.payload
+            start, retcode = 16, None
+            if from_device and (end - 16) % 16 == 4:
+                retcode = _U32.unpack_from(raw, 16)[0]
+                start = 20
+            body = self._cipher().decrypt(raw[start:end]) if end > start else b""
+            return parse_body(seq, cmd, retcode, self._strip_header(cmd, body))
+        seq, cmd, end = check_55aa(raw)
+        start, retcode = 16, None
+        if from_device and end >= 20:
+            retcode = _U32.unpack_from(raw, 16)[0]
+            start = 20
+        body = raw[start:end]
         if enc is Encryption.ECB:
             body = self._open_ecb(body)
         else:
             body = self._open_31(body)
-        return parse_body(frame.seq, frame.cmd, frame.retcode, body)
+        return parse_body(seq, cmd, retcode, body)
+
+    def _cipher(self) -> EcbCipher:
+        if self._ecb is None:
+            raise ProtocolError("this message needs the local key, and the codec was given none")
+        return self._ecb
 
     @staticmethod
-    def _strip_header(body: bytes) -> bytes:
+    def _strip_header(cmd: int, body: bytes) -> bytes:
         # Strips both the all-zero version header and the "source header" (3.x|CRC32|seq|srcid).
         if len(body) >= _HEADER_LEN and body[:2] == b"3." and body[3:4] != b"{":
             return body[_HEADER_LEN:]
@@ -254,18 +301,17 @@ class MessageCodec:
         elif self.spec.device22 and len(body) > _HEADER_LEN and len(body) % 16 == _HEADER_LEN % 16:
             body = body[_HEADER_LEN:]
         if body and len(body) % 16 == 0 and body[:1] != b"{":
-            return ecb_decrypt(self.key, body)
+            return self._cipher().decrypt(body)
         return body  # plaintext JSON or an error text such as "data format error"
 
     def _open_31(self, body: bytes) -> bytes:
         if body[:3] != b"3.1" or len(body) <= 19:
             return body
         b64 = body[19:]
-        tag = md5_hex(b"data=" + b64 + b"||lpv=3.1||" + self.key)[8:24].encode("ascii")
-        if tag != body[3:19]:
+        if self._tag_31(b64) != body[3:19]:
             raise IntegrityError("3.1 MD5 tag mismatch: the local key is wrong or the frame is corrupt")
         try:
-            cipher = base64.b64decode(b64, validate=True)
+            cipher = binascii.a2b_base64(b64, strict_mode=True)
         except (binascii.Error, ValueError):
             raise ProtocolError("3.1 payload is not valid base64") from None
-        return ecb_decrypt(self.key, cipher)
+        return self._cipher().decrypt(cipher)

@@ -36,7 +36,7 @@ def _loads(body: bytes) -> dict[str, Any]:
     body = body.rstrip(b"\x00")
     try:
         obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         raise ProtocolError("discovery datagram does not hold JSON") from None
     if not isinstance(obj, dict):
         raise ProtocolError("discovery datagram JSON is not an object")

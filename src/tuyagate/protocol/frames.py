@@ -24,6 +24,7 @@ __all__ = [
     "PREFIX_6699",
     "Frame",
     "FrameSplitter",
+    "check_55aa",
     "decode_55aa",
     "decode_6699",
     "encode_55aa",
@@ -39,6 +40,7 @@ SUFFIX_6699 = b"\x00\x00\x99\x66"
 DEFAULT_MAX_FRAME = 32 * 1024
 
 _HDR_55AA = struct.Struct(">4sIII")  # prefix, seq, cmd, length
+_HDR_55AA_RC = struct.Struct(">4sIIII")  # the same, then a device's retcode
 _HDR_6699 = struct.Struct(">4sHIII")  # prefix, reserved, seq, cmd, length
 _U32 = struct.Struct(">I")
 _HMAC_LEN = 32
@@ -63,12 +65,15 @@ def encode_55aa(
     seq: int, cmd: int, payload: bytes, *, retcode: int | None = None, hmac_key: bytes | None = None
 ) -> bytes:
     """Build a 0x55AA frame; with ``hmac_key`` the trailer is HMAC-SHA256 (3.4), else CRC32."""
-    body = payload if retcode is None else _U32.pack(retcode) + payload
     trailer_len = _HMAC_LEN if hmac_key is not None else _CRC_LEN
-    head = _HDR_55AA.pack(PREFIX_55AA, seq & 0xFFFFFFFF, cmd, len(body) + trailer_len + 4)
-    signed = head + body
-    trailer = hmac_sha256(hmac_key, signed) if hmac_key is not None else _U32.pack(crc32(signed))
-    return signed + trailer + SUFFIX_55AA
+    if retcode is None:
+        signed = _HDR_55AA.pack(PREFIX_55AA, seq & 0xFFFFFFFF, cmd, len(payload) + trailer_len + 4) + payload
+    else:
+        head = _HDR_55AA_RC.pack(PREFIX_55AA, seq & 0xFFFFFFFF, cmd, len(payload) + trailer_len + 8, retcode)
+        signed = head + payload
+    if hmac_key is not None:
+        return signed + hmac_sha256(hmac_key, signed) + SUFFIX_55AA
+    return signed + _U32.pack(crc32(signed)) + SUFFIX_55AA
 
 
 def encode_6699(seq: int, cmd: int, plaintext: bytes, *, key: bytes, iv: bytes, retcode: int | None = None) -> bytes:
@@ -80,26 +85,37 @@ def encode_6699(seq: int, cmd: int, plaintext: bytes, *, key: bytes, iv: bytes, 
     return head + iv + sealed + SUFFIX_6699
 
 
-def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool = False) -> Frame:
-    """Verify and split a whole 0x55AA frame (as cut by :class:`FrameSplitter`)."""
-    if len(raw) < _HDR_55AA.size + 8:
-        raise ProtocolError(f"55AA frame of {len(raw)} bytes is shorter than the minimum of 24")
+def check_55aa(raw: bytes, hmac_key: bytes | None = None) -> tuple[int, int, int]:
+    """Verify a whole 0x55AA frame; return its seq, cmd and where the body ends.
+
+    The body (retcode, if any, and payload) is ``raw[16:end]``. This is :func:`decode_55aa`
+    without building a :class:`Frame`, for the codec's hot path.
+    """
+    size = len(raw)
+    if size < 24:
+        raise ProtocolError(f"55AA frame of {size} bytes is shorter than the minimum of 24")
     prefix, seq, cmd, length = _HDR_55AA.unpack_from(raw)
-    if prefix != PREFIX_55AA or raw[-4:] != SUFFIX_55AA or len(raw) != _HDR_55AA.size + length:
+    if prefix != PREFIX_55AA or not raw.endswith(SUFFIX_55AA) or size != 16 + length:
         raise ProtocolError("not a well-formed 55AA frame (prefix, suffix or length mismatch)")
-    trailer_len = _HMAC_LEN if hmac_key is not None else _CRC_LEN
-    end = len(raw) - 4 - trailer_len
-    if end < _HDR_55AA.size:
-        raise ProtocolError(f"55AA frame too short for a {trailer_len}-byte trailer")
-    signed = raw[:end]
-    trailer = raw[end:-4]
     if hmac_key is not None:
-        if hmac_sha256(hmac_key, signed) != trailer:
+        end = size - 4 - _HMAC_LEN
+        if end < 16:
+            raise ProtocolError(f"55AA frame too short for a {_HMAC_LEN}-byte trailer")
+        signed = raw[:end]
+        if hmac_sha256(hmac_key, signed) != raw[end:-4]:
             raise IntegrityError(
                 f"HMAC mismatch on a 55AA frame (cmd {cmd:#x}): the key is wrong or the frame is corrupt"
             )
-    elif _U32.unpack(trailer)[0] != crc32(signed):
-        raise IntegrityError(f"CRC mismatch on a 55AA frame (cmd {cmd:#x})")
+    else:
+        end = size - 8
+        if _U32.unpack_from(raw, end)[0] != crc32(raw[:end]):
+            raise IntegrityError(f"CRC mismatch on a 55AA frame (cmd {cmd:#x})")
+    return seq, cmd, end
+
+
+def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool = False) -> Frame:
+    """Verify and split a whole 0x55AA frame (as cut by :class:`FrameSplitter`)."""
+    seq, cmd, end = check_55aa(raw, hmac_key)
     start = _HDR_55AA.size
     retcode = None
     if has_retcode and end - start >= 4:
@@ -148,8 +164,36 @@ class FrameSplitter:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data``; return every whole frame now available (raises on a corrupt one)."""
-        self._buf += data
         out: list[bytes] = []
+        pos = 0
+        if not self._buf:
+            # Fast path for the usual case, whole frames at the start of a chunk: cut them
+            # straight out of ``data``. Anything else (garbage, a partial frame, a bad length or
+            # suffix) goes through the buffered path below, which does the checks and raises.
+            end = len(data)
+            while True:
+                head = data[pos : pos + 4]
+                if head == PREFIX_55AA and end - pos >= 16:
+                    length = _U32.unpack_from(data, pos + 12)[0]
+                    stop = pos + 16 + length
+                    if length < 8 or stop - pos > self.max_frame or stop > end:
+                        break
+                    if data[stop - 4 : stop] != SUFFIX_55AA:
+                        break
+                elif head == PREFIX_6699 and end - pos >= 18:
+                    length = _U32.unpack_from(data, pos + 14)[0]
+                    stop = pos + 22 + length
+                    if length < _IV_LEN + _TAG_LEN or stop - pos > self.max_frame or stop > end:
+                        break
+                    if data[stop - 4 : stop] != SUFFIX_6699:
+                        break
+                else:
+                    break
+                out.append(bytes(data[pos:stop]))
+                pos = stop
+            if pos == end:
+                return out
+        self._buf += data[pos:] if pos else data
         while (raw := self._next()) is not None:
             out.append(raw)
         return out

@@ -9,7 +9,7 @@ values, unlike tinytuya, which strips every space and so corrupts ``"hello world
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tuyagate.protocol.commands import Command
@@ -27,7 +27,34 @@ __all__ = [
     "updatedps_request",
 ]
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    # JSONEncoder.encode builds a new C encoder on every call, which costs as much as encoding a
+    # small Tuya payload. Build CPython's C encoder once, with the same settings as _ENCODER
+    # (no circular-reference markers: our payloads are trees built by this module and its
+    # callers). Where the C encoder is missing or has another signature, use _ENCODER itself.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _ENCODER.encode
+    try:
+        iterencode = make(
+            None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+        )
+        probe: dict[str, Any] = {"a b": [1, 2.5, None, True, "\u00e9"]}
+        if "".join(iterencode(probe, 0)) != _ENCODER.encode(probe):
+            return _ENCODER.encode
+    except TypeError:
+        return _ENCODER.encode
+
+    def dumps(obj: Any) -> str:
+        return "".join(iterencode(obj, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
 
 
 def dump_json(obj: Any) -> bytes:
