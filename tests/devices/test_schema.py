@@ -403,6 +403,8 @@ def test_hand_written_config_may_give_limits_flat() -> None:
     )
     assert schema == DpSchema.from_dicts([metering().dp("temp_set").to_dict()])
     assert schema.to_wire("temp_set", 21.5) == 215
+    colour = DpSchema.from_dicts([{"dp_id": 24, "code": "c", "type": "Json", "h": {"max": 360}, "s": {}, "v": {}}])
+    assert colour.to_dicts()[0]["values"] == {"h": {"max": 360}, "s": {}, "v": {}}
 
 
 def test_colour_components_must_be_whole_numbers() -> None:

@@ -24,7 +24,10 @@ __all__ = ["DpDef", "DpMode", "DpSchema", "DpType"]
 
 _LOGGER = logging.getLogger(__name__)
 _Values = Mapping[str, Any] | Mapping[int, Any] | Mapping[str | int, Any]  # keyed by code or DP id
-_MAX_CODES_IN_ERROR = 12  # an unknown-code error lists the known codes, up to this many
+_MAX_CODES_IN_ERROR = 12
+_ENTRY_KEYS = frozenset(
+    {"dp_id", "code", "type", "mode", "values", "name"}
+)  # an unknown-code error lists the known codes, up to this many
 
 
 class DpSchema:
@@ -110,7 +113,7 @@ class DpSchema:
                         item["dp_id"],
                         item["code"],
                         item.get("type", "Raw"),
-                        item.get("values", item),  # limits may also sit next to dp_id/code (hand-written config)
+                        item["values"] if "values" in item else _flat_values(item),
                         item.get("mode", "rw"),
                     )
                 )
@@ -245,6 +248,11 @@ class DpSchema:
 
     def __repr__(self) -> str:
         return f"DpSchema({', '.join(f'{d.dp_id}:{d.code}' for d in self._dps)})"
+
+
+def _flat_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Limits written next to ``dp_id``/``code`` in hand-written configuration."""
+    return {k: v for k, v in item.items() if k not in _ENTRY_KEYS}
 
 
 def _entries(value: Any) -> list[Mapping[str, Any]]:
