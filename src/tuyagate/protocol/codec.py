@@ -12,8 +12,8 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-import json.scanner
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -102,7 +102,9 @@ def _excerpt(data: bytes) -> str:
     return text + ("..." if len(data) > _MAX_EXCERPT else "")
 
 
-_json_scan = json.scanner.make_scanner(json.JSONDecoder())
+# The C scanner behind json.loads: (text, index) -> (object, end). It is an instance attribute
+# of JSONDecoder that the type stubs do not declare, hence vars().
+_json_scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
 
 
 def parse_body(seq: int, cmd: int, retcode: int | None, payload: bytes) -> Message:
