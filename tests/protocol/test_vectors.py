@@ -95,7 +95,8 @@ def test_handshake_and_session_frames(
     assert (cmd, body) == (Command.CONTROL_NEW, v.P_CONTROL_NEW)
     assert cli.encode(cmd, body, seq=3, iv=iv) == control
     (msg,) = dev.feed(control)
-    assert msg.data is not None and msg.data["data"] == {"dps": {"1": True}}
+    assert msg.data is not None
+    assert msg.data["data"] == {"dps": {"1": True}}
     assert msg.dps == {"1": True}
 
     cmd, body = payloads.query_request(get_spec(version), v.DEV_ID, t=v.T)

@@ -34,7 +34,13 @@ __all__ = ["Faults", "SimChild", "SimDevice", "SimStats"]
 _LOGGER = logging.getLogger(__name__)
 SecondClient = Literal["replace", "refuse", "ignore"]
 WrongKey = Literal["answer", "silent", "close"]
-_GARBAGE = b"\x00\x00\x55\xaa\xde\xad\xbe\xef garbage that is not a frame \xff\xfe"
+# Line noise (no frame prefix in it), then a well-framed 55AA frame whose CRC is wrong.
+_GARBAGE = (
+    b"\xde\xad\xbe\xef noise that is not a frame \xff\xfe"
+    + bytes.fromhex("000055aa00000000000000090000000c00000000")
+    + b"\x00\x00\x00\x00"
+    + bytes.fromhex("0000aa55")
+)
 
 
 @dataclass(slots=True)
@@ -121,6 +127,7 @@ class SimDevice:
         self._server: asyncio.Server | None = None
         self._client: _Client | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._seq = 0
         self.host = host
         self.port = port
@@ -159,10 +166,13 @@ class SimDevice:
         if self._server is not None:
             self._server.close()
         self.disconnect()
-        for task in list(self._tasks):
-            task.cancel()
+        for writer in list(self._writers):
+            writer.close()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Closing the writers ends every connection task; cancel only a straggler.
+            _, pending = await asyncio.wait(list(self._tasks), timeout=1.0)
+            for task in pending:
+                task.cancel()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -226,12 +236,14 @@ class SimDevice:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._writers.add(writer)
         try:
             await self._serve_one(reader, writer)
         except (ConnectionError, OSError):
             pass
         finally:
             self._tasks.discard(task)
+            self._writers.discard(writer)
             writer.close()
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -423,7 +435,7 @@ class SimDevice:
         if asked and not wanted and cmd == Command.CONTROL_NEW and self.spec.template is Template.LEGACY:
             # device22 status query: CONTROL_NEW with the wanted DPs set to null.
             source = self.children[cid].dps if cid else self.dps
-            values = {k: source[k] for k in asked if k in source} or dict(source)
+            values = {k: source[k] for k in asked if k in source}
             body = payloads.query_reply(self.spec, self.device_id, values, t=int(time.time()), cid=cid)
             await self._send(client, cmd, body, seq=seq)
             return

@@ -1,0 +1,228 @@
+"""The emulator's own behaviour: one client at a time, idle close, faults, discovery, probes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import pytest
+
+from tuyagate.errors import IntegrityError, KeyMismatchError
+from tuyagate.protocol import payloads
+from tuyagate.protocol.codec import Message, MessageCodec, Role
+from tuyagate.protocol.commands import Command
+from tuyagate.protocol.discovery import decode_datagram, encode_devinfo_request
+from tuyagate.protocol.handshake import ClientHandshake
+from tuyagate.protocol.versions import get_spec
+from tuyagate.sim.device import SimChild, SimDevice
+
+DEV_ID = "bf0123456789abcdef01"
+KEY = "0123456789abcdef"
+
+
+class RawClient:
+    """A minimal client on the protocol core, to poke the emulator without tuyagate.lan."""
+
+    def __init__(self, version: str, port: int, key: str = KEY) -> None:
+        self.spec = get_spec(version)
+        self.codec = MessageCodec(self.spec, key.encode(), role=Role.CLIENT)
+        self.port = port
+        self.seq = 0
+        self.pending: list[Message] = []
+        self.bad = 0
+        self.reader: asyncio.StreamReader
+        self.writer: asyncio.StreamWriter
+
+    def iv(self) -> bytes | None:
+        return os.urandom(12) if self.spec.name == "3.5" else None
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        if self.spec.session_key:
+            hs = ClientHandshake(self.codec, os.urandom(16))
+            self.seq += 1
+            self.writer.write(hs.start(seq=self.seq, iv=self.iv()))
+            resp = await self.read()
+            self.seq += 1
+            self.writer.write(hs.receive(resp, seq=self.seq, iv=self.iv()))
+
+    async def send(self, cmd: int, body: dict[str, Any]) -> None:
+        self.seq += 1
+        self.writer.write(self.codec.encode(cmd, body, seq=self.seq, iv=self.iv()))
+
+    async def read(self, timeout: float = 2.0) -> Message:
+        async with asyncio.timeout(timeout):
+            while not self.pending:
+                data = await self.reader.read(4096)
+                if not data:
+                    raise ConnectionResetError("closed")
+                for raw in self.codec.split(data):
+                    try:
+                        self.pending.append(self.codec.decode_frame(raw))
+                    except IntegrityError:
+                        self.bad += 1
+            return self.pending.pop(0)
+
+    async def closed(self, timeout: float = 2.0) -> bool:
+        async with asyncio.timeout(timeout):
+            return await self.reader.read(4096) == b""
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@pytest.mark.parametrize("version", ["3.1", "3.3", "3.4", "3.5"])
+async def test_control_acks_then_pushes(version: str) -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version, dps={"1": False, "2": 3}) as sim:
+        c = RawClient(version, sim.port)
+        await c.connect()
+        cmd, body = payloads.control_request(c.spec, DEV_ID, {"1": True, "2": "wrong type"}, t=int(time.time()))
+        await c.send(cmd, body)
+        ack = await c.read()
+        assert (ack.cmd, ack.is_ack, ack.retcode) == (cmd, True, 0)
+        push = await c.read()
+        assert push.cmd == Command.STATUS
+        assert push.dps == {"1": True}  # the DP with a value of the wrong type is ignored, like real firmware
+        assert sim.dps == {"1": True, "2": 3}
+        c.close()
+
+
+async def test_second_client_refused_keeps_the_first() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, second_client="refuse") as sim:
+        first, second = RawClient("3.3", sim.port), RawClient("3.3", sim.port)
+        await first.connect()
+        await second.connect()
+        assert await second.closed()
+        await first.send(*payloads.heartbeat_request(DEV_ID))
+        assert (await first.read()).cmd == Command.HEART_BEAT
+        assert sim.stats.connections_refused == 1
+        first.close()
+
+
+async def test_second_client_replaces_the_first() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, second_client="replace") as sim:
+        first, second = RawClient("3.3", sim.port), RawClient("3.3", sim.port)
+        await first.connect()
+        await second.connect()
+        await second.send(*payloads.heartbeat_request(DEV_ID))
+        assert (await second.read()).cmd == Command.HEART_BEAT
+        assert await first.closed()
+        second.close()
+
+
+async def test_second_client_ignored_gets_silence() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, second_client="ignore") as sim:
+        first, second = RawClient("3.3", sim.port), RawClient("3.3", sim.port)
+        await first.connect()
+        await second.connect()
+        await second.send(*payloads.heartbeat_request(DEV_ID))
+        with pytest.raises(TimeoutError):
+            await second.read(timeout=0.3)
+        first.close()
+        second.close()
+
+
+async def test_idle_connection_is_closed() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, idle_timeout=0.3) as sim:
+        c = RawClient("3.3", sim.port)
+        await c.connect()
+        start = time.monotonic()
+        assert await c.closed(timeout=2.0)
+        assert 0.25 <= time.monotonic() - start < 1.5
+
+
+async def test_refuse_and_drop_after_frames() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY) as sim:
+        sim.faults.refuse = True
+        c = RawClient("3.3", sim.port)
+        await c.connect()
+        assert await c.closed()
+        sim.faults.refuse = False
+        sim.faults.drop_after_frames = 1
+        c = RawClient("3.3", sim.port)
+        await c.connect()
+        await c.send(*payloads.heartbeat_request(DEV_ID))
+        assert (await c.read()).cmd == Command.HEART_BEAT
+        await c.send(*payloads.heartbeat_request(DEV_ID))
+        assert await c.closed()
+
+
+async def test_reply_delay_and_garbage() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY) as sim:
+        sim.faults.reply_delay = 0.3
+        sim.faults.garbage = True
+        c = RawClient("3.3", sim.port)
+        await c.connect()
+        start = time.monotonic()
+        await c.send(*payloads.heartbeat_request(DEV_ID))
+        msg = await c.read()
+        assert msg.cmd == Command.HEART_BEAT
+        assert time.monotonic() - start >= 0.29
+        assert c.bad == 1  # the corrupt frame was rejected; the noise before it was skipped
+
+
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+async def test_wrong_key_answer_is_detected_as_key_mismatch(version: str) -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version) as sim:
+        c = RawClient(version, sim.port, key="fedcba9876543210")
+        with pytest.raises(KeyMismatchError, match="local key is wrong"):
+            await c.connect()
+        assert sim.stats.handshakes == 0
+
+
+async def test_gateway_subdevice_online_report() -> None:
+    children = {"a": SimChild(dps={"1": True}), "b": SimChild(dps={"1": False}, online=False)}
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.4", children=children) as sim:
+        c = RawClient("3.4", sim.port)
+        await c.connect()
+        await c.send(*payloads.subdev_online_query())
+        msg = await c.read()
+        assert msg.cmd == Command.LAN_EXT_STREAM
+        assert msg.data == {"reqType": "subdev_online_stat_report", "data": {"online": ["a"], "offline": ["b"]}}
+        await sim.set_child_dps("a", {"1": False})
+        push = await c.read()
+        assert (push.cid, push.dps) == ("a", {"1": False})
+
+
+@pytest.mark.parametrize("version", ["3.1", "3.3", "3.5"])
+async def test_discovery_announcements(version: str) -> None:
+    loop = asyncio.get_running_loop()
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Listener(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            received.put_nowait(data)
+
+    transport, _ = await loop.create_datagram_endpoint(Listener, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    try:
+        async with SimDevice(
+            device_id=DEV_ID, local_key=KEY, version=version, discovery_to=("127.0.0.1", port), discovery_interval=0.1
+        ):
+            info = decode_datagram(await asyncio.wait_for(received.get(), 2.0))
+        assert info["gwId"] == DEV_ID
+        assert info["version"] == version
+        assert info["ip"] == "127.0.0.1"
+    finally:
+        transport.close()
+
+
+async def test_req_devinfo_probe_is_answered() -> None:
+    loop = asyncio.get_running_loop()
+    answers: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Prober(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            answers.put_nowait(data)
+
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.5", probe_port=0) as sim:
+        assert sim._responder is not None
+        transport, _ = await loop.create_datagram_endpoint(Prober, remote_addr=("127.0.0.1", sim._responder.port))
+        try:
+            transport.sendto(encode_devinfo_request("127.0.0.1", iv=os.urandom(12)))
+            info = decode_datagram(await asyncio.wait_for(answers.get(), 2.0))
+        finally:
+            transport.close()
+    assert (info["gwId"], info["version"]) == (DEV_ID, "3.5")

@@ -1,0 +1,168 @@
+"""tinytuya (PyPI, written by nobody here) as a client against tuyagate's device emulator.
+
+The emulator runs as the real ``tuyagate sim device`` command where only the command line is
+needed, and in-process where a test must change the device's state (pushes, sub-devices).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import tinytuya
+
+from tuyagate.sim.device import SimChild, SimDevice
+
+DEV_ID = "bf0123456789abcdef01"
+KEY = "0123456789abcdef"
+VERSIONS = ["3.1", "3.2", "3.3", "3.4", "3.5", "device22"]
+
+
+def _tinytuya_version(version: str) -> float:
+    return 3.3 if version == "device22" else float(version)
+
+
+def _client(version: str, port: int, *, dev_id: str = DEV_ID, persist: bool = False) -> Any:
+    dev = tinytuya.OutletDevice(
+        dev_id,
+        "127.0.0.1",
+        KEY,
+        version=_tinytuya_version(version),
+        connection_timeout=3,
+        persist=persist,
+        port=port,
+        connection_retry_limit=1,
+        connection_retry_delay=0,
+    )
+    dev.set_socketRetryLimit(1)
+    dev.set_sendWait(0)
+    if version in ("device22", "3.2"):
+        dev.set_dpsUsed({"1": None, "2": None, "3": None})
+    return dev
+
+
+@pytest.fixture
+def sim_cli(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Start ``tuyagate sim device`` for the test's version; stop it by PID."""
+    version = request.param
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tuyagate.cli",
+            "sim",
+            "device",
+            "--version",
+            version,
+            "--id",
+            DEV_ID,
+            "--key",
+            KEY,
+            "--port",
+            "0",
+            "--dps",
+            json.dumps({"1": True, "2": 50, "3": "hello world"}),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        info = json.loads(line)
+        info["version_arg"] = version
+        yield info
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("sim_cli", VERSIONS, indirect=True)
+def test_status_set_heartbeat_against_cli_emulator(sim_cli: dict[str, Any]) -> None:
+    version = sim_cli["version_arg"]
+    assert sim_cli["port"] > 0
+    assert sim_cli["version"] == ("3.3" if version == "device22" else version)
+    dev = _client(version, sim_cli["port"])
+
+    status = dev.status()
+    if version == "device22":
+        # tinytuya learns the device22 quirk from the "data unvalid" answer and then asks for DP 1 only.
+        assert dev.dev_type == "device22"
+        assert status["dps"] == {"1": True}
+        dev.set_dpsUsed({"1": None, "2": None, "3": None})
+        status = dev.status()
+    assert status["dps"] == {"1": True, "2": 50, "3": "hello world"}
+
+    reply = dev.set_value(1, False)
+    assert reply["dps"] == {"1": False}
+    reply = dev.set_multiple_values({"1": True, "2": 75})
+    assert reply["dps"] == {"1": True, "2": 75}
+    assert dev.status()["dps"] == {"1": True, "2": 75, "3": "hello world"}
+
+    assert dev.heartbeat() is None  # an empty ACK: tinytuya reports no payload and no error
+    dev.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_push_reaches_a_persistent_tinytuya_socket(version: str) -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version, dps={"1": False, "2": 1}) as sim:
+        # Built in a thread: for 3.2 tinytuya's constructor already talks to the device.
+        dev = await asyncio.to_thread(_client, version, sim.port, persist=True)
+        first = await asyncio.to_thread(dev.status)
+        assert first["dps"]["1"] is False
+        await sim.set_dps({"1": True, "2": 42})
+        pushed = await asyncio.to_thread(dev.receive)
+        assert pushed["dps"] == {"1": True, "2": 42}
+        dev.close()
+
+
+@pytest.mark.parametrize("version", ["3.3", "3.4", "3.5"])
+async def test_sub_device_query_through_gateway(version: str) -> None:
+    children = {"cid_a": SimChild(dps={"1": True, "3": 17}), "cid_b": SimChild(dps={"1": False})}
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version, dps={"1": True}, children=children) as sim:
+
+        def run() -> tuple[Any, Any, Any]:
+            gateway = tinytuya.Device(
+                DEV_ID, "127.0.0.1", KEY, version=float(version), persist=True, port=sim.port, connection_retry_limit=1
+            )
+            gateway.set_socketRetryLimit(1)
+            gateway.set_sendWait(0)
+            child_a = tinytuya.OutletDevice("child_a_id", cid="cid_a", parent=gateway)
+            child_b = tinytuya.OutletDevice("child_b_id", cid="cid_b", parent=gateway)
+            a = child_a.status()
+            b = child_b.status()
+            set_b = child_b.set_value(1, True)
+            gateway.close()
+            return a, b, set_b
+
+        a, b, set_b = await asyncio.to_thread(run)
+        assert a["dps"] == {"1": True, "3": 17}
+        assert b["dps"] == {"1": False}
+        assert set_b["dps"] == {"1": True}
+        assert sim.children["cid_b"].dps == {"1": True}
+        assert sim.stats.connections_accepted == 1  # both children through the gateway's one socket
+
+
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+async def test_wrong_key_gives_tinytuya_its_key_error(version: str) -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version) as sim:
+        dev = tinytuya.OutletDevice(
+            DEV_ID,
+            "127.0.0.1",
+            "fedcba9876543210",
+            version=float(version),
+            connection_timeout=2,
+            port=sim.port,
+            connection_retry_limit=1,
+        )
+        dev.set_socketRetryLimit(1)
+        result = await asyncio.to_thread(dev.status)
+        assert result["Err"] == "914"  # tinytuya's "Check device key or version"
+        assert sim.stats.handshakes == 0
