@@ -14,7 +14,7 @@ import pytest
 from tuyagate.lan import Backoff, DeviceConnection
 from tuyagate.sim.device import SimDevice
 
-DEV_ID = "bf0123456789abcdef01"
+DEV_ID = "bf12ab34cd56ef78aa01"
 KEY = "0123456789abcdef"
 WRONG_KEY = "fedcba9876543210"
 VERSIONS = ["3.1", "3.2", "3.3", "3.4", "3.5", "device22"]
