@@ -37,6 +37,29 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--reply-delay", type=float, default=0.0, help="fault: seconds before every answer")
     p.set_defaults(func=_run_device)
 
+    f = sim_commands.add_parser(
+        "fleet",
+        help="run a fleet of emulated devices on loopback addresses, optionally with an emulated cloud",
+        description=(
+            "Start N emulated devices, one per loopback address (127.0.1.1, 127.0.1.2, ... on port 6668 like real "
+            "devices), write the fleet manifest that `tuyagate sim cloud --fleet` reads, print one JSON line and run "
+            "until SIGINT/SIGTERM. With --cloud-port the emulated cloud runs in the same process and shares the "
+            "devices' state, so commands sent through the cloud are seen on the LAN."
+        ),
+    )
+    f.add_argument("--count", type=int, default=10, help="number of devices (default 10)")
+    f.add_argument("--versions", default="3.1,3.3,3.4,3.5", help="protocol versions, round-robin")
+    f.add_argument("--kinds", default=None, help="device kinds, round-robin: plug,light,switch,cover,thermostat,sensor")
+    f.add_argument("--demo", action="store_true", help="the demo fleet (a dozen devices incl. a Zigbee gateway)")
+    f.add_argument("--manifest", required=True, help="where to write the fleet manifest (JSON, holds local keys)")
+    f.add_argument("--first-ip", default="127.0.1.1", help="address of the first device (default 127.0.1.1)")
+    f.add_argument("--port", type=int, default=6668, help="TCP port of every device (default 6668; 0 = any)")
+    f.add_argument("--cloud-port", type=int, default=None, help="also run the emulated cloud on this port")
+    f.add_argument("--client-id", default="tuyagatesimclient", help="client id of the emulated cloud")
+    f.add_argument("--secret", default=None, help="secret of the emulated cloud (default: random, printed once)")
+    f.add_argument("--tls", action="store_true", help="serve the emulated cloud over HTTPS (self-signed)")
+    f.set_defaults(func=_run_fleet)
+
 
 def _parse_json(text: str | None, what: str) -> Any:
     if text is None:
@@ -54,17 +77,13 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
+def stop_signal() -> asyncio.Event:
+    """An event set on SIGINT or SIGTERM; install it *before* announcing readiness."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    return stop
 
 
 def print_ready(info: dict[str, Any]) -> None:
@@ -98,6 +117,7 @@ async def _run_device(args: argparse.Namespace) -> int:
         discovery_interval=args.discovery_interval,
         probe_port=args.probe_port,
     )
+    stop = stop_signal()
     try:
         await device.start()
     except OSError as exc:
@@ -114,7 +134,60 @@ async def _run_device(args: argparse.Namespace) -> int:
         }
     )
     try:
-        await wait_for_signal()
+        await stop.wait()
     finally:
         await device.stop()
+    return 0
+
+
+async def _run_fleet(args: argparse.Namespace) -> int:
+    import secrets
+
+    from tuyagate.sim.fleet import SimFleet
+
+    if args.demo:
+        manifest = SimFleet.demo(first_ip=args.first_ip, port=args.port)
+    else:
+        kinds = args.kinds.split(",") if args.kinds else None
+        manifest = SimFleet.generate(
+            args.count,
+            versions=[v.strip() for v in args.versions.split(",") if v.strip()],
+            first_ip=args.first_ip,
+            port=args.port,
+            **({"kinds": kinds} if kinds else {}),
+        )
+    fleet = SimFleet(manifest)
+    stop = stop_signal()
+    await fleet.start()
+    cloud = None
+    info: dict[str, Any] = {
+        "devices": len(manifest.devices),
+        "lan_devices": len(fleet.sims),
+        "manifest": os.path.abspath(args.manifest),  # noqa: ASYNC240 - a string operation, no I/O
+        "first_ip": args.first_ip,
+        "pid": os.getpid(),
+    }
+    try:
+        manifest.save(args.manifest)
+        if args.cloud_port is not None:
+            from tuyagate.sim.cloud_server import start_cloud_server
+            from tuyagate.sim.cloud_state import CloudConfig
+
+            secret = args.secret or secrets.token_hex(16)
+            cloud = await start_cloud_server(
+                CloudConfig(client_id=args.client_id, secret=secret),
+                manifest,
+                port=args.cloud_port,
+                tls=args.tls,
+                backend=fleet.backend,
+            )
+            info["cloud"] = cloud.info()
+            if not args.secret:
+                info["cloud"]["secret"] = secret  # generated here, so the user can only learn it from this line
+        print_ready(info)
+        await stop.wait()
+    finally:
+        if cloud is not None:
+            await cloud.stop()
+        await fleet.stop()
     return 0
