@@ -133,9 +133,10 @@ async def test_offline_then_online_when_the_device_comes_back(tasmota) -> None:
         await dev.close()
 
 
-async def test_esphome_push_events_and_stream_loss(esphome) -> None:
-    sim = await esphome()
-    dev = esphome_device(sim.url, options=HttpOptions(timeout=0.5, retries=0), poll_interval=0.1)
+@pytest.mark.parametrize("id_format", ["current", "transition", "legacy"])
+async def test_esphome_push_events_and_stream_loss(esphome, id_format: str) -> None:
+    sim = await esphome(id_format=id_format)
+    dev = esphome_device(sim.url, options=HttpOptions(timeout=0.5, retries=0), poll_interval=0.1, discovery_quiet=0.1)
     events = dev.events()
     try:
         await dev.wait_watching()

@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from tuyagate.devices.api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
-from tuyagate.errors import TuyaConnectionError, TuyaError, TuyaTimeoutError
+from tuyagate.errors import ConfigError, TuyaConnectionError, TuyaError, TuyaTimeoutError
 from tuyagate.flashed.backend import Description, FlashedBackend
 from tuyagate.flashed.http_base import HttpOptions
 from tuyagate.flashed.schema import Schema
 
-__all__ = ["FlashedDevice", "esphome_device", "openbeken_device", "tasmota_device"]
+__all__ = ["BACKENDS", "FlashedDevice", "esphome_device", "make_device", "openbeken_device", "tasmota_device"]
 
 _LOG = logging.getLogger(__name__)
 _CLOSED = object()
@@ -319,9 +319,37 @@ def esphome_device(
     password: str | None = None,
     options: HttpOptions | None = None,
     entities: list[str] | None = None,
+    discovery_quiet: float = 0.5,
     **kwargs: Any,
 ) -> FlashedDevice:
-    """An ESPHome device (``web_server`` component) at ``url`` as a Device."""
+    """An ESPHome device (``web_server`` component) at ``url`` as a Device.
+
+    ``entities`` (``["switch/Relay", "sensor/Power"]``) skips discovery over ``/events``; otherwise the
+    entity list is the first event dump, which ends after ``discovery_quiet`` seconds without news.
+    """
     from tuyagate.flashed.esphome import EspHomeClient
 
-    return FlashedDevice(EspHomeClient(url, user=user, password=password, options=options, entities=entities), **kwargs)
+    client = EspHomeClient(
+        url, user=user, password=password, options=options, entities=entities, discovery_quiet=discovery_quiet
+    )
+    return FlashedDevice(client, **kwargs)
+
+
+BACKENDS = ("tasmota", "openbeken", "esphome")
+
+
+def make_device(
+    backend: str, url: str, *, user: str | None = None, password: str | None = None, **kwargs: Any
+) -> FlashedDevice:
+    """The one factory the registry needs: a flashed device of ``backend`` ("tasmota", "openbeken", "esphome").
+
+    ``kwargs`` go to the backend's function above (options, entities) and to FlashedDevice (device_id, name,
+    category, poll_interval, cache_ttl).
+    """
+    if backend == "tasmota":
+        return tasmota_device(url, user=user or "admin", password=password, **kwargs)
+    if backend == "openbeken":
+        return openbeken_device(url, password=password, **kwargs)
+    if backend == "esphome":
+        return esphome_device(url, user=user, password=password, **kwargs)
+    raise ConfigError(f"unknown flashed backend {backend!r} (expected one of {', '.join(BACKENDS)})")

@@ -45,7 +45,7 @@ class EspHomeClient:
         password: str | None = None,
         options: HttpOptions | None = None,
         entities: Sequence[str] | None = None,
-        discovery_quiet: float = 0.3,
+        discovery_quiet: float = 0.5,
     ) -> None:
         self.transport = HttpTransport(
             url,
@@ -143,7 +143,9 @@ class EspHomeClient:
                         event = await asyncio.wait_for(anext(stream), wait)
                     except TimeoutError:
                         break  # the dump is over: nothing new for a moment
-                    if event.event == "ping" and self._title is None:
+                    if event.event == "ping":
+                        if states:
+                            break  # the periodic ping comes after the dump
                         doc = _loads(event.data)
                         if isinstance(doc, dict) and isinstance(doc.get("title"), str):
                             self._title = doc["title"]

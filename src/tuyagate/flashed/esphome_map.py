@@ -108,14 +108,15 @@ def _num(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         try:
             number = float(value.split()[0])
         except (ValueError, IndexError):
             return None
-        return None if math.isnan(number) else number
-    return None
+    else:
+        return None
+    return number if math.isfinite(number) else None  # "NA", NaN and Infinity mean "no reading"
 
 
 def bind(states: Sequence[Mapping[str, Any]]) -> list[Binding]:

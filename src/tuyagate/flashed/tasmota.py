@@ -17,6 +17,7 @@ Basic auth and falls back to query parameters when it sees that warning.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
@@ -76,14 +77,17 @@ def _on_off(value: Any, key: str, where: str) -> bool:
 
 
 def _number(value: Any, key: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
         raise ProtocolError(f"{where} reported {key}={excerpt(repr(value))}, expected a number")
-    return float(value)
+    return number
 
 
 def parse_power_field(value: Any, count: int) -> dict[str, bool]:
