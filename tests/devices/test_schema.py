@@ -366,7 +366,9 @@ ANY_VALUE = st.recursive(
     | st.floats()
     | st.decimals()
     | st.text(max_size=20)
-    | st.binary(max_size=8),
+    | st.binary(max_size=8)
+    | st.integers(4400, 5000).map(lambda digits: -(10**digits))  # too long to print: repr() raises
+    | st.sampled_from(["1e999999999", "-1E+999999999", "9" * 5000, float("nan"), float("inf")]),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["h", "s", "v", "x"]), inner, max_size=4)
     ),
@@ -412,3 +414,17 @@ def test_colour_components_must_be_whole_numbers() -> None:
     assert schema.to_wire(24, {"h": 120.0, "s": 1000, "v": 500}) == "007803e801f4"
     with pytest.raises(ValidationError, match="must be a colour"):
         schema.to_wire(24, {"h": 120.5, "s": 1000, "v": 500})
+
+
+@pytest.mark.timeout(10)
+def test_huge_numbers_are_refused_quickly_not_built() -> None:
+    schema = metering()
+    for bad in ("1e999999999", "-1E+999999999", 10**5000, "9" * 5000):
+        with pytest.raises(ValidationError, match=r"bright_value_v2 must be an integer between 10 and 1000"):
+            schema.to_wire("bright_value_v2", bad)
+    with pytest.raises(ValidationError, match=r"got '99999999999999999999999999999999999999999999999999999999\.\.\."):
+        schema.to_wire("fault", "9" * 5000)
+    with pytest.raises(ValidationError, match="relay_status must be one of"):
+        schema.to_wire("relay_status", 10**5000)
+    assert schema.from_wire("bright_value_v2", "1e999999999") == "1e999999999"
+    assert schema.from_wire("temp_set", "1e999999999") == "1e999999999"

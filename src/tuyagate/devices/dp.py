@@ -24,6 +24,9 @@ from tuyagate.errors import ConfigError, ValidationError
 __all__ = ["DpDef", "DpMode", "DpType"]
 
 _TRUE_WORDS = frozenset({"true", "on", "yes", "1"})
+_MAX_RAW = 2**63  # no DP value is wider than a signed 64-bit integer; anything bigger is refused early
+_MAX_DIGITS = 20  # digits of a number given as text (2**64 has 20)
+_MAX_QUOTED = 60  # characters of a bad value quoted in an error message
 _FALSE_WORDS = frozenset({"false", "off", "no", "0"})
 
 
@@ -181,7 +184,7 @@ class DpDef:
         if self.type is DpType.JSON:
             if self.is_colour:
                 hsv = self._check_colour(value)
-                v1 = int(self.fields["s"].get("max", 1000)) <= V1_MAX_SV
+                v1 = _limit(self.fields["s"], "max", 1000) <= V1_MAX_SV
                 return encode_colour_hex(hsv["h"], hsv["s"], hsv["v"], v1=v1)
             return self._json_text(value)
         return self._to_common(value)
@@ -224,21 +227,23 @@ class DpDef:
                 return True
             if word in _FALSE_WORDS:
                 return False
-        raise ValidationError(f"{self.code} must be true or false, got {value!r}")
+        raise ValidationError(f"{self.code} must be true or false, got {_short(value)}")
 
     def _check_integer(self, value: Any) -> int:
         number = _to_decimal(value)
         raw = None if number is None else number.scaleb(self.scale)
-        if raw is None or raw != raw.to_integral_value() or not self._in_range(int(raw)):
-            raise ValidationError(f"{self.code} must be {self._describe_integer()}, got {value!r}")
+        if raw is None or raw != raw.to_integral_value() or not self._in_range(raw):
+            raise ValidationError(f"{self.code} must be {self._describe_integer()}, got {_short(value)}")
         return int(raw)
 
-    def _in_range(self, raw: int) -> bool:
+    def _in_range(self, raw: Decimal) -> bool:
+        if raw.copy_abs() > _MAX_RAW:  # checked before int(), as is every parsed number: "1e999999999" stays small
+            return False
         if self.min is not None and raw < self.min:
             return False
         if self.max is not None and raw > self.max:
             return False
-        return (raw - (self.min or 0)) % self.step == 0
+        return (int(raw) - (self.min or 0)) % self.step == 0
 
     def _describe_integer(self) -> str:
         kind = "an integer" if self.scale == 0 else "a number"
@@ -260,16 +265,16 @@ class DpDef:
 
     def _check_enum(self, value: Any) -> str:
         text = value if isinstance(value, str) else None
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_RAW:
             text = str(value)  # options like "1", "2" given as numbers on a command line
         if text is not None and (text in self.range or not self.range):
             return text
         options = ", ".join(repr(v) for v in self.range)
-        raise ValidationError(f"{self.code} must be one of {options}, got {value!r}")
+        raise ValidationError(f"{self.code} must be one of {options}, got {_short(value)}")
 
     def _check_string(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise ValidationError(f"{self.code} must be a string, got {value!r}")
+            raise ValidationError(f"{self.code} must be a string, got {_short(value)}")
         if self.maxlen is not None and len(value) > self.maxlen:
             raise ValidationError(
                 f"{self.code} must be a string of at most {self.maxlen} characters, got {len(value)} characters"
@@ -292,7 +297,7 @@ class DpDef:
                     f"{self.code} must be raw bytes as base64 text or 'hex:...', got {value[:40]!r}"
                 ) from None
         else:
-            raise ValidationError(f"{self.code} must be raw bytes as base64 text or 'hex:...', got {value!r}")
+            raise ValidationError(f"{self.code} must be raw bytes as base64 text or 'hex:...', got {_short(value)}")
         if self.maxlen is not None and len(data) > self.maxlen:
             raise ValidationError(f"{self.code} must be at most {self.maxlen} bytes, got {len(data)} bytes")
         return base64.b64encode(data).decode("ascii")
@@ -304,26 +309,30 @@ class DpDef:
             for label in value:
                 if label not in self.labels:
                     options = ", ".join(repr(v) for v in self.labels)
-                    raise ValidationError(f"{self.code}: unknown flag {label!r} (flags: {options})")
+                    raise ValidationError(f"{self.code}: unknown flag {_short(label)} (flags: {options})")
                 number |= 1 << self.labels.index(label)
             return number
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= _MAX_DIGITS:
             value = int(value.strip())
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < (1 << bits):
             return value
-        raise ValidationError(f"{self.code} must be an integer bitmap between 0 and {(1 << bits) - 1}, got {value!r}")
+        raise ValidationError(
+            f"{self.code} must be an integer bitmap between 0 and {(1 << bits) - 1}, got {_short(value)}"
+        )
 
     def _check_colour(self, value: Any) -> dict[str, int]:
         hsv = decode_colour(value)
         if hsv is None:
             raise ValidationError(
-                f"{self.code} must be a colour {{'h': ..., 's': ..., 'v': ...}} (or its hex form), got {value!r}"
+                f"{self.code} must be a colour {{'h': ..., 's': ..., 'v': ...}} (or its hex form), got {_short(value)}"
             )
         for key in HSV_KEYS:
             limits = self.fields[key]
-            low, high = int(limits.get("min", 0)), int(limits.get("max", 1000))
+            low, high = _limit(limits, "min", 0), _limit(limits, "max", 1000)
             if not low <= hsv[key] <= high:
-                raise ValidationError(f"{self.code}.{key} must be an integer between {low} and {high}, got {hsv[key]}")
+                raise ValidationError(
+                    f"{self.code}.{key} must be an integer between {low} and {high}, got {_short(hsv[key])}"
+                )
         return hsv
 
     def _json_text(self, value: Any) -> str:
@@ -333,8 +342,8 @@ class DpDef:
             try:
                 return json.dumps(value, separators=(",", ":"), allow_nan=False)
             except (TypeError, ValueError):
-                raise ValidationError(f"{self.code} must be JSON data, got {value!r}") from None
-        raise ValidationError(f"{self.code} must be a JSON object, list or text, got {value!r}")
+                raise ValidationError(f"{self.code} must be JSON data, got {_short(value)}") from None
+        raise ValidationError(f"{self.code} must be a JSON object, list or text, got {_short(value)}")
 
     # ---- wire value -> user value (lenient) ----------------------------------------------------
 
@@ -347,7 +356,9 @@ class DpDef:
             return float(number.scaleb(-self.scale))
         if self.type is DpType.INTEGER and isinstance(raw, str):
             number = _to_decimal(raw)
-            return int(number) if number is not None and number == number.to_integral_value() else raw
+            if number is None or number != number.to_integral_value():
+                return raw
+            return int(number)
         if self.type is DpType.JSON:
             if self.is_colour:
                 return decode_colour(raw) or raw
@@ -363,6 +374,20 @@ class DpDef:
         return f"DpDef({self.dp_id}, {self.code!r}, {self.type.value}, mode={self.mode.value})"
 
 
+def _short(value: Any) -> str:
+    """A value quoted in an error, cut short: errors must stay one readable line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (Python limits int-to-text conversion)
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else type(value).__name__
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
+
+
+def _limit(limits: Mapping[str, Any], key: str, default: int) -> int:
+    found = _opt_int(limits.get(key))
+    return default if found is None else found
+
+
 def _opt_int(value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -376,11 +401,11 @@ def _to_decimal(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return Decimal(value)
+        return Decimal(value) if abs(value) <= _MAX_RAW else None
     if isinstance(value, (float, str, Decimal)):
         try:
             number = Decimal(str(value).strip())
         except InvalidOperation:
             return None
-        return number if number.is_finite() else None
+        return number if number.is_finite() and number.copy_abs() <= _MAX_RAW else None  # copy_abs: no context overflow
     return None
