@@ -1,10 +1,255 @@
-"""Top-level commands (placeholder until its issue lands)."""
+"""`tuyagate status | set | watch | scan`: talk to one device on the LAN from the shell.
+
+A device is named ad hoc (``--id --ip --key [--version] [--port] [--cid]``) or by a registry
+name/id (``DEVICE``). Named lookup goes through :func:`resolve_named`, the one hook where the
+registry and router plug in. Keys with shell-hostile characters can come from the
+``TUYAGATE_LOCAL_KEY`` environment variable instead of ``--key``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from tuyagate.errors import ConfigError, NotFoundError
+from tuyagate.lan import DEFAULT_PORT, DeviceConnection, EventKind
+
+__all__ = ["DeviceTarget", "parse_assignments", "register", "resolve_named"]
+
+KEY_ENV = "TUYAGATE_LOCAL_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTarget:
+    """Everything needed to reach one device (or one child of a gateway) on the LAN."""
+
+    device_id: str
+    host: str
+    local_key: str
+    version: str | None = None
+    port: int = DEFAULT_PORT
+    cid: str | None = None
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"DeviceTarget(id={self.device_id!r}, host={self.host!r}, version={self.version!r}, cid={self.cid!r})"
+
+
+def resolve_named(name: str) -> DeviceTarget:
+    """Hook: look a device up by registry name or id. The registry is wired here later."""
+    raise NotFoundError(
+        f"no device registry is configured to look up {name!r}; name the device with --id, --ip and --key"
+    )
+
+
+def resolve_target(args: argparse.Namespace, device: str | None) -> DeviceTarget:
+    """The target from ad hoc options, or from the registry when only DEVICE is given."""
+    if args.id is None and args.ip is None:
+        if device is None:
+            raise ConfigError("name a device: DEVICE (from the registry) or --id, --ip and --key")
+        target = resolve_named(device)
+        return target if args.cid is None else DeviceTarget(**{**_fields(target), "cid": args.cid})
+    key = args.key if args.key is not None else os.environ.get(KEY_ENV)
+    missing = [flag for flag, value in (("--id", args.id), ("--ip", args.ip), ("--key", key)) if not value]
+    if missing:
+        raise ConfigError(f"missing {', '.join(missing)} (the key may also come from ${KEY_ENV})")
+    assert key is not None
+    return DeviceTarget(args.id, args.ip, key, args.protocol, args.port, args.cid)
+
+
+def _fields(target: DeviceTarget) -> dict[str, Any]:
+    return {name: getattr(target, name) for name in target.__slots__}
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
+    """``["1=true", "2=50", "3=white"]`` -> ``{"1": True, "2": 50, "3": "white"}`` (JSON when it parses)."""
+    values: dict[str, Any] = {}
+    for item in items:
+        dp, sep, raw = item.partition("=")
+        dp = dp.strip()
+        if not sep or not dp:
+            raise ConfigError(f"expected DP=VALUE, got {item!r}")
+        try:
+            values[dp] = json.loads(raw)
+        except ValueError:
+            values[dp] = raw
+    return values
+
+
+def _connection(target: DeviceTarget, args: argparse.Namespace, **kwargs: Any) -> DeviceConnection:
+    return DeviceConnection(
+        target.device_id,
+        target.host,
+        target.local_key,
+        target.version,
+        port=target.port,
+        timeout=args.timeout,
+        **kwargs,
+    )
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, separators=(",", ":"), ensure_ascii=False), flush=True)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def _status(args: argparse.Namespace) -> int:
+    target = resolve_target(args, args.device)
+    async with _connection(target, args, heartbeat_interval=None) as dev:
+        dps = await dev.status(cid=target.cid)
+        if args.json:
+            out: dict[str, Any] = {"device": target.device_id, "version": dev.version, "dps": dps}
+            if target.cid:
+                out["cid"] = target.cid
+            _print_json(out)
+        else:
+            for dp, value in dps.items():
+                print(f"{dp}: {json.dumps(value, ensure_ascii=False)}")
+    return 0
+
+
+async def _set(args: argparse.Namespace) -> int:
+    items = list(args.items)
+    device = None
+    if items and "=" not in items[0]:
+        device = items.pop(0)
+    if not items:
+        raise ConfigError("give at least one DP=VALUE, e.g. 1=true 2=50")
+    values = parse_assignments(items)
+    target = resolve_target(args, device)
+    codes = [dp for dp in values if not dp.isdigit()]
+    if codes:
+        raise ConfigError(f"{', '.join(codes)}: DP codes need the device's schema from the registry; use DP ids here")
+    async with _connection(target, args, heartbeat_interval=None) as dev:
+        await dev.set_dps(values, cid=target.cid)
+        if args.json:
+            _print_json({"device": target.device_id, "dps": values, "ok": True})
+        else:
+            print("ok")
+    return 0
+
+
+async def _watch(args: argparse.Namespace) -> int:
+    target = resolve_target(args, args.device)
+    loop = asyncio.get_running_loop()
+    end = None if args.duration is None else loop.time() + args.duration
+    seen = 0
+    async with _connection(target, args) as dev, dev.events(cid=target.cid) as events:
+        state = await dev.status(cid=target.cid)
+        _emit(args, {"event": "state", "device": target.device_id, "dps": state})
+        while args.count is None or seen < args.count:
+            remaining = None if end is None else end - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                event = await events.get(timeout=remaining)
+            except TimeoutError:
+                break
+            except StopAsyncIteration:
+                break
+            if event.kind is EventKind.STATUS:
+                seen += 1
+            _emit(args, event.as_dict())
+    return 0
+
+
+def _emit(args: argparse.Namespace, obj: dict[str, Any]) -> None:
+    if args.json:
+        _print_json(obj)
+        return
+    stamp = time.strftime("%H:%M:%S")
+    who = obj["device"] + (f"/{obj['cid']}" if "cid" in obj else "")
+    detail = json.dumps(obj["dps"], ensure_ascii=False) if "dps" in obj else obj.get("reason", "")
+    if "online" in obj:
+        detail = f"online={obj['online']} offline={obj['offline']}"
+    print(f"{stamp} {who} {obj['event']} {detail}".rstrip(), flush=True)
+
+
+async def _scan(args: argparse.Namespace) -> int:
+    from tuyagate.lan.scanner import scan
+
+    ports = [int(p) for p in str(args.ports).split(",") if p.strip()]
+    probes = [] if args.no_probe else [_host_port(p) for p in args.probe_to or ["255.255.255.255:7000"]]
+    found = await scan(
+        args.duration, listen_host=args.listen, ports=ports, probe_to=probes, want_ids=set(args.want_id or ())
+    )
+    if args.json:
+        _print_json({"devices": [d.as_dict() for d in found]})
+    else:
+        for d in found:
+            print(f"{d.device_id}  {d.ip}  version {d.version or '?'}  product {d.product_key or '?'}")
+        print(f"{len(found)} device(s) found", file=sys.stderr)
+    return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--probe-to wants HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+# ---------------------------------------------------------------- argparse
+
+
+def _device_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("device given ad hoc (instead of a registry name)")
+    group.add_argument("--id", help="device id (gwId)")
+    group.add_argument("--ip", help="device IP address")
+    group.add_argument("--key", help=f"16-character local key (or set ${KEY_ENV})")
+    group.add_argument(
+        "--version",
+        dest="protocol",
+        metavar="VERSION",
+        help="protocol 3.1, 3.2, 3.3, 3.4, 3.5 or device22 (detected when omitted)",
+    )
+    group.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    group.add_argument("--cid", help="sub-device id behind a Zigbee/BLE gateway")
+    parser.add_argument("--timeout", type=float, default=5.0, help="deadline of each request in seconds (default 5)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's commands to the top-level parser."""
+    """Add ``status``, ``set``, ``watch`` and ``scan`` to the top-level parser."""
+    status = commands.add_parser("status", help="print a device's DP values")
+    status.add_argument("device", nargs="?", metavar="DEVICE", help="registry name or id")
+    _device_options(status)
+    status.set_defaults(func=_status)
+
+    setter = commands.add_parser(
+        "set", help="set DP values: tuyagate set [DEVICE] 1=true 2=50 (values are JSON when they parse)"
+    )
+    setter.add_argument("items", nargs="+", metavar="[DEVICE] DP=VALUE", help="optional DEVICE, then DP=VALUE pairs")
+    _device_options(setter)
+    setter.set_defaults(func=_set)
+
+    watch = commands.add_parser("watch", help="print a device's pushes until Ctrl-C")
+    watch.add_argument("device", nargs="?", metavar="DEVICE", help="registry name or id")
+    _device_options(watch)
+    watch.add_argument("--count", type=int, help="stop after this many status pushes")
+    watch.add_argument("--duration", type=float, help="stop after this many seconds")
+    watch.set_defaults(func=_watch)
+
+    scan = commands.add_parser("scan", help="listen for devices' UDP discovery broadcasts and probe for 3.5 devices")
+    scan.add_argument("--duration", type=float, default=8.0, help="seconds to listen (default 8)")
+    scan.add_argument("--listen", default="0.0.0.0", help="address to listen on (default all)")
+    scan.add_argument("--ports", default="6666,6667,7000", help="UDP ports to listen on (default 6666,6667,7000)")
+    scan.add_argument(
+        "--probe-to",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="send the 3.5 REQ_DEVINFO probe here (repeatable; default 255.255.255.255:7000)",
+    )
+    scan.add_argument("--no-probe", action="store_true", help="only listen, send nothing")
+    scan.add_argument("--want-id", action="append", metavar="ID", help="stop as soon as these ids are found")
+    scan.add_argument("--json", action="store_true", help="machine-readable output")
+    scan.set_defaults(func=_scan)

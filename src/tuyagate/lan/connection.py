@@ -252,7 +252,7 @@ class DeviceConnection:
         return dict(dps)
 
     async def set_dps(
-        self, dps: Mapping[str | int, Any], *, cid: str | None = None, timeout: float | None = None
+        self, dps: Mapping[str, Any] | Mapping[int, Any], *, cid: str | None = None, timeout: float | None = None
     ) -> None:
         """Set DP values; returns once the device acknowledged. Never retried (not idempotent)."""
         if not dps:

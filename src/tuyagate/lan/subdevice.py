@@ -34,7 +34,7 @@ class SubDevice:
         """The child's DP values (a DeviceError when the gateway says the child is unknown or offline)."""
         return await self.parent.status(cid=self.cid, timeout=timeout)
 
-    async def set_dps(self, dps: Mapping[str | int, Any], *, timeout: float | None = None) -> None:
+    async def set_dps(self, dps: Mapping[str, Any] | Mapping[int, Any], *, timeout: float | None = None) -> None:
         """Set the child's DP values."""
         await self.parent.set_dps(dps, cid=self.cid, timeout=timeout)
 
