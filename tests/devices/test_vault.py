@@ -157,7 +157,7 @@ def test_rotation_with_key_file(tmp_path: Path) -> None:
         for name, value in SECRETS.items():
             vault.put(name, value)
         old = parse_master_key((tmp_path / MASTER_KEY_FILENAME).read_text())
-        new = rotate_master_key(vault, tmp_path)
+        new = rotate_master_key(vault)
         assert new != old
         assert parse_master_key((tmp_path / MASTER_KEY_FILENAME).read_text()) == new
         assert stat.S_IMODE((tmp_path / MASTER_KEY_FILENAME).stat().st_mode) == 0o600
@@ -174,7 +174,7 @@ def test_rotation_with_env_key_returns_the_new_key(tmp_path: Path) -> None:
     with Database.open(tmp_path) as db:
         vault = Vault.open(db, tmp_path, env={ENV_MASTER_KEY: KEY_A.hex()})
         vault.put("cloud/secret", "abc")
-        assert rotate_master_key(vault, tmp_path, KEY_B) == KEY_B
+        assert rotate_master_key(vault, KEY_B) == KEY_B
         assert not (tmp_path / MASTER_KEY_FILENAME).exists()
         assert Vault.open(db, tmp_path, env={ENV_MASTER_KEY: KEY_B.hex()}).get("cloud/secret") == "abc"
 
@@ -205,3 +205,12 @@ def test_vault_and_registry_share_the_file(tmp_path: Path) -> None:
         assert "KEY" not in repr(vault)
         assert KEY_A.hex() not in repr(vault)
         assert vault.names() == ["device/p/local_key"]
+
+
+def test_key_file_follows_the_data_dir_of_the_given_environment(tmp_path: Path) -> None:
+    env = {"TUYAGATE_DATA_DIR": str(tmp_path / "data")}
+    with Database.open(tmp_path / "data") as db:
+        vault = Vault.open(db, None, env=env)
+        assert vault.key_file == tmp_path / "data" / MASTER_KEY_FILENAME
+        assert vault.key_file.exists()
+        assert Vault(db, parse_master_key(vault.key_file.read_text())).key_file is None

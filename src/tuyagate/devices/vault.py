@@ -112,12 +112,18 @@ def _read_key_file(path: Path) -> bytes:
 class Vault:
     """Encrypted name -> secret storage in a :class:`Database`."""
 
-    def __init__(self, db: Database, master_key: bytes, *, key_source: KeySource = "explicit") -> None:
-        """Open the vault with this key; VaultError if the vault was created with another one."""
+    def __init__(
+        self, db: Database, master_key: bytes, *, key_source: KeySource = "explicit", key_file: Path | None = None
+    ) -> None:
+        """Open the vault with this key; VaultError if the vault was created with another one.
+
+        ``key_file`` is where the key came from when ``key_source`` is ``file`` (rotation replaces it).
+        """
         if len(master_key) != KEY_BYTES:
             raise VaultError(f"the master key must be {KEY_BYTES} bytes")
         self.db = db
         self.key_source: KeySource = key_source
+        self.key_file = key_file if key_source == "file" else None
         self._aead = AESGCM(master_key)
         with db.transaction() as conn:
             row = conn.execute("SELECT value FROM vault_meta WHERE key = 'check'").fetchone()
@@ -137,11 +143,11 @@ class Vault:
         environ = os.environ if env is None else env
         if environ.get(ENV_MASTER_KEY):
             return cls(db, parse_master_key(environ[ENV_MASTER_KEY]), key_source="env")
-        key_file = paths.master_key_path(paths.data_dir(directory))
+        key_file = paths.master_key_path(paths.data_dir(directory, env=environ))
         pending = key_file.with_name(key_file.name + ".new")
         if key_file.exists():
             try:
-                vault = cls(db, _read_key_file(key_file), key_source="file")
+                vault = cls(db, _read_key_file(key_file), key_source="file", key_file=key_file)
             except VaultError:
                 if not pending.exists():
                     raise
@@ -149,7 +155,8 @@ class Vault:
                 pending.unlink(missing_ok=True)  # a rotation that never committed
                 return vault
         if pending.exists():
-            vault = cls(db, _read_key_file(pending), key_source="file")  # a rotation committed, not yet renamed
+            # a rotation committed but not yet renamed
+            vault = cls(db, _read_key_file(pending), key_source="file", key_file=key_file)
             os.replace(pending, key_file)
             _fsync_dir(key_file.parent)
             _LOGGER.info("finished an interrupted master key rotation (%s)", key_file)
@@ -164,7 +171,7 @@ class Vault:
         key = generate_master_key()
         write_key_file(key_file, key)
         _LOGGER.info("created a new master key file %s (mode 0600)", key_file)
-        return cls(db, key, key_source="file")
+        return cls(db, key, key_source="file", key_file=key_file)
 
     # ---- secrets ---------------------------------------------------------------------------------
 
@@ -272,9 +279,7 @@ class Vault:
         return f"Vault({str(self.db.path)!r}, key from {self.key_source})"
 
 
-def rotate_master_key(
-    vault: Vault, directory: str | os.PathLike[str] | None = None, new_key: bytes | None = None
-) -> bytes:
+def rotate_master_key(vault: Vault, new_key: bytes | None = None) -> bytes:
     """Rotate to ``new_key`` (a fresh random key by default) and return it.
 
     With a key file the new key is written to ``master.key.new`` before the database commits and
@@ -283,10 +288,10 @@ def rotate_master_key(
     user can update the variable.
     """
     key = generate_master_key() if new_key is None else new_key
-    if vault.key_source != "file":
+    key_file = vault.key_file
+    if key_file is None:
         vault.rotate(key)
         return key
-    key_file = paths.master_key_path(paths.data_dir(directory))
     pending = key_file.with_name(key_file.name + ".new")
     pending.unlink(missing_ok=True)
     write_key_file(pending, key)
