@@ -41,6 +41,9 @@ _GCM_SESSION = Encryption.GCM_SESSION
 _ECB_SESSION = Encryption.ECB_SESSION
 _ECB = Encryption.ECB
 _ENCRYPTED_31 = frozenset({int(Command.CONTROL), int(Command.STATUS)})
+_HANDSHAKE_CMDS = frozenset(
+    {int(Command.SESS_KEY_NEG_START), int(Command.SESS_KEY_NEG_RESP), int(Command.SESS_KEY_NEG_FINISH)}
+)
 _HEADERS = {name: spec.header for name, spec in VERSIONS.items()}
 _MAX_EXCERPT = 60
 
@@ -293,18 +296,38 @@ class MessageCodec:
     @staticmethod
     def _strip_header(cmd: int, body: bytes) -> bytes:
         # Strips both the all-zero version header and the "source header" (3.x|CRC32|seq|srcid).
+        # Handshake payloads are raw nonces and HMACs that never carry one, and 1 in 65,536 of
+        # them starts with b"3." by chance: stripping those broke the negotiation.
+        if cmd in _HANDSHAKE_CMDS:
+            return body
         if len(body) >= _HEADER_LEN and body[:2] == b"3." and body[3:4] != b"{":
             return body[_HEADER_LEN:]
         return body
 
     def _open_ecb(self, body: bytes) -> bytes:
-        if len(body) >= _HEADER_LEN and body[:2] == b"3." and body[3:4] != b"{":
+        # A 15-byte header before block-aligned ciphertext makes the length 15 mod 16, so a
+        # block-aligned body has no header even when its first ciphertext bytes read b"3.".
+        size = len(body)
+        if size >= _HEADER_LEN and size % 16 and body[:2] == b"3." and body[3:4] != b"{":
             body = body[_HEADER_LEN:]
-        elif self.spec.device22 and len(body) > _HEADER_LEN and len(body) % 16 == _HEADER_LEN % 16:
+        elif self.spec.device22 and size > _HEADER_LEN and size % 16 == _HEADER_LEN % 16:
             body = body[_HEADER_LEN:]
-        if body and len(body) % 16 == 0 and body[:1] != b"{":
+        if not body or len(body) % 16:
+            return body  # plaintext, e.g. an error text such as "data format error"
+        if body[:1] != b"{":
             return self._cipher().decrypt(body)
-        return body  # plaintext JSON or an error text such as "data format error"
+        # 1 in 256 ciphertexts starts with "{" too: decrypt first, and take the body as
+        # plaintext JSON only if that fails and it is text.
+        try:
+            return self._cipher().decrypt(body)
+        except IntegrityError:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise IntegrityError(
+                    "bad padding after AES-ECB decryption: the key is wrong or the data is corrupt"
+                ) from None
+            return body
 
     def _open_31(self, body: bytes) -> bytes:
         if body[:3] != b"3.1" or len(body) <= 19:
