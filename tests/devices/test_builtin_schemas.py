@@ -8,6 +8,7 @@ from tuyagate.devices.builtin_schemas import (
     BUILTIN_CATEGORIES,
     builtin_schema,
     guess_builtin_schema,
+    schema_for,
     switch_schema,
 )
 from tuyagate.devices.dp import DpMode
@@ -98,3 +99,16 @@ def test_guess_from_status() -> None:
     assert metered == switch_schema(1, metering=True)
     assert guess_builtin_schema("cz", None) == switch_schema(1)
     assert guess_builtin_schema("dj") == builtin_schema("dj")
+
+
+def test_schema_for_picks_cloud_then_builtin_and_applies_user_dps() -> None:
+    cloud = DpSchema.from_dicts([{"dp_id": 1, "code": "switch", "type": "Boolean"}])
+    user = DpSchema.from_dicts([{"dp_id": 101, "code": "child_lock", "type": "Boolean"}])
+    assert schema_for("cz", cloud=cloud) == (cloud, "cloud")
+    assert schema_for("cz", dps={"1": True, "20": 2301}) == (switch_schema(1, metering=True), "builtin")
+    merged, source = schema_for("dj", user=user)
+    assert source == "user"
+    assert [d.code for d in merged][-1] == "child_lock"
+    assert "switch_led" in merged
+    assert schema_for("zz") == (DpSchema(), "")
+    assert schema_for("zz", user=user) == (user, "user")

@@ -36,6 +36,7 @@ __all__ = [
     "cover_schema",
     "guess_builtin_schema",
     "light_schema",
+    "schema_for",
     "switch_schema",
     "th_sensor_schema",
     "thermostat_schema",
@@ -176,3 +177,25 @@ def guess_builtin_schema(category: str, dps: Mapping[str, Any] | None = None) ->
     gangs = sum(1 for i in range(1, MAX_GANGS + 1) if isinstance(seen.get(str(i)), bool)) or 1
     metering = any(k in seen for k in METERING_DPS)
     return switch_schema(gangs, metering=metering)
+
+
+def schema_for(
+    category: str = "",
+    *,
+    cloud: DpSchema | None = None,
+    user: DpSchema | None = None,
+    dps: Mapping[str, Any] | None = None,
+) -> tuple[DpSchema, str]:
+    """The schema a device should use, and its source: ``cloud``, ``builtin``, ``user`` or ``""``.
+
+    The cloud's specification (or a tinytuya mapping, which is the same data) wins over the built-in
+    schema of the category (sized from ``dps`` for switches); DPs the user configured replace the
+    DPs with the same id or code on top of either. With nothing at all, the schema is empty and
+    DPs can still be used by id.
+    """
+    base, source = (cloud, "cloud") if cloud else (guess_builtin_schema(category, dps), "builtin")
+    if not base:
+        base, source = DpSchema(), ""
+    if user:
+        return base.merged(user), "user"
+    return base, source
