@@ -21,7 +21,7 @@ from tuyagate.gateway.auth import JsonTokenStore, TokenStore
 from tuyagate.gateway.cloud_tokens import CloudTokens
 from tuyagate.gateway.errors import install_error_handlers
 from tuyagate.gateway.events_api import EventHub
-from tuyagate.gateway.guard import Guard
+from tuyagate.gateway.guard import Guard, install_security_scheme
 from tuyagate.gateway.limits import BodyLimitMiddleware
 from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
 from tuyagate.gateway.settings import GatewaySettings
@@ -95,6 +95,7 @@ def create_app(
     )
     app.state.gateway = state
     install_error_handlers(app)
+    install_security_scheme(app)
     app.include_router(native_api.router)
     app.include_router(events_api.router)
     app.include_router(cloud_compat.router)

@@ -16,12 +16,12 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
 from tuyagate.devices.api import DeviceEvent, DeviceManager
 from tuyagate.gateway.errors import ApiError
-from tuyagate.gateway.guard import require
+from tuyagate.gateway.guard import SECURED, authorize
 from tuyagate.gateway.metrics import Metrics
 
 __all__ = ["EventHub", "Subscription", "format_event", "router"]
@@ -182,12 +182,13 @@ router = APIRouter(tags=["events"])
     ),
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
-    dependencies=[Depends(require("read"))],
+    openapi_extra=SECURED,
 )
 async def events(
     request: Request,
     device: Annotated[list[str] | None, Query(description="device id or name; repeat for several")] = None,
 ) -> StreamingResponse:
+    authorize(request, "read")
     gw = request.app.state.gateway
     devices = frozenset(gw.manager.get(d).info.id for d in device) if device else None
     gw.hub.check_capacity()

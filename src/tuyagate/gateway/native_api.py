@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError as PydanticValidationError
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from tuyagate.errors import NotFoundError, ValidationError
-from tuyagate.gateway.guard import require
+from tuyagate.gateway.fastpath import RawRoute, parse_bool, path_param, raw
+from tuyagate.gateway.guard import SECURED, authorize
 from tuyagate.gateway.models import (
     CommandOut,
     CommandsIn,
@@ -30,7 +33,8 @@ from tuyagate.gateway.state import GatewayState
 
 __all__ = ["router"]
 
-DeviceId = Annotated[str, Path(min_length=1, max_length=128, description="device id or name")]
+MAX_ID = 128
+DeviceId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="device id or name")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing or unknown API token"},
@@ -40,12 +44,56 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     504: {"model": ErrorOut, "description": "the device did not answer before the deadline"},
 }
 
-router = APIRouter()
+router = APIRouter(route_class=RawRoute)
 
 
 def _gw(request: Request) -> GatewayState:
     state: GatewayState = request.app.state.gateway
     return state
+
+
+# The four device endpoints are hot: their raw handlers below serve the requests (see fastpath.py);
+# the decorated functions document them in /openapi.json and behave the same when called.
+
+
+async def _list_devices(request: Request) -> Response:
+    authorize(request, "read")
+    devices = _gw(request).manager.list()
+    return JSONResponse({"devices": [device_summary(d) for d in devices]})
+
+
+async def _get_device(request: Request) -> Response:
+    authorize(request, "read")
+    device_id = path_param(request, "device_id", MAX_ID)
+    return JSONResponse(device_detail(_gw(request).manager.get(device_id)))
+
+
+async def _get_status(request: Request) -> Response:
+    authorize(request, "read")
+    device_id = path_param(request, "device_id", MAX_ID)
+    refresh = parse_bool(request, "refresh")
+    gw = _gw(request)
+    state = await gw.read(gw.manager.get(device_id), refresh=refresh)
+    return JSONResponse(status_out(state))
+
+
+async def _post_commands(request: Request) -> Response:
+    authorize(request, "control")
+    device_id = path_param(request, "device_id", MAX_ID)
+    try:
+        body = CommandsIn.model_validate_json(await request.body())
+    except PydanticValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    gw = _gw(request)
+    device = gw.manager.get(device_id)
+    try:
+        result = await gw.command(device, body.values())
+    except NotFoundError as exc:
+        # The device exists; an unknown code or DP id is a bad value in the body.
+        raise ValidationError(str(exc)) from None
+    answer = {"device_id": result.device_id, "success": True, "dps": result.dps, "route": result.route}
+    answer["fallback"] = result.fallback
+    return JSONResponse(answer)
 
 
 @router.get(
@@ -54,11 +102,11 @@ def _gw(request: Request) -> GatewayState:
     tags=["devices"],
     summary="List devices",
     responses={401: _ERRORS[401]},
-    dependencies=[Depends(require("read"))],
+    openapi_extra=SECURED,
 )
-async def list_devices(request: Request) -> JSONResponse:
-    devices = _gw(request).manager.list()
-    return JSONResponse({"devices": [device_summary(d) for d in devices]})
+@raw(_list_devices)
+async def list_devices(request: Request) -> Response:
+    return await _list_devices(request)
 
 
 @router.get(
@@ -67,10 +115,11 @@ async def list_devices(request: Request) -> JSONResponse:
     tags=["devices"],
     summary="One device: routes and their health, online, version, DP schema (never a key)",
     responses={k: _ERRORS[k] for k in (401, 404)},
-    dependencies=[Depends(require("read"))],
+    openapi_extra=SECURED,
 )
-async def get_device(request: Request, device_id: DeviceId) -> JSONResponse:
-    return JSONResponse(device_detail(_gw(request).manager.get(device_id)))
+@raw(_get_device)
+async def get_device(request: Request, device_id: DeviceId) -> Response:
+    return await _get_device(request)
 
 
 @router.get(
@@ -83,16 +132,15 @@ async def get_device(request: Request, device_id: DeviceId) -> JSONResponse:
         "the device. `route` says what served the values (`cache`, `lan`, `cloud`, ...)."
     ),
     responses=_ERRORS,
-    dependencies=[Depends(require("read"))],
+    openapi_extra=SECURED,
 )
+@raw(_get_status)
 async def get_status(
     request: Request,
     device_id: DeviceId,
     refresh: Annotated[bool, Query(description="ask the device instead of answering from a fresh cache")] = False,
-) -> JSONResponse:
-    gw = _gw(request)
-    state = await gw.read(gw.manager.get(device_id), refresh=refresh)
-    return JSONResponse(status_out(state))
+) -> Response:
+    return await _get_status(request)
 
 
 @router.post(
@@ -101,19 +149,11 @@ async def get_status(
     tags=["devices"],
     summary="Set values by code (Tuya cloud shape) or by DP id",
     responses={**_ERRORS, 403: {"model": ErrorOut, "description": "the API token has only the read scope"}},
-    dependencies=[Depends(require("control"))],
+    openapi_extra=SECURED,
 )
-async def post_commands(request: Request, device_id: DeviceId, body: CommandsIn) -> JSONResponse:
-    gw = _gw(request)
-    device = gw.manager.get(device_id)
-    try:
-        result = await gw.command(device, body.values())
-    except NotFoundError as exc:
-        # The device exists; an unknown code or DP id is a bad value in the body.
-        raise ValidationError(str(exc)) from None
-    answer = {"device_id": result.device_id, "success": True, "dps": result.dps, "route": result.route}
-    answer["fallback"] = result.fallback
-    return JSONResponse(answer)
+@raw(_post_commands)
+async def post_commands(request: Request, device_id: DeviceId, body: CommandsIn) -> Response:
+    return await _post_commands(request)
 
 
 @router.get("/healthz", tags=["gateway"], summary="Liveness: the gateway answers")
@@ -129,9 +169,10 @@ async def healthz(request: Request) -> JSONResponse:
     tags=["gateway"],
     summary="Prometheus metrics (text exposition format)",
     response_class=PlainTextResponse,
-    dependencies=[Depends(require("read"))],
+    openapi_extra=SECURED,
 )
 async def metrics(request: Request) -> PlainTextResponse:
+    authorize(request, "read")
     gw = _gw(request)
     devices = gw.manager.list()
     text = gw.metrics.render(

@@ -127,6 +127,9 @@ async def serve_app(
         "lifespan": "on",
         "timeout_graceful_shutdown": 5,
         "server_header": False,
+        # Not behind a proxy by default: X-Forwarded-For must not let a client pick the IP that
+        # failed-auth throttling counts against.
+        "proxy_headers": False,
         "ssl_certfile": certfile,
         "ssl_keyfile": keyfile,
     }

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.responses import JSONResponse
 
 from tuyagate.devices.api import Device
 from tuyagate.gateway.auth import Scope
 from tuyagate.gateway.errors import ApiError
-from tuyagate.gateway.guard import client_ip
+from tuyagate.gateway.guard import bearer_token, client_ip
 from tuyagate.gateway.state import GatewayState
 from tuyagate.gateway.tasmota_commands import KNOWN, LightModel, TasmotaCommand, parse_command, plan, render
 
@@ -30,10 +29,7 @@ router = APIRouter(tags=["tasmota"])
 
 
 def _authorize(request: Request, gw: GatewayState, password: str | None, need: Scope) -> JSONResponse | None:
-    token = password
-    if not token:
-        scheme, param = get_authorization_scheme_param(request.headers.get("authorization"))
-        token = param if scheme.lower() == "bearer" else None
+    token = password or bearer_token(request)
     try:
         gw.guard.check(client_ip(request), token, need)
     except ApiError as exc:

@@ -1,0 +1,191 @@
+"""Gateway HTTP throughput and tail latency on loopback.
+
+The gateway runs in its own process (uvicorn, one worker) in front of an in-memory fleet of
+devices; the load generator is a minimal keep-alive HTTP/1.1 client on raw asyncio streams in this
+process, so the figures measure the gateway rather than a heavyweight client library. Two phases:
+cached status reads (``GET /api/v1/devices/{id}/status``) and commands
+(``POST /api/v1/devices/{id}/commands``), each with ``--clients`` concurrent connections spread over
+all devices. Targets on a 2-core machine: >= 2,000 reads/s, >= 500 commands/s, p99 <= 50 ms.
+
+    .venv/bin/python benchmarks/gateway_bench.py [--devices 50] [--clients 64] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # so `tests.gateway.memory_devices` imports when run as a script
+    sys.path.insert(0, str(ROOT))
+
+TARGETS = {"reads": 2000.0, "commands": 500.0, "p99_ms": 50.0}
+
+
+def _server_process(devices: int, port_queue: Any) -> None:
+    import logging
+
+    from tests.gateway.memory_devices import make_fleet
+
+    from tuyagate.gateway.app import create_app
+    from tuyagate.gateway.server import serve_app
+    from tuyagate.gateway.settings import GatewaySettings
+
+    logging.basicConfig(level=logging.WARNING)
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as data_dir:
+            settings = GatewaySettings(data_dir=Path(data_dir), request_timeout=5.0)
+            app = create_app(settings, make_fleet(extra=max(0, devices - 3)))
+            served = await serve_app(app, "127.0.0.1", 0)
+            port_queue.put(served.port)
+            await served.wait()
+
+    asyncio.run(main())
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; just enough protocol for JSON answers with Content-Length."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        length = 0
+        for line in header.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+async def _phase(name: str, port: int, device_ids: list[str], clients: int, seconds: float) -> PhaseResult:
+    connections = [await Connection.open(port) for _ in range(clients)]
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(i: int, conn: Connection) -> None:
+        nonlocal errors
+        n = i
+        while time.perf_counter() < deadline:
+            device = device_ids[n % len(device_ids)]
+            start = time.perf_counter()
+            if name == "reads":
+                status = await conn.request("GET", f"/api/v1/devices/{device}/status")
+            else:
+                body = json.dumps({"dps": {"1": bool(n % 2)}}).encode()
+                status = await conn.request("POST", f"/api/v1/devices/{device}/commands", body)
+            latencies.append(time.perf_counter() - start)
+            if status != 200:
+                errors += 1
+            n += clients
+
+    # Warm-up so connection set-up and first-request costs are not measured.
+    for conn in connections:
+        await conn.request("GET", "/healthz")
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker(i, c) for i, c in enumerate(connections)))
+    elapsed = time.perf_counter() - begin
+    for conn in connections:
+        await conn.close()
+    return PhaseResult(name, len(latencies), errors, elapsed, latencies)
+
+
+async def _run(port: int, clients: int, seconds: float) -> list[PhaseResult]:
+    conn = await Connection.open(port)
+    conn.writer.write(b"GET /api/v1/devices HTTP/1.1\r\nHost: x\r\n\r\n")
+    header = await conn.reader.readuntil(b"\r\n\r\n")
+    length = next(int(h.split(b":")[1]) for h in header.split(b"\r\n") if h.lower().startswith(b"content-length"))
+    devices = json.loads(await conn.reader.readexactly(length))["devices"]
+    await conn.close()
+    ids = [d["id"] for d in devices if d["category"] == "cz"]  # plugs: DP 1 is switch_1
+    return [await _phase(name, port, ids, clients, seconds) for name in ("reads", "commands")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args(argv)
+
+    ctx = multiprocessing.get_context("spawn")
+    port_queue = ctx.Queue()
+    server = ctx.Process(target=_server_process, args=(args.devices, port_queue), daemon=True)
+    server.start()
+    try:
+        port = port_queue.get(timeout=60)
+        results = asyncio.run(_run(port, args.clients, args.seconds))
+    finally:
+        server.terminate()
+        server.join(10)
+        if server.is_alive():
+            server.kill()
+            server.join(5)
+
+    print(f"gateway benchmark: {args.devices} devices, {args.clients} concurrent keep-alive clients, loopback")
+    print(f"{'phase':<10}{'requests':>10}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}  target")
+    ok = True
+    for r in results:
+        target = TARGETS[r.name]
+        p50, p99 = r.percentile(0.50), r.percentile(0.99)
+        met = r.rate >= target and p99 <= TARGETS["p99_ms"] and r.errors == 0
+        ok = ok and met
+        mark = "met" if met else "MISSED"
+        print(
+            f"{r.name:<10}{r.requests:>10}{r.errors:>8}{r.rate:>10.0f}{p50:>9.1f}{p99:>9.1f}"
+            f"  >= {target:.0f}/s, p99 <= {TARGETS['p99_ms']:.0f} ms: {mark}"
+        )
+        if r.latencies:
+            print(f"{'':<10}mean {statistics.fmean(r.latencies) * 1000:.1f} ms, max {max(r.latencies) * 1000:.1f} ms")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
