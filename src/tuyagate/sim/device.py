@@ -152,6 +152,7 @@ class SimDevice:
         self._server = await asyncio.start_server(self._serve, self._bind[0], self._bind[1], reuse_address=True)
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = sockname[0], sockname[1]
+        self._bind = (self.host, self.port)  # a restart comes back on the same port, like a rebooted device
         if self._announcer:
             await self._announcer.start()
         if self._responder:

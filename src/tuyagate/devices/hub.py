@@ -1,0 +1,290 @@
+"""All configured devices behind one :class:`~tuyagate.devices.api.DeviceManager`.
+
+:func:`build_hub` turns registry records into devices: a stock Tuya device gets a LAN route (one
+:class:`~tuyagate.lan.connection.DeviceConnection` per address, shared by a Zigbee gateway's
+sub-devices) and, when a cloud login is given, a cloud route; a reflashed device gets its
+firmware's backend. The hub merges every device's events, and writes the last state of each
+device back to the registry in batches (not on every push).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tuyagate.devices.api import Device, DeviceEvent
+from tuyagate.devices.builtin_schemas import guess_builtin_schema
+from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
+from tuyagate.devices.routes import CloudRoute, LanRoute
+from tuyagate.devices.tuya_device import TuyaDevice
+from tuyagate.devices.vault import Vault
+from tuyagate.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from tuyagate.cloud.client import TuyaCloudClient
+    from tuyagate.lan.connection import DeviceConnection
+
+__all__ = ["DeviceHub", "HubOptions", "build_hub"]
+
+_LOGGER = logging.getLogger(__name__)
+FLASHED_BACKENDS = ("tasmota", "openbeken", "esphome")
+_QUEUE_SIZE = 1024
+
+
+@dataclass(slots=True)
+class HubOptions:
+    """Timing knobs of the devices a hub builds."""
+
+    timeout: float = 5.0  # whole deadline of one request, fallback included
+    lan_timeout: float = 2.5  # share of it the LAN may use when a cloud route can take over
+    heartbeat_interval: float = 10.0
+    cache_ttl: float = 30.0
+    retry_base: float = 1.0  # first wait before a failed LAN route is tried again
+    retry_cap: float = 30.0
+    poll_interval: float = 5.0  # flashed devices without push
+    flush_interval: float = 5.0  # how often last states go to the registry
+
+
+class DeviceHub:
+    """A set of devices started and stopped together, with one merged event stream."""
+
+    def __init__(
+        self,
+        devices: Iterable[Device],
+        *,
+        registry: Registry | None = None,
+        connections: Iterable[DeviceConnection] = (),
+        cloud: TuyaCloudClient | None = None,
+        flush_interval: float = 5.0,
+    ) -> None:
+        self._devices: dict[str, Device] = {}
+        for device in devices:
+            self._devices[device.info.id] = device
+        self._registry = registry
+        self._connections = list(connections)
+        self._cloud = cloud
+        self._flush_interval = flush_interval
+        self._dirty: dict[str, dict[str, Any]] = {}
+        self._subscribers: set[asyncio.Queue[DeviceEvent | None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # ---------------------------------------------------------------- DeviceManager
+
+    def list(self) -> list[Device]:
+        return list(self._devices.values())
+
+    def get(self, id_or_name: str) -> Device:
+        device = self._devices.get(id_or_name)
+        if device is not None:
+            return device
+        wanted = id_or_name.casefold()
+        named = [d for d in self._devices.values() if d.info.name.casefold() == wanted]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise NotFoundError(f"{len(named)} devices are named {id_or_name!r}: use the device id")
+        raise NotFoundError(f"no device {id_or_name!r}")
+
+    def events(self) -> AsyncIterator[DeviceEvent]:
+        queue: asyncio.Queue[DeviceEvent | None] = asyncio.Queue(_QUEUE_SIZE)
+        self._subscribers.add(queue)
+        return self._drain(queue)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for device in self._devices.values():
+            if isinstance(device, TuyaDevice):
+                await device.start()
+            self._tasks.append(asyncio.create_task(self._forward(device), name=f"tuyagate-fwd-{device.info.id}"))
+        if self._registry is not None:
+            self._tasks.append(asyncio.create_task(self._flusher(), name="tuyagate-state-flush"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for device in self._devices.values():
+            with contextlib.suppress(Exception):
+                await device.close()
+        for connection in self._connections:
+            with contextlib.suppress(Exception):
+                await connection.close()
+        if self._cloud is not None:
+            with contextlib.suppress(Exception):
+                await self._cloud.aclose()
+        self._flush()
+        for queue in list(self._subscribers):
+            _offer(queue, None)
+
+    async def __aenter__(self) -> DeviceHub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def connections(self) -> tuple[DeviceConnection, ...]:
+        """The LAN connections (one per device address), for metrics."""
+        return tuple(self._connections)
+
+    # ---------------------------------------------------------------- internals
+
+    def note_state(self, device_id: str, dps: dict[str, Any]) -> None:
+        """Remember a device's latest state for the next registry flush."""
+        self._dirty[device_id] = dps
+
+    def _flush(self) -> None:
+        if self._registry is None or not self._dirty:
+            return
+        updates, self._dirty = self._dirty, {}
+        try:
+            self._registry.record_states(updates)
+        except Exception as exc:  # noqa: BLE001 - persistence must never take the gateway down
+            _LOGGER.warning("could not save device states: %s", exc)
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            self._flush()
+
+    async def _forward(self, device: Device) -> None:
+        while True:
+            try:
+                async for event in device.events():
+                    for queue in list(self._subscribers):
+                        _offer(queue, event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one device's trouble must not stop the others' events
+                _LOGGER.debug("events of %s stopped: %s; resubscribing", device.info.name, exc)
+                await asyncio.sleep(1.0)
+
+    async def _drain(self, queue: asyncio.Queue[DeviceEvent | None]) -> AsyncIterator[DeviceEvent]:
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    return
+                yield event
+        finally:
+            self._subscribers.discard(queue)
+
+
+def _offer(queue: asyncio.Queue[DeviceEvent | None], item: DeviceEvent | None) -> None:
+    if queue.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    queue.put_nowait(item)
+
+
+def build_hub(
+    registry: Registry,
+    vault: Vault,
+    *,
+    cloud: TuyaCloudClient | None = None,
+    options: HubOptions | None = None,
+    records: Iterable[DeviceRecord] | None = None,
+) -> DeviceHub:
+    """Devices for every registry record (or ``records``), with their routes."""
+    from tuyagate.lan.connection import DeviceConnection
+
+    opts = options or HubOptions()
+    all_records = list(records) if records is not None else registry.devices()
+    by_id = {r.id: r for r in registry.devices()} if records is not None else {r.id: r for r in all_records}
+    connections: dict[str, DeviceConnection] = {}
+    hub_ref: list[DeviceHub] = []
+
+    def connection_for(rec: DeviceRecord) -> DeviceConnection | None:
+        if rec.id in connections:
+            return connections[rec.id]
+        key = vault.get(secret_name(rec.id))
+        if not key or not rec.address or rec.backend == "tuya-cloud":
+            return None
+        dps = rec.settings.get("dps_to_request")
+        version = "device22" if rec.settings.get("dev_type") == "device22" else rec.version
+        conn = DeviceConnection(
+            rec.id,
+            rec.address,
+            key,
+            version,
+            port=rec.port or 6668,
+            timeout=opts.timeout,
+            heartbeat_interval=opts.heartbeat_interval,
+            device22_dps=[str(d) for d in dps] if isinstance(dps, list) else None,
+        )
+        connections[rec.id] = conn
+        return conn
+
+    def on_state(device_id: str, dps: dict[str, Any]) -> None:
+        if hub_ref:
+            hub_ref[0].note_state(device_id, dps)
+
+    devices: list[Device] = []
+    for rec in all_records:
+        if rec.backend in FLASHED_BACKENDS:
+            devices.append(_flashed(rec, vault, opts))
+            continue
+        schema = rec.schema
+        if not len(schema):
+            schema = guess_builtin_schema(rec.category, rec.last_state) or schema
+        lan: LanRoute | None = None
+        if rec.parent_id and rec.cid:
+            parent = by_id.get(rec.parent_id)
+            conn = connection_for(parent) if parent is not None else None
+            lan = LanRoute(conn, cid=rec.cid) if conn is not None else None
+        else:
+            conn = connection_for(rec)
+            lan = LanRoute(conn) if conn is not None else None
+        cloud_route = CloudRoute(cloud, rec.id, schema) if cloud is not None else None
+        devices.append(
+            TuyaDevice(
+                rec,
+                schema=schema,
+                lan=lan,
+                cloud=cloud_route,
+                timeout=opts.timeout,
+                lan_timeout=opts.lan_timeout if cloud_route is not None else opts.timeout,
+                cache_ttl=opts.cache_ttl,
+                retry_base=opts.retry_base,
+                retry_cap=opts.retry_cap,
+                on_state=on_state,
+            )
+        )
+    hub = DeviceHub(
+        devices, registry=registry, connections=connections.values(), cloud=cloud, flush_interval=opts.flush_interval
+    )
+    hub_ref.append(hub)
+    return hub
+
+
+def _flashed(rec: DeviceRecord, vault: Vault, opts: HubOptions) -> Device:
+    from tuyagate.flashed.device import make_device
+
+    url = rec.settings.get("url")
+    if not url:
+        from tuyagate.errors import ConfigError
+
+        raise ConfigError(f"{rec.name} ({rec.backend}) has no url in the registry")
+    device: Device = make_device(
+        rec.backend,
+        str(url),
+        user=rec.settings.get("user"),
+        password=vault.get(secret_name(rec.id, "password")),
+        device_id=rec.id,
+        name=rec.name,
+        category=rec.category,
+        poll_interval=opts.poll_interval,
+    )
+    return device

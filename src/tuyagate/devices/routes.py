@@ -1,0 +1,87 @@
+"""The ways to reach a Tuya device: the LAN (one shared connection) and the cloud.
+
+Both speak DP ids and wire values, so the device above them converts and validates once. The
+LAN route of a sub-device goes through its gateway's connection (``cid``); the cloud route
+turns DP ids into the codes the cloud wants, using the device's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tuyagate.devices.schema import DpSchema
+from tuyagate.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from tuyagate.cloud.client import TuyaCloudClient
+    from tuyagate.lan.connection import DeviceConnection
+    from tuyagate.lan.events import Subscription
+
+__all__ = ["CloudRoute", "LanRoute", "Route"]
+
+
+class Route(Protocol):
+    """One way to a device."""
+
+    name: str
+
+    async def read(self, *, timeout: float) -> dict[str, Any]:
+        """All DP values by DP id (wire form)."""
+        ...
+
+    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, timeout: float) -> None:
+        """Set DPs: ``dps`` is the validated wire form by DP id, ``values`` the caller's user values."""
+        ...
+
+
+class LanRoute:
+    """A device (or a gateway's sub-device) over its persistent LAN connection."""
+
+    name = "lan"
+
+    def __init__(self, connection: DeviceConnection, *, cid: str | None = None) -> None:
+        self.connection = connection
+        self.cid = cid
+
+    async def read(self, *, timeout: float) -> dict[str, Any]:
+        return await self.connection.status(cid=self.cid, timeout=timeout)
+
+    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, timeout: float) -> None:
+        await self.connection.set_dps(dps, cid=self.cid, timeout=timeout)
+
+    def subscribe(self) -> Subscription:
+        return self.connection.events(cid=self.cid)
+
+
+class CloudRoute:
+    """A device through the Tuya cloud (or its emulation), by code."""
+
+    name = "cloud"
+
+    def __init__(self, client: TuyaCloudClient, device_id: str, schema: DpSchema) -> None:
+        self.client = client
+        self.device_id = device_id
+        self.schema = schema
+
+    async def read(self, *, timeout: float) -> dict[str, Any]:
+        items = await self.client.status(self.device_id)
+        return self.schema.dps_from_cloud([{"code": item.code, "value": item.value} for item in items])
+
+    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, timeout: float) -> None:
+        unknown = [k for k in dps if self.schema.code_for(k) is None]
+        if unknown:
+            raise NotFoundError(f"DP {', '.join(unknown)} has no code in the schema, so the cloud cannot set it")
+        await self.client.send_commands(
+            self.device_id, self.schema.encode_cloud({k: values_for(k, dps, values, self.schema) for k in dps})
+        )
+
+
+def values_for(dp_id: str, dps: Mapping[str, Any], values: Mapping[str, Any], schema: DpSchema) -> Any:
+    """The user value the caller gave for ``dp_id`` (by code or id), or the wire value decoded."""
+    code = schema.code_for(dp_id)
+    if code is not None and code in values:
+        return values[code]
+    if dp_id in values:
+        return values[dp_id]
+    return schema.from_wire(dp_id, dps[dp_id])

@@ -1,0 +1,305 @@
+"""A stock Tuya device behind the one :class:`~tuyagate.devices.api.Device` interface.
+
+Its routes are tried in order, LAN first. A request whose LAN attempt fails (refused, timed out,
+handshake or key trouble, a broken frame) is sent again through the cloud within the same
+deadline, and the answer names the route that served it. A failed LAN route is then skipped
+while its retry time grows, and a background probe puts it back in service as soon as the
+device answers again. Pushes from the LAN connection keep the cached state fresh and become
+events. Values are validated and converted by the schema before any route sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from tuyagate.devices.api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.devices.health import RouteTracker
+from tuyagate.devices.registry import DeviceRecord
+from tuyagate.devices.routes import CloudRoute, LanRoute, Route
+from tuyagate.devices.schema import DpSchema
+from tuyagate.errors import (
+    HandshakeError,
+    ProtocolError,
+    TuyaConnectionError,
+    TuyaError,
+    TuyaTimeoutError,
+    ValidationError,
+)
+
+__all__ = ["FALLBACK_ERRORS", "TuyaDevice"]
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+# Failures of the transport, after which another route may well succeed. A device that answered
+# with an error (DeviceError), a bad value (ValidationError) or an unknown code is not retried.
+FALLBACK_ERRORS: tuple[type[TuyaError], ...] = (TuyaConnectionError, TuyaTimeoutError, HandshakeError, ProtocolError)
+_QUEUE_SIZE = 256
+
+
+class TuyaDevice:
+    """A Tuya device reached over the LAN and/or the cloud."""
+
+    def __init__(
+        self,
+        record: DeviceRecord,
+        *,
+        schema: DpSchema | None = None,
+        lan: LanRoute | None = None,
+        cloud: CloudRoute | None = None,
+        timeout: float = 5.0,
+        lan_timeout: float = 2.5,
+        cache_ttl: float = 30.0,
+        retry_base: float = 1.0,
+        retry_cap: float = 30.0,
+        on_state: Callable[[str, dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._record = record
+        self._schema = schema if schema is not None else record.schema
+        self._lan = lan
+        self._cloud = cloud
+        self._routes: list[tuple[Route, RouteTracker]] = []
+        for route in (lan, cloud):
+            if route is not None:
+                tracker = RouteTracker(route.name, base=retry_base, cap=retry_cap, clock=clock)
+                self._routes.append((route, tracker))
+        self.timeout = timeout
+        self.lan_timeout = lan_timeout
+        self.cache_ttl = cache_ttl
+        self._clock = clock
+        self._on_state = on_state
+        self._dps: dict[str, Any] = dict(record.last_state or {})
+        self._updated_at = record.last_seen or 0.0
+        self._cache_route = "cache"
+        self._online = False
+        self._subscribers: set[asyncio.Queue[DeviceEvent | None]] = set()
+        self._pump: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._closed = False
+        self.fallbacks = 0  # requests another route served after the preferred one failed
+
+    def __repr__(self) -> str:
+        routes = [r.name for r, _ in self._routes]
+        return f"TuyaDevice(id={self._record.id!r}, name={self._record.name!r}, routes={routes})"
+
+    # ---------------------------------------------------------------- Device interface: description
+
+    @property
+    def info(self) -> DeviceInfo:
+        return self._record.info()
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
+    @property
+    def schema(self) -> DpSchema:
+        return self._schema
+
+    def routes(self) -> list[RouteHealth]:
+        return [tracker.snapshot() for _, tracker in self._routes]
+
+    def schema_dict(self) -> list[dict[str, Any]]:
+        return self._schema.to_dicts()
+
+    def cached_state(self) -> DeviceState | None:
+        if not self._dps:
+            return None
+        return DeviceState(
+            device_id=self._record.id,
+            dps=dict(self._dps),
+            values=self._schema.decode(self._dps),
+            route=self._cache_route,
+            updated_at=self._updated_at,
+        )
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start following the LAN connection's pushes (which also keeps it re-connecting)."""
+        if self._lan is not None and self._pump is None:
+            self._pump = asyncio.create_task(self._pump_lan(self._lan), name=f"tuyagate-pump-{self._record.id}")
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in (self._pump, self._probe):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._pump = self._probe = None
+        for queue in list(self._subscribers):
+            _offer(queue, None)
+
+    # ---------------------------------------------------------------- reading and writing
+
+    async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+        if not refresh and self._dps and self._clock() - self._updated_at <= self.cache_ttl:
+            state = self.cached_state()
+            assert state is not None
+            return DeviceState(state.device_id, state.dps, state.values, "cache", state.updated_at)
+        dps, route, _ = await self._attempt(lambda r, t: r.read(timeout=t), timeout)
+        self._merge(dps, route, emit=True)
+        return DeviceState(self._record.id, dict(self._dps), self._schema.decode(self._dps), route, self._updated_at)
+
+    async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+        if not values:
+            raise ValidationError("no values to set")
+        dps = self._schema.encode(values)
+        for key in dps:
+            dp = self._schema.get(key)
+            if dp is not None and not dp.writable:
+                raise ValidationError(f"{dp.code} is read-only")
+        _, route, fallback = await self._attempt(lambda r, t: r.write(dps, values, timeout=t), timeout)
+        self._merge(dps, route, emit=True)
+        return CommandResult(device_id=self._record.id, dps=dps, route=route, fallback=fallback)
+
+    async def _attempt(self, op: Callable[[Route, float], Awaitable[T]], timeout: float | None) -> tuple[T, str, bool]:
+        if not self._routes:
+            raise TuyaConnectionError(
+                f"no route to {self._record.name}: it has no LAN address and local key, and no cloud login is set"
+            )
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        errors: list[TuyaError] = []
+        last = len(self._routes) - 1
+        for index, (route, tracker) in enumerate(self._routes):
+            if index < last and not tracker.due():
+                continue  # known down and not yet due: go straight to the next route
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            budget = min(remaining, self.lan_timeout) if index < last else remaining
+            try:
+                result = await op(route, budget)
+            except FALLBACK_ERRORS as exc:
+                tracker.failed(exc)
+                errors.append(exc)
+                _LOGGER.info("%s: %s route failed: %s", self._record.name, route.name, exc)
+                if route is self._lan:
+                    self._lan_down()
+                continue
+            tracker.ok()
+            self._set_online(True)
+            fallback = index > 0
+            if fallback:
+                self.fallbacks += 1
+            return result, route.name, fallback
+        if errors:
+            raise errors[-1]
+        raise TuyaTimeoutError(f"{self._record.name}: no route answered within the deadline")
+
+    # ---------------------------------------------------------------- state and events
+
+    def events(self) -> AsyncIterator[DeviceEvent]:
+        queue: asyncio.Queue[DeviceEvent | None] = asyncio.Queue(_QUEUE_SIZE)
+        self._subscribers.add(queue)
+        return self._drain(queue)
+
+    async def _drain(self, queue: asyncio.Queue[DeviceEvent | None]) -> AsyncIterator[DeviceEvent]:
+        try:
+            while not self._closed or not queue.empty():
+                event = await queue.get()
+                if event is None:
+                    return
+                yield event
+        finally:
+            self._subscribers.discard(queue)
+
+    def _emit(self, event: DeviceEvent) -> None:
+        for queue in list(self._subscribers):
+            _offer(queue, event)
+
+    def _merge(self, dps: Mapping[str, Any], route: str, *, emit: bool) -> None:
+        changed = {k: v for k, v in dps.items() if self._dps.get(k, _MISSING) != v}
+        self._dps.update(dps)
+        self._updated_at = self._clock()
+        self._cache_route = route
+        if changed and self._on_state is not None:
+            self._on_state(self._record.id, dict(self._dps))
+        if changed and emit:
+            self._emit(
+                DeviceEvent(
+                    device_id=self._record.id,
+                    kind="state",
+                    dps=changed,
+                    values=self._schema.decode(changed),
+                    route=route,
+                    at=self._updated_at,
+                )
+            )
+
+    def _set_online(self, online: bool) -> None:
+        if online != self._online:
+            self._online = online
+            self._emit(DeviceEvent(self._record.id, "online" if online else "offline", at=self._clock()))
+
+    def _cloud_healthy(self) -> bool:
+        return any(t.healthy and t.last_ok is not None for r, t in self._routes if r is self._cloud)
+
+    def _lan_down(self) -> None:
+        self._set_online(self._cloud_healthy())
+        if self._cloud is not None and (self._probe is None or self._probe.done()) and not self._closed:
+            self._probe = asyncio.create_task(self._probe_lan(), name=f"tuyagate-probe-{self._record.id}")
+
+    async def _probe_lan(self) -> None:
+        """While the LAN route is down, try it again at its retry times; stop once it answers."""
+        assert self._lan is not None
+        tracker = next(t for r, t in self._routes if r is self._lan)
+        while not self._closed and not tracker.healthy:
+            await asyncio.sleep(tracker.delay())
+            try:
+                dps = await self._lan.read(timeout=self.lan_timeout)
+            except FALLBACK_ERRORS as exc:
+                tracker.failed(exc)
+                continue
+            except TuyaError as exc:  # answered, with an error: the route itself works
+                _LOGGER.info("%s: LAN probe answered with %s", self._record.name, exc)
+            else:
+                self._merge(dps, "lan", emit=True)
+            tracker.ok()
+            self._set_online(True)
+            _LOGGER.info("%s: LAN route is back", self._record.name)
+
+    async def _pump_lan(self, lan: LanRoute) -> None:
+        from tuyagate.lan.events import EventKind
+
+        tracker = next(t for r, t in self._routes if r is lan)
+        while not self._closed:
+            try:
+                async with lan.subscribe() as subscription:
+                    async for event in subscription:
+                        if event.kind is EventKind.STATUS:
+                            self._merge(event.dps, "lan", emit=True)
+                            tracker.ok()
+                            self._set_online(True)
+                        elif event.kind is EventKind.ONLINE and lan.cid is not None:
+                            if lan.cid in (event.online or []):
+                                self._set_online(True)
+                            elif lan.cid in (event.offline or []):
+                                self._set_online(False)
+                        elif event.kind is EventKind.CONNECTED:
+                            tracker.ok()
+                            self._set_online(True)
+                        elif event.kind is EventKind.DISCONNECTED:
+                            self._set_online(self._cloud_healthy())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a pump must survive anything and retry
+                _LOGGER.debug("%s: event pump restarts after %s", self._record.name, exc)
+            await asyncio.sleep(1.0)
+
+
+_MISSING = object()
+
+
+def _offer(queue: asyncio.Queue[DeviceEvent | None], item: DeviceEvent | None) -> None:
+    """Put without ever blocking: a slow subscriber loses its oldest events, not the device."""
+    if queue.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    queue.put_nowait(item)

@@ -1,0 +1,162 @@
+"""The router end to end: registry + emulated fleet + emulated cloud, LAN first, cloud fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tuyagate.cloud.client import TuyaCloudClient
+from tuyagate.devices.api import DeviceEvent
+from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
+from tuyagate.devices.manifest_import import parse_fleet_manifest
+from tuyagate.devices.registry import Registry
+from tuyagate.devices.tinytuya_import import write_import
+from tuyagate.devices.vault import Vault
+from tuyagate.errors import NotFoundError, ValidationError
+from tuyagate.sim.cloud_server import start_cloud_server
+from tuyagate.sim.cloud_state import CloudConfig
+from tuyagate.sim.fleet import SimFleet
+from tuyagate.sim.manifest import FleetManifest
+
+CLIENT_ID, SECRET = "routertest", "r" * 32
+
+
+@dataclass
+class World:
+    fleet: SimFleet
+    manifest: FleetManifest
+    hub: DeviceHub
+    registry: Registry
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    manifest = SimFleet.demo(first_ip="127.0.2.1", port=0)
+    fleet = SimFleet(manifest)
+    await fleet.start()
+    cloud = await start_cloud_server(CloudConfig(client_id=CLIENT_ID, secret=SECRET), manifest, backend=fleet.backend)
+    registry = Registry.open(tmp_path)
+    vault = Vault.open(registry.db, tmp_path, env={})
+    write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
+    client = TuyaCloudClient(CLIENT_ID, SECRET, base_url=cloud.base_url, retries=0, timeout=3)
+    options = HubOptions(timeout=3.0, lan_timeout=1.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
+    hub = build_hub(registry, vault, cloud=client, options=options)
+    await hub.start()
+    try:
+        yield World(fleet, manifest, hub, registry)
+    finally:
+        await hub.close()
+        await cloud.stop()
+        await fleet.stop()
+        registry.close()
+
+
+async def test_every_device_answers_by_name_with_converted_values(world: World) -> None:
+    plug = await world.hub.get("Desk plug").status()
+    assert plug.route == "lan"
+    assert plug.values["cur_voltage"] == 230.1  # raw 2301 with scale 1
+    assert plug.dps["20"] == 2301
+    light = await world.hub.get("living room light").status()  # names are case-insensitive
+    assert (light.route, light.values["bright_value_v2"]) == ("lan", 500)
+    cellar = await world.hub.get("Cellar plug (cloud only)").status()
+    assert cellar.route == "cloud"
+    assert cellar.values["switch_1"] is False
+    sensor = await world.hub.get("Garden sensor").status()  # a Zigbee sub-device, through its gateway
+    assert (sensor.route, sensor.values["va_temperature"]) == ("lan", 21.5)
+
+
+async def test_set_by_code_and_by_dp_id_goes_over_the_lan(world: World) -> None:
+    device = world.hub.get("Kettle plug")
+    sim = world.fleet.sim_for(device.info.id)
+    result = await device.set({"switch_1": True})
+    assert (result.route, result.fallback, result.dps) == ("lan", False, {"1": True})
+    assert sim.dps["1"] is True
+    result = await device.set({"1": False, "countdown_1": 60})
+    assert result.dps == {"1": False, "9": 60}
+    assert (sim.dps["1"], sim.dps["9"]) == (False, 60)
+
+
+async def test_sub_device_set_through_gateway_connection(world: World) -> None:
+    child = world.hub.get("Garage plug (Zigbee)")
+    gateway_sim = world.fleet.sim_for(child.info.id)
+    await child.set({"switch_1": True})
+    assert gateway_sim.children[child.info.cid or ""].dps["1"] is True
+    assert gateway_sim.stats.connections_accepted == 1
+
+
+async def test_bad_values_are_refused_before_anything_is_sent(world: World) -> None:
+    light = world.hub.get("Hall light")
+    sim = world.fleet.sim_for(light.info.id)
+    before = sim.stats.commands
+    with pytest.raises(ValidationError, match="between 10 and 1000"):
+        await light.set({"bright_value_v2": 5000})
+    with pytest.raises(ValidationError, match="white"):
+        await light.set({"work_mode": "disco"})
+    with pytest.raises(NotFoundError):
+        await light.set({"no_such_code": 1})
+    with pytest.raises(ValidationError, match="read-only"):
+        await world.hub.get("Desk plug").set({"cur_power": 5})
+    assert sim.stats.commands == before
+
+
+async def test_lan_down_falls_back_to_cloud_then_comes_back(world: World) -> None:
+    device = world.hub.get("Heater plug")  # a 3.5 device
+    sim = world.fleet.sim_for(device.info.id)
+    assert (await device.status()).route == "lan"
+
+    await sim.stop()
+    started = time.monotonic()
+    result = await device.set({"switch_1": True})
+    assert (result.route, result.fallback) == ("cloud", True)
+    assert time.monotonic() - started < 3.0
+    assert sim.dps["1"] is True  # the emulated cloud changed the device's own state
+    lan_health = next(r for r in device.routes() if r.name == "lan")
+    assert not lan_health.healthy
+    assert lan_health.last_error
+    state = await device.status()
+    assert state.route == "cloud"
+    assert state.values["switch_1"] is True
+
+    await sim.start()  # same port, like a device coming back
+    deadline = time.monotonic() + 6.0
+    while time.monotonic() < deadline:
+        if next(r for r in device.routes() if r.name == "lan").healthy:
+            break
+        await asyncio.sleep(0.1)
+    result = await device.set({"switch_1": False})
+    assert (result.route, result.fallback) == ("lan", False)
+    assert sim.dps["1"] is False
+
+
+async def test_pushes_become_events_and_fresh_cache(world: World) -> None:
+    device = world.hub.get("Bedroom curtain")
+    sim = world.fleet.sim_for(device.info.id)
+    await device.status()
+    events = world.hub.events()
+
+    async def next_state() -> DeviceEvent:
+        async for event in events:
+            if event.kind == "state" and event.device_id == device.info.id:
+                return event
+        raise AssertionError("event stream ended")
+
+    waiter = asyncio.create_task(next_state())
+    await asyncio.sleep(0.05)
+    await sim.set_dps({"3": 40})  # the motor reports a new position by itself
+    event = await asyncio.wait_for(waiter, 3.0)
+    assert (event.dps, event.values, event.route) == ({"3": 40}, {"percent_state": 40}, "lan")
+    cached = await device.status(refresh=False)
+    assert (cached.route, cached.values["percent_state"]) == ("cache", 40)
+    await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_last_state_is_saved_to_the_registry(world: World) -> None:
+    device = world.hub.get("Kitchen switch")
+    await device.set({"switch_2": True})
+    await world.hub.close()
+    assert world.registry.get("Kitchen switch").last_state == {"1": False, "2": True, "7": 0}
