@@ -112,7 +112,9 @@ _json_scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["sc
 
 def parse_body(seq: int, cmd: int, retcode: int | None, payload: bytes) -> Message:
     """Turn a decrypted body into a Message (JSON object or text)."""
-    if not payload:
+    if not payload or cmd in _HANDSHAKE_CMDS:
+        # Handshake payloads are raw nonces and HMACs: 1 in 256 starts with "{" by chance, and
+        # parsing those as JSON failed the negotiation.
         return Message(seq, cmd, retcode, payload)
     stripped = payload.rstrip(b"\x00") if payload.endswith(b"\x00") else payload
     if stripped[:1] == b"{":
