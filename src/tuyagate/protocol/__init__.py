@@ -1,7 +1,7 @@
 """The Tuya LAN protocol, sans-IO: bytes in, messages out.
 
 No sockets, no asyncio, no clock reads: time, nonces and IVs are passed in by the caller. Only
-the standard library and ``cryptography`` are imported (tests/protocol/test_layering.py).
+the standard library and ``cryptography`` are imported (tests/test_layering.py).
 
 - :mod:`~tuyagate.protocol.versions`: the one version table.
 - :mod:`~tuyagate.protocol.frames`: 55AA/6699 frames and the incremental splitter.
