@@ -35,6 +35,7 @@ PREFIX_55AA = b"\x00\x00\x55\xaa"
 SUFFIX_55AA = b"\x00\x00\xaa\x55"
 PREFIX_6699 = b"\x00\x00\x66\x99"
 SUFFIX_6699 = b"\x00\x00\x99\x66"
+_PREFIXES = (PREFIX_55AA, PREFIX_6699)
 # Real devices send at most ~1.5 KB (IR learning frames are the largest); 32 KiB leaves room for
 # gateways with many sub-devices while bounding what a broken or hostile peer can make us buffer.
 DEFAULT_MAX_FRAME = 32 * 1024
@@ -241,6 +242,11 @@ class FrameSplitter:
 
     def _find_prefix(self) -> int:
         buf = self._buf
+        if buf[:4] in _PREFIXES:
+            # The usual case while a frame arrives in pieces. Without this check, the search for
+            # the *other* prefix scanned the whole partial frame on every chunk: quadratic time
+            # for a peer sending one byte at a time (1 s of CPU for one 32 KiB frame).
+            return 0
         a = buf.find(PREFIX_55AA)
         b = buf.find(PREFIX_6699)
         if a < 0 and b < 0:
