@@ -1,10 +1,105 @@
-"""Top-level commands (placeholder until its issue lands)."""
+"""``tuyagate serve`` (the gateway on the registry's devices) and ``tuyagate demo`` (on an emulated home)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from tuyagate.cli.sim_device_cmds import print_ready, stop_signal
+from tuyagate.errors import ConfigError
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's commands to the top-level parser."""
+    """Add ``serve`` and ``demo``."""
+    demo = commands.add_parser(
+        "demo",
+        help="run the gateway on an emulated home (no hardware needed)",
+        description=(
+            "Start a dozen emulated Tuya devices (protocol 3.1-3.5, a Zigbee gateway with sub-devices, a cloud-only "
+            "plug), an emulated Tuya cloud, an emulated Tasmota plug and ESPHome device, and the gateway in front of "
+            "them. Prints one JSON line (url, client_id, secret of the Tuya-cloud-compatible API), then example "
+            "commands, and runs until Ctrl-C."
+        ),
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
+    demo.add_argument("--fleet-ip", default="127.0.1.1", help="address of the first emulated device")
+    demo.add_argument("--fleet-port", type=int, default=6668, help="TCP port of the emulated devices (0 = any)")
+    demo.set_defaults(func=_run_demo)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway for the devices in the registry",
+        description="Serve the REST, Tuya-cloud-compatible and Tasmota-compatible APIs for every registered device.",
+    )
+    serve.add_argument("--config", default=None, help="TOML configuration file ([gateway] table)")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8780)")
+    serve.add_argument("--data-dir", default=None, help="registry and vault directory")
+    serve.set_defaults(func=_run_serve)
+
+
+async def _run_demo(args: argparse.Namespace) -> int:
+    from tuyagate.cli.demo import DemoWorld
+
+    world = DemoWorld(host=args.host, port=args.port, fleet_ip=args.fleet_ip, fleet_port=args.fleet_port)
+    stop = stop_signal()
+    try:
+        await world.start()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot start the demo: {exc.strerror or exc} (is another demo running? try --port)"
+        ) from None
+    try:
+        print_ready(world.info())
+        sys.stdout.write(world.examples() + "\n")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        await world.stop()
+    return 0
+
+
+async def _run_serve(args: argparse.Namespace) -> int:
+    from tuyagate.cloud.client import TuyaCloudClient
+    from tuyagate.devices import paths
+    from tuyagate.devices.cloud_login import load_cloud_login
+    from tuyagate.devices.hub import build_hub
+    from tuyagate.devices.registry import Registry
+    from tuyagate.devices.vault import Vault
+    from tuyagate.gateway.app import create_app
+    from tuyagate.gateway.server import serve_app
+    from tuyagate.gateway.settings import load_settings
+
+    settings = load_settings(
+        Path(args.config) if args.config else None,
+        host=args.host,
+        port=args.port,
+        data_dir=paths.data_dir(args.data_dir) if args.data_dir else None,
+    )
+    stop = stop_signal()
+    registry = Registry.open(settings.data_dir)
+    try:
+        vault = Vault.open(registry.db, registry.db.path.parent)
+        creds = load_cloud_login(registry, vault)
+        cloud = None
+        if creds is not None:
+            cloud = TuyaCloudClient(
+                creds.client_id,
+                creds.secret,
+                region=creds.region,
+                base_url=creds.base_url,
+                verify=creds.ca_bundle or True,
+            )
+        hub = build_hub(registry, vault, cloud=cloud)
+        served = await serve_app(create_app(settings, hub))
+        print_ready({"url": served.url, "devices": len(hub.list()), "cloud": creds is not None})
+        try:
+            await stop.wait()
+        finally:
+            await served.stop()
+    finally:
+        registry.close()
+    return 0

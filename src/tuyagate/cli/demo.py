@@ -1,0 +1,187 @@
+"""``tuyagate demo``: the gateway in front of a whole emulated home, in one process.
+
+It starts the demo fleet (a dozen stock Tuya devices across protocol versions 3.1-3.5 on
+127.0.1.x:6668, a Zigbee gateway with sub-devices and a cloud-only plug), an emulated Tuya
+cloud sharing their state, an emulated Tasmota plug and an emulated ESPHome device; fills a
+throw-away registry exactly as a user would (fleet import, stored cloud login, flashed devices
+added by URL); and serves the gateway on top. Everything real except the hardware.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuyagate.cloud.credentials import CloudCredentials
+from tuyagate.devices.cloud_login import save_cloud_login
+from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
+from tuyagate.devices.manifest_import import parse_fleet_manifest
+from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
+from tuyagate.devices.tinytuya_import import write_import
+from tuyagate.devices.vault import Vault
+
+if TYPE_CHECKING:
+    from tuyagate.gateway.server import ServedApp
+    from tuyagate.sim.cloud_server import RunningCloud
+    from tuyagate.sim.esphome_app import EspHomeSim
+    from tuyagate.sim.fleet import SimFleet
+    from tuyagate.sim.tasmota_app import TasmotaSim
+
+__all__ = ["DemoWorld"]
+
+DEMO_CLOUD_CLIENT_ID = "tuyagatedemocloud"
+
+
+@dataclass
+class DemoWorld:
+    """Everything ``tuyagate demo`` runs; ``start()`` then ``stop()``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    fleet_ip: str = "127.0.1.1"
+    fleet_port: int = 6668
+    data_dir: Path | None = None
+    options: HubOptions = field(default_factory=HubOptions)
+    fleet: SimFleet | None = None
+    cloud: RunningCloud | None = None
+    tasmota: TasmotaSim | None = None
+    esphome: EspHomeSim | None = None
+    registry: Registry | None = None
+    hub: DeviceHub | None = None
+    served: ServedApp | None = None
+    client_id: str = ""
+    secret: str = field(default="", repr=False)
+    _own_dir: bool = False
+
+    async def start(self) -> None:
+        from tuyagate.cloud.client import TuyaCloudClient
+        from tuyagate.gateway.app import create_app
+        from tuyagate.gateway.server import serve_app
+        from tuyagate.gateway.settings import GatewaySettings
+        from tuyagate.sim.cloud_server import start_cloud_server
+        from tuyagate.sim.cloud_state import CloudConfig
+        from tuyagate.sim.esphome import EspHomeConfig
+        from tuyagate.sim.esphome_app import start_esphome
+        from tuyagate.sim.fleet import SimFleet
+        from tuyagate.sim.tasmota import TasmotaConfig
+        from tuyagate.sim.tasmota_app import start_tasmota
+
+        try:
+            if self.data_dir is None:
+                self.data_dir = Path(tempfile.mkdtemp(prefix="tuyagate-demo-"))
+                self._own_dir = True
+            manifest = SimFleet.demo(first_ip=self.fleet_ip, port=self.fleet_port)
+            self.fleet = SimFleet(manifest)
+            await self.fleet.start()
+            cloud_secret = secrets.token_hex(16)
+            self.cloud = await start_cloud_server(
+                CloudConfig(client_id=DEMO_CLOUD_CLIENT_ID, secret=cloud_secret), manifest, backend=self.fleet.backend
+            )
+            self.tasmota = await start_tasmota(TasmotaConfig(relays=1, energy=True, name="Porch plug"))
+            self.esphome = await start_esphome(EspHomeConfig(name="Garden pump"))
+
+            self.registry = Registry.open(self.data_dir)
+            vault = Vault.open(self.registry.db, self.data_dir, env={})
+            write_import(parse_fleet_manifest(manifest.to_dict()), self.registry, vault)
+            for ident, name, backend, url in (
+                ("tasmota-porch-plug", "Porch plug (Tasmota)", "tasmota", self.tasmota.url),
+                ("esphome-garden-pump", "Garden pump (ESPHome)", "esphome", self.esphome.url),
+            ):
+                self.registry.add(
+                    DeviceRecord(id=ident, name=name, backend=backend, category="cz", settings={"url": url})
+                )
+                vault.delete(secret_name(ident, "password"))
+            creds = CloudCredentials(DEMO_CLOUD_CLIENT_ID, cloud_secret, base_url=self.cloud.base_url)
+            save_cloud_login(self.registry, vault, creds)
+            client = TuyaCloudClient(creds.client_id, creds.secret, base_url=creds.base_url, timeout=3.0, retries=1)
+            self.hub = build_hub(self.registry, vault, cloud=client, options=self.options)
+
+            self.client_id = "tuyagate" + secrets.token_hex(6)
+            self.secret = secrets.token_hex(16)
+            settings = GatewaySettings(
+                host=self.host,
+                port=self.port,
+                data_dir=self.data_dir,
+                cloud_client_id=self.client_id,
+                cloud_client_secret=self.secret,
+            )
+            self.served = await serve_app(create_app(settings, self.hub))
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop everything that was started, newest first; remove the throw-away data."""
+        if self.served is not None:
+            with contextlib.suppress(Exception):
+                await self.served.stop()
+            self.served = None
+        elif self.hub is not None:
+            with contextlib.suppress(Exception):
+                await self.hub.close()
+        self.hub = None
+        for sim in (self.esphome, self.tasmota, self.cloud):
+            if sim is not None:
+                with contextlib.suppress(Exception):
+                    await sim.stop()
+        self.esphome = self.tasmota = self.cloud = None
+        if self.fleet is not None:
+            await self.fleet.stop()
+            self.fleet = None
+        if self.registry is not None:
+            self.registry.close()
+            self.registry = None
+        if self._own_dir and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        assert self.served is not None
+        return self.served.url
+
+    def info(self) -> dict[str, Any]:
+        """The first line ``tuyagate demo`` prints."""
+        assert self.hub is not None
+        return {
+            "url": self.url,
+            "client_id": self.client_id,
+            "secret": self.secret,
+            "devices": len(self.hub.list()),
+            "docs": self.url + "/docs",
+        }
+
+    def examples(self) -> str:
+        """Copy-pasteable commands for each API style, with real device ids."""
+        assert self.hub is not None
+        plug = self.hub.get("Desk plug").info.id
+        light = self.hub.get("Living room light").info.id
+        url = self.url
+        return "\n".join(
+            [
+                "",
+                "tuyagate demo is running. Try, in another terminal:",
+                "",
+                "# native REST API",
+                f"curl -s {url}/api/v1/devices",
+                f"curl -s {url}/api/v1/devices/{plug}/status",
+                f"curl -s -X POST {url}/api/v1/devices/{plug}/commands -H 'Content-Type: application/json' \\",
+                '     -d \'{"commands":[{"code":"switch_1","value":true}]}\'',
+                f"curl -s -X POST {url}/api/v1/devices/{light}/commands -H 'Content-Type: application/json' \\",
+                '     -d \'{"commands":[{"code":"bright_value_v2","value":800}]}\'',
+                f"curl -sN {url}/api/v1/events        # live events (Ctrl-C to stop)",
+                "",
+                "# Tasmota-compatible API",
+                f"curl -s '{url}/tasmota/{plug}/cm?cmnd=Power%20Toggle'",
+                "",
+                "# Tuya-cloud-compatible API (signed like the Tuya OpenAPI; tuyagate signs for you)",
+                f"tuyagate cloud call GET /v1.0/devices/{plug}/status --base-url {url} \\",
+                f"     --client-id {self.client_id} --secret {self.secret}",
+                "",
+                f"API explorer: {url}/docs      Metrics: {url}/metrics      Stop: Ctrl-C",
+            ]
+        )
