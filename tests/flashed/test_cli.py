@@ -68,15 +68,37 @@ async def test_sim_tasmota_cli() -> None:
     assert proc.stdout.read() == ""
 
 
-async def test_sim_esphome_cli_legacy_ids() -> None:
-    proc, info = _start("esphome", "--id-format", "legacy")
+async def test_sim_esphome_cli_legacy_ids_and_own_entities(tmp_path) -> None:
+    entities = tmp_path / "entities.json"
+    entities.write_text(
+        json.dumps(
+            [{"domain": "switch", "name": "Pump"}, {"domain": "sensor", "name": "Flow", "value": 2.5, "uom": "L"}]
+        )
+    )
+    proc, info = _start("esphome", "--id-format", "legacy", "--entities", str(entities))
     try:
         assert info["backend"] == "esphome"
-        assert "switch/Relay" in info["entities"]
-        client = EspHomeClient(str(info["url"]), options=FAST)
+        assert info["entities"] == ["switch/Pump", "sensor/Flow"]
+        client = EspHomeClient(str(info["url"]), options=FAST, discovery_quiet=0.1)
         try:
-            assert (await client.entity("switch-relay"))["id"] == "switch-relay"
+            assert (await client.entity("switch-pump"))["id"] == "switch-pump"
+            assert await client.status() == {"switch_1": False, "sensor_flow": 2.5}
         finally:
             await client.close()
     finally:
         assert _stop(proc) == 0
+
+
+def test_sim_esphome_cli_rejects_a_bad_entities_file(tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"domain": "toaster", "name": "T"}]')
+    result = subprocess.run(
+        [sys.executable, "-m", "tuyagate.cli", "sim", "esphome", "--entities", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "cannot use entities from" in result.stderr
+    assert "needs a domain" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+import httpx
 import pytest
 
 from tuyagate.errors import DeviceError, ProtocolError, TuyaConnectionRefused, TuyaTimeoutError, ValidationError
@@ -148,6 +149,15 @@ async def test_multi_value_set_goes_as_one_backlog(tasmota) -> None:
             await client.backlog(["Power1 OFF; Power2 ON"])
     finally:
         await client.close()
+
+
+async def test_post_form_body_and_missing_command(tasmota) -> None:
+    sim = await tasmota(relays=1)
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        answer = await http.post("/cm", data={"cmnd": "Power ON"})
+        assert (answer.status_code, answer.json()) == (200, {"POWER": "ON"})
+        answer = await http.get("/cm")
+        assert answer.json() == {"WARNING": "Enter command cmnd="}
 
 
 async def test_unknown_and_empty_commands(tasmota) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register_sim"]
@@ -52,6 +53,13 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
         help="entity ids of ESPHome 2026.8+ (current), 2026.1.3-2026.8 (transition) or older (legacy)",
     )
     esp.add_argument("--ping-interval", type=float, default=10.0, help="seconds between /events pings")
+    esp.add_argument(
+        "--entities",
+        metavar="FILE",
+        default=None,
+        help='JSON list of entities instead of the default plug, e.g. [{"domain": "switch", "name": "Relay 1"}, '
+        '{"domain": "sensor", "name": "Power", "value": 0, "uom": "W", "derived": "power"}]',
+    )
     esp.set_defaults(func=_run_esphome)
 
 
@@ -88,11 +96,34 @@ async def _run_tasmota(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entities(path: str) -> list[Any]:
+    """Entities from a JSON file: a list of objects with the fields of ``tuyagate.sim.esphome.Entity``."""
+    from tuyagate.errors import ConfigError
+    from tuyagate.sim.esphome import Entity
+
+    domains = {"switch", "light", "sensor", "binary_sensor", "text_sensor", "cover", "select", "number", "button"}
+    try:
+        items = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(items, list) or not items:
+            raise ValueError("expected a non-empty JSON list of entities")
+        entities = []
+        for item in items:
+            if not isinstance(item, dict) or item.get("domain") not in domains or not item.get("name"):
+                raise ValueError(f"each entity needs a domain ({', '.join(sorted(domains))}) and a name: {item!r}")
+            if "rgb" in item:
+                item["rgb"] = tuple(item["rgb"])
+            entities.append(Entity(**item))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"cannot use entities from {path}: {exc}") from exc
+    return entities
+
+
 async def _run_esphome(args: argparse.Namespace) -> int:
-    from tuyagate.sim.esphome import EspHomeConfig, Faults
+    from tuyagate.sim.esphome import EspHomeConfig, Faults, default_entities
     from tuyagate.sim.esphome_app import start_esphome
 
     config = EspHomeConfig(
+        entities=_entities(args.entities) if args.entities else default_entities(),
         user=args.user,
         password=args.password or None,
         id_format=args.id_format,

@@ -154,7 +154,8 @@ class EspHomeClient:
                         if isinstance(doc, dict):
                             states.setdefault(ref_from_state(doc), doc)
         except StopAsyncIteration:
-            pass
+            if not states:
+                raise ProtocolError(f"{self.where} closed /events without listing any entity") from None
         except TimeoutError:
             if not states:
                 raise TuyaTimeoutError(f"{self.where} listed no entities within {deadline:g} s") from None

@@ -195,8 +195,8 @@ def bind(states: Sequence[Mapping[str, Any]]) -> list[Binding]:
         elif d == "number":
             code = take(generic, generic)
             lo, hi, step = (_num(doc.get(k)) for k in ("min_value", "max_value", "step"))
-            step = step or 1.0
-            scale = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+            step = step if step is not None and step > 0 else 1.0
+            scale = min(6, max(0, -math.floor(math.log10(step)))) if step < 1 else 0
             unit = str(doc.get("uom") or "")
             spec = integer(
                 code,

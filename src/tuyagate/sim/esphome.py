@@ -46,6 +46,19 @@ class Entity:
     color_temp: int = 300
     derived: str = ""  # sensors computed from the switches: "power", "current", "energy"
 
+    def __post_init__(self) -> None:
+        if self.value is None:
+            defaults: dict[str, Any] = {
+                "switch": False,
+                "binary_sensor": False,
+                "light": False,
+                "sensor": 0.0,
+                "text_sensor": "",
+                "cover": 0.0,
+                "number": self.min_value,
+            }
+            self.value = self.options[0] if self.domain == "select" and self.options else defaults.get(self.domain)
+
     @property
     def object_id(self) -> str:
         return object_id(self.name)

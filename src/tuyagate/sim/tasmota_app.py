@@ -14,6 +14,7 @@ import binascii
 import json
 import secrets
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -74,8 +75,9 @@ def create_app(emulator: TasmotaEmulator) -> Starlette:
 
     async def cm(request: Request) -> Response:
         args = dict(request.query_params)
-        if request.method == "POST":
-            args.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        if request.method == "POST":  # a form body (cmnd=...), parsed here: no multipart library needed
+            body = (await request.body()).decode("utf-8", "replace")
+            args.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
         if (fault := await faulty()) is not None:
             return fault
         if not authorized(request, args):
