@@ -14,8 +14,8 @@ import tinytuya
 
 from tests.gateway.conftest import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, Gateway, GatewayFactory
 from tests.gateway.memory_devices import BULB_ID, PLUG_ID
-from tests.gateway.tls import make_certificate
 from tuyagate.cloud.signing import SignScheme, sign_headers
+from tuyagate.sim.cloud_tls import make_self_signed_cert
 
 
 def _tinytuya_cloud(url: str) -> Any:
@@ -29,9 +29,9 @@ def _tinytuya_cloud(url: str) -> Any:
 async def test_tinytuya_cloud_drives_devices_through_the_gateway(
     start_gateway: GatewayFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cert, key = make_certificate(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    gw = await start_gateway(ssl_certfile=str(cert), ssl_keyfile=str(key))
+    tls = make_self_signed_cert(tmp_path / "tls")  # the cloud emulator's certificate helper
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.cert_path))
+    gw = await start_gateway(ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path))
     assert gw.url.startswith("https://127.0.0.1:")
 
     def session() -> dict[str, Any]:

@@ -176,3 +176,34 @@ async def test_many_concurrent_clients_share_one_device_connection(start_gateway
     assert codes == [200] * 200
     assert plug.max_in_flight == 1  # serialized through the device's one connection
     assert plug.device_calls == 200
+
+
+async def test_fast_path_validates_like_fastapi(gateway: Gateway) -> None:
+    r = await gateway.client.get(f"/api/v1/devices/{PLUG_ID}/status", params={"refresh": "maybe"})
+    assert r.status_code == 422
+    assert r.json()["error"] == {
+        "code": "invalid_request",
+        "message": "refresh: Input should be a valid boolean",
+        "details": [{"loc": ["query", "refresh"], "msg": "Input should be a valid boolean"}],
+    }
+    r = await gateway.client.get(f"/api/v1/devices/{'x' * 129}")
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_request"
+    r = await gateway.client.post(f"/api/v1/devices/{PLUG_ID}/commands", json={"dps": {"1": True}, "extra": 1})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["loc"] == ["body", "extra"]
+
+
+async def test_openapi_documents_bearer_security_and_shapes(gateway: Gateway) -> None:
+    spec = (await gateway.client.get("/openapi.json")).json()
+    assert spec["components"]["securitySchemes"]["APIToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token created with `tuyagate tokens create`.",
+    }
+    status_op = spec["paths"]["/api/v1/devices/{device_id}/status"]["get"]
+    assert status_op["security"] == [{"APIToken": []}]
+    assert [p["name"] for p in status_op["parameters"]] == ["device_id", "refresh"]
+    assert set(status_op["responses"]) == {"200", "401", "404", "422", "502", "504"}
+    commands_op = spec["paths"]["/api/v1/devices/{device_id}/commands"]["post"]
+    assert commands_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CommandsIn")

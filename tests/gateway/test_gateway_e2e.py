@@ -1,0 +1,187 @@
+"""The gateway in front of the real router: registry + emulated fleet (LAN) + emulated cloud.
+
+The same HTTP calls as the in-memory tests, but every command travels the Tuya LAN protocol to an
+emulated device, so these check the promises that only the whole stack can keep: one TCP
+connection per device under 200 concurrent HTTP clients, tinytuya's Cloud reaching a device over
+the LAN through the cloud-compatible API, and falling back to the cloud when the LAN is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import tinytuya
+
+from tests.gateway.conftest import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, make_settings
+from tuyagate.cloud.client import TuyaCloudClient
+from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
+from tuyagate.devices.manifest_import import parse_fleet_manifest
+from tuyagate.devices.registry import Registry
+from tuyagate.devices.tinytuya_import import write_import
+from tuyagate.devices.vault import Vault
+from tuyagate.gateway.app import create_app
+from tuyagate.gateway.server import ServedApp, serve_app
+from tuyagate.gateway.settings import GatewaySettings
+from tuyagate.sim.cloud_server import start_cloud_server
+from tuyagate.sim.cloud_state import CloudConfig
+from tuyagate.sim.cloud_tls import make_self_signed_cert
+from tuyagate.sim.fleet import SimFleet
+
+EMU_ID, EMU_SECRET = "gatewaye2e", "g" * 32
+
+
+@dataclass
+class Stack:
+    fleet: SimFleet
+    hub: DeviceHub
+    served: ServedApp
+    client: httpx.AsyncClient
+    settings: GatewaySettings
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    manifest = SimFleet.demo(first_ip="127.0.3.1", port=0)
+    fleet = SimFleet(manifest)
+    await fleet.start()
+    cloud = await start_cloud_server(CloudConfig(client_id=EMU_ID, secret=EMU_SECRET), manifest, backend=fleet.backend)
+    registry = Registry.open(tmp_path)
+    vault = Vault.open(registry.db, tmp_path, env={})
+    write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
+    cloud_client = TuyaCloudClient(EMU_ID, EMU_SECRET, base_url=cloud.base_url, retries=0, timeout=3)
+    # Generous LAN share: 200 queued requests on one connection must not time out into the cloud.
+    options = HubOptions(timeout=8.0, lan_timeout=5.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
+    hub = build_hub(registry, vault, cloud=cloud_client, options=options)
+    settings = make_settings(tmp_path / "gw", request_timeout=9.0)
+    served = await serve_app(create_app(settings, hub), "127.0.0.1", 0)
+    client = httpx.AsyncClient(base_url=served.url, timeout=20.0)
+    try:
+        yield Stack(fleet, hub, served, client, settings)
+    finally:
+        await client.aclose()
+        await served.stop()  # closes the hub too
+        await cloud.stop()
+        await fleet.stop()
+        registry.close()
+
+
+def _id(stack: Stack, name: str) -> str:
+    return stack.hub.get(name).info.id
+
+
+async def test_status_and_commands_over_the_lan(stack: Stack) -> None:
+    names = [d["name"] for d in (await stack.client.get("/api/v1/devices")).json()["devices"]]
+    assert "Desk plug" in names
+    assert "Garden sensor" in names
+    status = (await stack.client.get("/api/v1/devices/Desk plug/status", params={"refresh": "true"})).json()
+    assert status["route"] == "lan"
+    assert status["values"]["cur_voltage"] == 230.1
+    sim = stack.fleet.sim_for(_id(stack, "Kettle plug"))
+    r = await stack.client.post(
+        "/api/v1/devices/Kettle plug/commands", json={"commands": [{"code": "switch_1", "value": True}]}
+    )
+    assert r.status_code == 200
+    assert r.json()["route"] == "lan"
+    assert sim.dps["1"] is True
+    r = await stack.client.post(
+        "/api/v1/devices/Hall light/commands", json={"commands": [{"code": "bright_value_v2", "value": 5000}]}
+    )
+    assert r.status_code == 422
+    assert "between 10 and 1000" in r.json()["error"]["message"]
+
+
+async def _many_clients(url: str, device_id: str, n: int = 200) -> list[tuple[int, str]]:
+    """n concurrent HTTP clients (own connections), half reading fresh status, half commanding.
+
+    Run in a thread with its own event loop, as real clients would be: in the gateway's loop the
+    client work would delay the device's replies."""
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as c:
+
+        async def one(i: int) -> tuple[int, str]:
+            if i % 2:
+                r = await c.get(f"/api/v1/devices/{device_id}/status", params={"refresh": "true"})
+            else:
+                r = await c.post(f"/api/v1/devices/{device_id}/commands", json={"dps": {"1": bool(i % 4)}})
+            return r.status_code, r.json().get("route", "")
+
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def test_two_hundred_clients_one_tcp_connection(stack: Stack) -> None:
+    device_id = _id(stack, "Lamp plug")  # protocol 3.1
+    sim = stack.fleet.sim_for(device_id)
+    await stack.client.get(f"/api/v1/devices/{device_id}/status", params={"refresh": "true"})
+    accepted = sim.stats.connections_accepted
+    answers = await asyncio.wait_for(asyncio.to_thread(asyncio.run, _many_clients(stack.served.url, device_id)), 60)
+    assert answers == [(200, "lan")] * 200
+    assert sim.stats.connections_accepted == accepted  # no new TCP connection to the device
+
+
+async def test_tinytuya_cloud_command_reaches_the_device_over_lan(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tinytuya speaks only https: a second, TLS gateway app over the same (already started) hub.
+    tls = make_self_signed_cert(tmp_path / "tls")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.cert_path))
+    app = create_app(stack.settings, stack.hub, manage_manager=False)
+    https = await serve_app(app, "127.0.0.1", 0, ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path))
+    device_id = _id(stack, "Desk plug")
+    sim = stack.fleet.sim_for(device_id)
+    before = sim.stats.commands
+
+    def session() -> dict[str, Any]:
+        cloud = tinytuya.Cloud(apiRegion="eu", apiKey=CLOUD_CLIENT_ID, apiSecret=CLOUD_CLIENT_SECRET, initial_token="x")
+        cloud.urlhost = https.url.removeprefix("https://")
+        command = cloud.sendcommand(device_id, {"commands": [{"code": "switch_1", "value": False}]})
+        return {"command": command, "status": cloud.getstatus(device_id)}
+
+    try:
+        out = await asyncio.wait_for(asyncio.to_thread(session), 30)
+    finally:
+        await https.stop()
+    assert out["command"]["success"] is True
+    assert sim.dps["1"] is False
+    assert sim.stats.commands == before + 1
+    assert {"code": "switch_1", "value": False} in out["status"]["result"]
+
+
+async def test_tasmota_and_events_on_real_devices(stack: Stack) -> None:
+    async with stack.client.stream("GET", "/api/v1/events", params={"device": "Heater plug"}) as response:
+        lines = response.aiter_lines()
+        async for line in lines:
+            if line == ": connected":
+                break
+        r = await stack.client.get("/tasmota/Heater plug/cm", params={"cmnd": "Power On"})
+        assert r.json() == {"POWER": "ON"}
+
+        async def first_state() -> str:
+            async for line in lines:
+                if line.startswith("data: ") and '"kind":"state"' in line:
+                    return line
+            return ""
+
+        data = await asyncio.wait_for(first_state(), 10)
+    assert '"1":true' in data
+
+
+async def test_lan_gone_falls_back_to_cloud_and_says_so(stack: Stack) -> None:
+    device_id = _id(stack, "Kettle plug")
+    sim = stack.fleet.sim_for(device_id)
+    await sim.stop()
+    started = time.monotonic()
+    r = await stack.client.post(f"/api/v1/devices/{device_id}/commands", json={"dps": {"1": False}})
+    assert time.monotonic() - started < 5.0
+    assert r.status_code == 200
+    assert (r.json()["route"], r.json()["fallback"]) == ("cloud", True)
+    detail = (await stack.client.get(f"/api/v1/devices/{device_id}")).json()
+    assert next(route for route in detail["routes"] if route["name"] == "lan")["healthy"] is False
+    metrics = (await stack.client.get("/metrics")).text
+    assert 'tuyagate_route_fallbacks_total{route="cloud"} 1' in metrics
