@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tuyagate.devices.api import Device, DeviceEvent
-from tuyagate.errors import NotFoundError, TuyaConnectionRefused, ValidationError
+from tuyagate.errors import NotFoundError, TuyaConnectionError, TuyaConnectionRefused, ValidationError
 from tuyagate.flashed.device import FlashedDevice, esphome_device, openbeken_device, tasmota_device
 from tuyagate.flashed.http_base import HttpOptions
 
@@ -157,6 +157,22 @@ async def test_esphome_push_events_and_stream_loss(esphome, id_format: str) -> N
         await dev.close()
 
 
+async def test_esphome_silent_stream_counts_as_lost(esphome) -> None:
+    sim = await esphome(ping_interval=60.0)  # the device stops talking but keeps the connection open
+    dev = esphome_device(sim.url, options=FAST, idle_timeout=0.3, discovery_quiet=0.1, poll_interval=5.0)
+    events = dev.events()
+    try:
+        await dev.wait_watching()
+        started = time.monotonic()
+        offline = await _next(events, "offline")
+        assert offline.route == "esphome"
+        assert 0.2 < time.monotonic() - started < 1.5
+        assert "sent nothing on its event stream for 0.3 s" in (dev.routes()[0].last_error or "")
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+        await dev.close()
+
+
 async def test_close_ends_every_subscription(tasmota) -> None:
     sim = await tasmota()
     dev = tasmota_device(sim.url, options=FAST, poll_interval=0.05)
@@ -168,3 +184,5 @@ async def test_close_ends_every_subscription(tasmota) -> None:
     with contextlib.suppress(StopAsyncIteration):
         await asyncio.wait_for(anext(dev.events()), 1)
     assert isinstance(dev, FlashedDevice)
+    with pytest.raises(TuyaConnectionError, match="is closed"):
+        await dev.status()

@@ -141,7 +141,12 @@ class FlashedDevice:
                 self._apply(desc.state)
             return self._description
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TuyaConnectionError(f"{self._id} is closed")
+
     async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+        self._check_open()
         if not refresh and self._values is not None and time.time() - self._updated_at < self.cache_ttl:
             return self._state("cache")
         if self._description is None:
@@ -151,6 +156,7 @@ class FlashedDevice:
         return self._state(self.backend.kind)
 
     async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+        self._check_open()
         if self._description is None:
             await self.describe(timeout=timeout)
         resolved = self._schema.resolve(values)
@@ -320,17 +326,25 @@ def esphome_device(
     options: HttpOptions | None = None,
     entities: list[str] | None = None,
     discovery_quiet: float = 0.5,
+    idle_timeout: float = 35.0,
     **kwargs: Any,
 ) -> FlashedDevice:
     """An ESPHome device (``web_server`` component) at ``url`` as a Device.
 
     ``entities`` (``["switch/Relay", "sensor/Power"]``) skips discovery over ``/events``; otherwise the
-    entity list is the first event dump, which ends after ``discovery_quiet`` seconds without news.
+    entity list is the first event dump, which ends after ``discovery_quiet`` seconds without news. An
+    event stream silent for ``idle_timeout`` seconds (ESPHome pings every 10 s) counts as a lost device.
     """
     from tuyagate.flashed.esphome import EspHomeClient
 
     client = EspHomeClient(
-        url, user=user, password=password, options=options, entities=entities, discovery_quiet=discovery_quiet
+        url,
+        user=user,
+        password=password,
+        options=options,
+        entities=entities,
+        discovery_quiet=discovery_quiet,
+        idle_timeout=idle_timeout,
     )
     return FlashedDevice(client, **kwargs)
 

@@ -46,6 +46,7 @@ class EspHomeClient:
         options: HttpOptions | None = None,
         entities: Sequence[str] | None = None,
         discovery_quiet: float = 0.5,
+        idle_timeout: float = 35.0,
     ) -> None:
         self.transport = HttpTransport(
             url,
@@ -56,6 +57,7 @@ class EspHomeClient:
         )
         self._configured = [EntityRef.parse(e) for e in entities] if entities else None
         self._quiet = discovery_quiet
+        self._idle = idle_timeout
         self._bindings: list[Binding] = []
         self._title: str | None = None
 
@@ -114,11 +116,25 @@ class EspHomeClient:
             )
 
     async def stream(self) -> AsyncGenerator[SseEvent, None]:
-        """The raw ``/events`` stream, until the device closes it (read errors become TuyaConnectionLost)."""
+        """The raw ``/events`` stream, until the device closes it.
+
+        ESPHome pings every 10 s, so a stream that stays silent for ``idle_timeout`` seconds belongs to a
+        device that vanished without closing the connection (power cut): that is a TuyaTimeoutError, as a
+        broken stream is a TuyaConnectionLost.
+        """
         parser = SseParser()
         async with self.transport.stream("/events") as response:
+            chunks = response.aiter_text()
             try:
-                async for chunk in response.aiter_text():
+                while True:
+                    try:
+                        chunk = await asyncio.wait_for(anext(chunks), self._idle)
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError:
+                        raise TuyaTimeoutError(
+                            f"{self.where} sent nothing on its event stream for {self._idle:g} s"
+                        ) from None
                     for event in parser.feed(chunk):
                         yield event
             except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
