@@ -314,6 +314,9 @@ class DeviceConnection:
     async def _acquire(self, deadline: float) -> None:
         if self.closed:
             raise TuyaConnectionError(f"the connection to {self.name} was closed")
+        if not self._lock.locked():
+            await self._lock.acquire()  # free: taken at once, no timer needed
+            return
         try:
             async with asyncio.timeout_at(deadline):
                 await self._lock.acquire()
@@ -351,8 +354,11 @@ class DeviceConnection:
         try:
             link.write(link.codec.encode(cmd, body, seq=self._next_seq(), iv=self._iv()))
             self._last_tx = loop.time()
-            async with asyncio.timeout_at(deadline):
+            timer = loop.call_at(deadline, _expire, future)  # cheaper than asyncio.timeout on the hot path
+            try:
                 return await future
+            finally:
+                timer.cancel()
         except TimeoutError:
             self.stats.timeouts += 1
             self._detach(link, f"no answer to {cmd.name}")
@@ -586,6 +592,11 @@ class DeviceConnection:
                         self._next_attempt = loop.time() + self._backoff.failure()
         finally:
             self._reconnect_task = None
+
+
+def _expire(future: asyncio.Future[Message]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _again(exc: TuyaError, wait: float) -> TuyaError:

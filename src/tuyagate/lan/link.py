@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tuyagate.errors import HandshakeError, ProtocolError
 from tuyagate.protocol.codec import Message, MessageCodec
@@ -54,8 +54,7 @@ class Link(asyncio.Protocol):
     # ---------------------------------------------------------------- asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast("asyncio.Transport", transport)  # uvloop's transports do not subclass it
 
     def data_received(self, data: bytes) -> None:
         for raw in self._split(data):

@@ -1,0 +1,59 @@
+"""Helper of ``benchmarks.lan_bench``: run a fleet of emulated devices in its own process.
+
+Keeping the emulators out of the measured process means the client's CPU time and memory are
+the client's alone. The fleet's manifest (ids, keys, addresses, bound ports) is written to
+``--manifest``; "ready" is printed once every device listens; the fleet stops when stdin closes.
+
+Run: ``python -m benchmarks.lan_devices --count 500 --first-ip 127.0.1.1 --port 6668 --manifest m.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import resource
+import sys
+
+from tuyagate.sim.fleet import SimFleet
+
+
+def raise_nofile() -> int:
+    """Lift the soft open-files limit to the hard one (1,000 devices need ~2,000 sockets here)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+async def serve(args: argparse.Namespace) -> None:
+    manifest = SimFleet.generate(
+        args.count, versions=args.versions.split(","), first_ip=args.first_ip, port=args.port, kinds=["plug"]
+    )
+    async with SimFleet(manifest, idle_timeout=600.0) as fleet:
+        fleet.manifest.save(args.manifest)
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes it
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--first-ip", default="127.0.1.1")
+    parser.add_argument("--port", type=int, default=6668)
+    parser.add_argument("--versions", default="3.1,3.3,3.4,3.5")
+    parser.add_argument("--manifest", required=True)
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop (must be installed)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    raise_nofile()
+    if args.uvloop:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+
+        uvloop.run(serve(args))
+    else:
+        asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()
