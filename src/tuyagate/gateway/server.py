@@ -3,8 +3,9 @@
 The helper binds the socket itself (so port 0 works and the real port is known before the first
 request), refuses to listen beyond loopback without an API token, ends the SSE streams first on
 shutdown (otherwise the server would wait for them until its grace period ran out), and returns a
-handle with the URL and ``stop()``. ``tuyagate serve`` and ``tuyagate demo`` await ``handle.wait()``;
-tests call ``handle.stop()``.
+handle with the URL, ``stop()`` and ``wait()``. It installs no signal handlers: stopping on Ctrl-C or
+SIGTERM is the caller's decision (``tuyagate serve`` waits for its own stop signal, then calls
+``stop()``; tests just call ``stop()``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +37,20 @@ STARTUP_DEADLINE = 30.0
 
 
 class _GatewayServer(uvicorn.Server):
-    """uvicorn's server, closing the gateway's event streams before it drains connections."""
+    """uvicorn's server, closing the gateway's event streams before it drains connections, and
+    leaving signal handling to the caller (the CLI installs its own SIGINT/SIGTERM handlers; uvicorn's
+    would silently replace them while serving)."""
 
     def __init__(self, config: uvicorn.Config, state: GatewayState) -> None:
         super().__init__(config)
         self._state = state
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    def install_signal_handlers(self) -> None:  # the hook's name in older uvicorn releases
+        return None
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._state.hub.close_streams()
@@ -57,7 +68,7 @@ class ServedApp:
     _task: asyncio.Task[None] = field(repr=False)
 
     async def wait(self) -> None:
-        """Until the server has stopped (Ctrl-C, SIGTERM or ``stop()``)."""
+        """Until the server has stopped (``stop()`` from another task)."""
         await asyncio.shield(self._task)
 
     async def stop(self) -> None:
