@@ -41,6 +41,9 @@ _GCM_SESSION = Encryption.GCM_SESSION
 _ECB_SESSION = Encryption.ECB_SESSION
 _ECB = Encryption.ECB
 _ENCRYPTED_31 = frozenset({int(Command.CONTROL), int(Command.STATUS)})
+_HANDSHAKE_INTEGRITY = (
+    "the handshake answer failed its integrity check: the local key is wrong or was changed by re-pairing the device"
+)
 _HANDSHAKE_CMDS = frozenset(
     {int(Command.SESS_KEY_NEG_START), int(Command.SESS_KEY_NEG_RESP), int(Command.SESS_KEY_NEG_FINISH)}
 )
@@ -230,7 +233,15 @@ class MessageCodec:
 
     def feed(self, data: bytes) -> list[Message]:
         """Feed received bytes; return every message they complete (raises on the first bad frame)."""
-        return [self.decode_frame(raw) for raw in self._splitter.feed(data)]
+        raws = self._splitter.feed(data)
+        if not raws:
+            return []
+        try:
+            return [self._decode(raw) for raw in raws]  # decode_frame, inlined for the hot path
+        except IntegrityError:
+            if self.handshaking:
+                raise KeyMismatchError(_HANDSHAKE_INTEGRITY) from None
+            raise
 
     def split(self, data: bytes) -> list[bytes]:
         """Feed received bytes; return whole raw frames, to be decoded one by one with :meth:`decode_frame`.
@@ -250,10 +261,7 @@ class MessageCodec:
             return self._decode(raw)
         except IntegrityError:
             if self.handshaking:
-                raise KeyMismatchError(
-                    "the handshake answer failed its integrity check: the local key is wrong "
-                    "or was changed by re-pairing the device"
-                ) from None
+                raise KeyMismatchError(_HANDSHAKE_INTEGRITY) from None
             raise
 
     def _decode(self, raw: bytes) -> Message:

@@ -12,10 +12,11 @@ the middle of a stream when a 3.4/3.5 session key is agreed). Any malformed inpu
 from __future__ import annotations
 
 import struct
+import zlib  # zlib.crc32 is already unsigned on Python 3: no wrapper needed on the hot path
 from dataclasses import dataclass
 
 from tuyagate.errors import IntegrityError, ProtocolError
-from tuyagate.protocol.crypto import crc32, gcm_decrypt, gcm_encrypt, hmac_sha256
+from tuyagate.protocol.crypto import gcm_decrypt, gcm_encrypt, hmac_sha256
 from tuyagate.protocol.versions import FrameKind
 
 __all__ = [
@@ -74,7 +75,7 @@ def encode_55aa(
         signed = head + payload
     if hmac_key is not None:
         return signed + hmac_sha256(hmac_key, signed) + SUFFIX_55AA
-    return signed + _U32.pack(crc32(signed)) + SUFFIX_55AA
+    return signed + _U32.pack(zlib.crc32(signed)) + SUFFIX_55AA
 
 
 def encode_6699(seq: int, cmd: int, plaintext: bytes, *, key: bytes, iv: bytes, retcode: int | None = None) -> bytes:
@@ -109,7 +110,7 @@ def check_55aa(raw: bytes, hmac_key: bytes | None = None) -> tuple[int, int, int
             )
     else:
         end = size - 8
-        if _U32.unpack_from(raw, end)[0] != crc32(raw[:end]):
+        if _U32.unpack_from(raw, end)[0] != zlib.crc32(raw[:end]):
             raise IntegrityError(f"CRC mismatch on a 55AA frame (cmd {cmd:#x})")
     return seq, cmd, end
 
