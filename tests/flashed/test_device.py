@@ -150,7 +150,7 @@ async def test_esphome_push_events_and_stream_loss(esphome, id_format: str) -> N
         started = time.monotonic()
         await sim.stop()
         assert (await _next(events, "offline")).kind == "offline"
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 3.0
         assert not dev.online
     finally:
         await events.aclose()  # type: ignore[attr-defined]
@@ -166,7 +166,7 @@ async def test_esphome_silent_stream_counts_as_lost(esphome) -> None:
         started = time.monotonic()
         offline = await _next(events, "offline")
         assert offline.route == "esphome"
-        assert 0.2 < time.monotonic() - started < 1.5
+        assert 0.2 < time.monotonic() - started < 3.0
         assert "sent nothing on its event stream for 0.3 s" in (dev.routes()[0].last_error or "")
     finally:
         await events.aclose()  # type: ignore[attr-defined]

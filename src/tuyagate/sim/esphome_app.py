@@ -79,7 +79,7 @@ def create_app(emulator: EspHomeEmulator) -> Starlette:
             if found is None:
                 return Response(status_code=404)
             doc = emulator.state_json(found, detail=request.query_params.get("detail") == "all")
-            return Response(json.dumps(doc, ensure_ascii=False), media_type="application/json")
+            return Response(json.dumps(doc, separators=(",", ":"), ensure_ascii=False), media_type="application/json")
         found = emulator.find(domain, parts[0]) if len(parts) == 2 else None
         if found is None:
             return Response(status_code=404)
