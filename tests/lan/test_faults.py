@@ -272,3 +272,19 @@ def test_bad_key_length_is_a_config_error() -> None:
 async def test_sim_is_the_real_thing(sim: SimFactory) -> None:
     device = await sim()
     assert isinstance(device, SimDevice)
+
+
+async def test_keys_never_reach_the_logs(
+    sim: SimFactory, client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    device = await sim(version="3.4", wrong_key="answer")
+    dev = client(device, key=WRONG_KEY)
+    with pytest.raises(KeyMismatchError):
+        await dev.status()
+    good = client(device, version=None, timeout=2.0)
+    await good.status()
+    await good.set_dps({"1": False})
+    assert caplog.records  # something was logged
+    assert KEY not in caplog.text
+    assert WRONG_KEY not in caplog.text

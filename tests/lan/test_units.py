@@ -75,3 +75,13 @@ def test_event_as_dict() -> None:
     assert _status(3, cid="c").as_dict() == {"event": "status", "device": "dev", "cid": "c", "dps": {"1": 3}}
     online = Event(EventKind.ONLINE, "gw", online=["a"], offline=["b"])
     assert online.as_dict() == {"event": "online", "device": "gw", "online": ["a"], "offline": ["b"]}
+
+
+def test_connection_from_discovery() -> None:
+    from tuyagate.lan import DeviceConnection, DiscoveredDevice
+
+    found = DiscoveredDevice("bf12ab34cd56ef78aa01", "127.0.0.1", "3.5", "keyabc")
+    conn = DeviceConnection.from_discovery(found, "0123456789abcdef", port=1234)
+    assert (conn.device_id, conn.host, conn.port, conn.version) == ("bf12ab34cd56ef78aa01", "127.0.0.1", 1234, "3.5")
+    odd = DiscoveredDevice("x", "127.0.0.1", "9.9", None)
+    assert DeviceConnection.from_discovery(odd, "0123456789abcdef").version is None  # detected on first use

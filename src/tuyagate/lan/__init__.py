@@ -4,6 +4,7 @@
   reconnects with backoff, deadlines on every call, push events and version auto-detection.
 - :class:`SubDevice`: a child of a Zigbee/BLE gateway, through the gateway's connection.
 - :class:`Event` / :class:`Subscription`: the push stream.
+- :func:`scan`: UDP discovery (broadcast listener and 3.5 ``REQ_DEVINFO`` probe).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from tuyagate.lan.backoff import Backoff
 from tuyagate.lan.connection import DEFAULT_PORT, ConnectionStats, DeviceConnection
 from tuyagate.lan.events import Event, EventKind, Subscription
+from tuyagate.lan.scanner import DiscoveredDevice, scan
 from tuyagate.lan.subdevice import SubDevice
 
 __all__ = [
@@ -18,8 +20,10 @@ __all__ = [
     "Backoff",
     "ConnectionStats",
     "DeviceConnection",
+    "DiscoveredDevice",
     "Event",
     "EventKind",
     "SubDevice",
     "Subscription",
+    "scan",
 ]

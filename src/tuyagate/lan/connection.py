@@ -19,7 +19,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -35,14 +34,17 @@ from tuyagate.errors import (
 )
 from tuyagate.lan.backoff import Backoff
 from tuyagate.lan.events import Event, EventHub, EventKind, Subscription
+from tuyagate.lan.keepalive import KeepAlive
 from tuyagate.lan.link import Link, ProbeNotes
+from tuyagate.lan.support import ConnectionStats, Pending, again, expire, key_bytes
 from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message, MessageCodec
 from tuyagate.protocol.commands import Command
 from tuyagate.protocol.handshake import ClientHandshake
-from tuyagate.protocol.versions import Encryption, VersionSpec, get_spec
+from tuyagate.protocol.versions import VERSIONS, Encryption, VersionSpec, get_spec
 
 if TYPE_CHECKING:
+    from tuyagate.lan.scanner import DiscoveredDevice
     from tuyagate.lan.subdevice import SubDevice
 
 __all__ = ["DEFAULT_PORT", "ConnectionStats", "DeviceConnection"]
@@ -50,38 +52,6 @@ __all__ = ["DEFAULT_PORT", "ConnectionStats", "DeviceConnection"]
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_PORT = 6668
 Build = Callable[[VersionSpec], tuple[Command, dict[str, Any]]]
-
-
-@dataclass(slots=True)
-class ConnectionStats:
-    """Counters for metrics and tests."""
-
-    connects: int = 0
-    requests: int = 0
-    timeouts: int = 0
-    bad_frames: int = 0
-    events: int = 0
-
-
-class _Pending:
-    """The one request in flight: the next frame with its command answers it."""
-
-    __slots__ = ("cmd", "future", "want_data")
-
-    def __init__(self, cmd: int, want_data: bool, future: asyncio.Future[Message]) -> None:
-        self.cmd = cmd
-        self.want_data = want_data
-        self.future = future
-
-
-def _key_bytes(local_key: str | bytes) -> bytes:
-    key = local_key.encode("latin-1") if isinstance(local_key, str) else bytes(local_key)
-    if len(key) != 16:
-        raise ConfigError(
-            f"the local key must be exactly 16 characters, got {len(key)}; copy it again from the "
-            "Tuya cloud (it changes when the device is re-paired) and quote it in the shell"
-        )
-    return key
 
 
 class DeviceConnection:
@@ -94,10 +64,9 @@ class DeviceConnection:
     __slots__ = (
         "_backoff",
         "_d22_dps",
-        "_hb_handle",
-        "_hb_task",
         "_hub",
         "_keep",
+        "_keepalive",
         "_key",
         "_last_error",
         "_last_status",
@@ -107,7 +76,6 @@ class DeviceConnection:
         "_next_attempt",
         "_notes",
         "_pending",
-        "_reconnect_task",
         "_seq",
         "_spec",
         "closed",
@@ -140,7 +108,7 @@ class DeviceConnection:
         self.port = port
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
-        self._key = _key_bytes(local_key)
+        self._key = key_bytes(local_key)
         self._spec: VersionSpec | None = version if isinstance(version, VersionSpec) or version is None else None
         if isinstance(version, str):
             self._spec = get_spec(version)
@@ -149,19 +117,23 @@ class DeviceConnection:
         self._d22_dps = list(device22_dps) if device22_dps else None
         self._lock = asyncio.Lock()
         self._link: Link | None = None
-        self._pending: _Pending | None = None
+        self._pending: Pending | None = None
         self._hub = EventHub(self._subscribers_changed)
         self._seq = 0
         self._last_tx = 0.0
         self._next_attempt = 0.0
         self._last_error: TuyaError | None = None
         self._last_status: dict[str, Any] | None = None
-        self._hb_handle: asyncio.TimerHandle | None = None
-        self._hb_task: asyncio.Task[None] | None = None
-        self._reconnect_task: asyncio.Task[None] | None = None
+        self._keepalive = KeepAlive(self)
         self._notes: ProbeNotes | None = None
         self.stats = ConnectionStats()
         self.closed = False
+
+    @classmethod
+    def from_discovery(cls, found: DiscoveredDevice, local_key: str | bytes, **kwargs: Any) -> DeviceConnection:
+        """A connection to a device heard by :func:`tuyagate.lan.scanner.scan` (its broadcast names IP and version)."""
+        version = found.version if found.version in VERSIONS else None
+        return cls(found.device_id, found.ip, local_key, version, **kwargs)
 
     def __repr__(self) -> str:  # never shows the key
         version = self._spec.label if self._spec else "auto"
@@ -214,18 +186,11 @@ class DeviceConnection:
     async def close(self) -> None:
         """Close the connection, stop heartbeats and reconnects, end every event stream."""
         self.closed = True
-        for task in (self._reconnect_task, self._hb_task):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+        self._keepalive.cancel()
         if self._link is not None:
             self._detach(self._link, "closed by the client", publish=False)
         self._hub.close_all()
-        for task in (self._reconnect_task, self._hb_task):
-            if task is not None and task is not asyncio.current_task():
-                try:
-                    await task
-                except (asyncio.CancelledError, TuyaError):
-                    pass
+        await self._keepalive.wait_stopped()
 
     # ---------------------------------------------------------------- public requests
 
@@ -348,13 +313,13 @@ class DeviceConnection:
     ) -> Message:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Message] = loop.create_future()
-        pending = _Pending(cmd, want_data, future)
+        pending = Pending(cmd, want_data, future)
         self._pending = pending
         self.stats.requests += 1
         try:
             link.write(link.codec.encode(cmd, body, seq=self._next_seq(), iv=self._iv()))
             self._last_tx = loop.time()
-            timer = loop.call_at(deadline, _expire, future)  # cheaper than asyncio.timeout on the hot path
+            timer = loop.call_at(deadline, expire, future)  # cheaper than asyncio.timeout on the hot path
             try:
                 return await future
             finally:
@@ -409,7 +374,7 @@ class DeviceConnection:
         wait = self._next_attempt - loop.time()
         if wait > 0:
             if self._next_attempt > deadline and self._last_error is not None:
-                raise _again(self._last_error, wait)
+                raise again(self._last_error, wait)
             await asyncio.sleep(wait)
         try:
             if self._spec is None:
@@ -451,7 +416,7 @@ class DeviceConnection:
         self._link = link
         self.stats.connects += 1
         self._last_tx = loop.time()
-        self._schedule_heartbeat()
+        self._keepalive.schedule()
         _LOGGER.debug("connected to %s (protocol %s)", self.name, spec.label)
         self._publish(Event(EventKind.CONNECTED, self.device_id))
         return link
@@ -511,9 +476,7 @@ class DeviceConnection:
         """Forget ``link``: fail the request in flight, stop heartbeats, maybe reconnect in the background."""
         if link is self._link:
             self._link = None
-            if self._hb_handle is not None:
-                self._hb_handle.cancel()
-                self._hb_handle = None
+            self._keepalive.stop_heartbeat()
             pending = self._pending
             if pending is not None:
                 self._pending = None
@@ -526,7 +489,7 @@ class DeviceConnection:
                     )
             if publish:
                 self._publish(Event(EventKind.DISCONNECTED, self.device_id, reason=reason))
-            self._maybe_reconnect()
+            self._keepalive.maybe_reconnect()
         link.lost = True
         link.close()
 
@@ -535,74 +498,6 @@ class DeviceConnection:
             self.stats.events += 1
             self._hub.publish(event)
 
-    # ---------------------------------------------------------------- heartbeats and reconnects
-
-    def _schedule_heartbeat(self) -> None:
-        interval = self.heartbeat_interval
-        if interval and self._link is not None and not self.closed and self._hb_handle is None:
-            delay = max(0.05, self._last_tx + interval - asyncio.get_running_loop().time())
-            self._hb_handle = asyncio.get_running_loop().call_later(delay, self._heartbeat_due)
-
-    def _heartbeat_due(self) -> None:
-        self._hb_handle = None
-        if self._link is None or self.closed or self._hb_task is not None:
-            return
-        assert self.heartbeat_interval
-        idle = asyncio.get_running_loop().time() - self._last_tx
-        if idle < self.heartbeat_interval * 0.95 or self._lock.locked():
-            self._schedule_heartbeat()  # other traffic kept the connection alive
-            return
-        self._hb_task = asyncio.get_running_loop().create_task(self._heartbeat_task())
-
-    async def _heartbeat_task(self) -> None:
-        try:
-            await self._heartbeat(self._deadline(None), reconnect=False)
-        except TuyaError as exc:
-            _LOGGER.info("%s: heartbeat failed: %s", self.name, exc)
-        finally:
-            self._hb_task = None
-            self._schedule_heartbeat()
-
     def _subscribers_changed(self) -> None:
         if not self.connected:
-            self._maybe_reconnect()
-
-    def _maybe_reconnect(self) -> None:
-        if self.closed or self._reconnect_task is not None or not (self._keep or len(self._hub)):
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._reconnect_task = loop.create_task(self._reconnect_loop())
-
-    async def _reconnect_loop(self) -> None:
-        """Re-open the connection in the background while someone listens; waits grow with backoff."""
-        loop = asyncio.get_running_loop()
-        try:
-            while not self.closed and not self.connected and (self._keep or len(self._hub)):
-                wait = self._next_attempt - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                try:
-                    await self.connect()
-                except TuyaError as exc:
-                    _LOGGER.info("%s: reconnect failed: %s", self.name, exc)
-                    if self._next_attempt <= loop.time():  # never spin, whatever failed
-                        self._next_attempt = loop.time() + self._backoff.failure()
-        finally:
-            self._reconnect_task = None
-
-
-def _expire(future: asyncio.Future[Message]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
-
-
-def _again(exc: TuyaError, wait: float) -> TuyaError:
-    """The last opening error again, without touching the device during its backoff."""
-    message = f"{exc} (last attempt failed; the next is allowed in {wait:.1f} s)"
-    try:
-        return type(exc)(message)
-    except TypeError:
-        return TuyaConnectionError(message)
+            self._keepalive.maybe_reconnect()

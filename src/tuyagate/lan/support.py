@@ -1,0 +1,57 @@
+"""Small pieces of the LAN client: counters, the in-flight request, key checks, error helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from tuyagate.errors import ConfigError, TuyaConnectionError, TuyaError
+from tuyagate.protocol.codec import Message
+
+__all__ = ["ConnectionStats", "Pending", "again", "expire", "key_bytes"]
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Counters for metrics and tests."""
+
+    connects: int = 0
+    requests: int = 0
+    timeouts: int = 0
+    bad_frames: int = 0
+    events: int = 0
+
+
+class Pending:
+    """The one request in flight: the next frame with its command answers it."""
+
+    __slots__ = ("cmd", "future", "want_data")
+
+    def __init__(self, cmd: int, want_data: bool, future: asyncio.Future[Message]) -> None:
+        self.cmd = cmd
+        self.want_data = want_data
+        self.future = future
+
+
+def key_bytes(local_key: str | bytes) -> bytes:
+    key = local_key.encode("latin-1") if isinstance(local_key, str) else bytes(local_key)
+    if len(key) != 16:
+        raise ConfigError(
+            f"the local key must be exactly 16 characters, got {len(key)}; copy it again from the "
+            "Tuya cloud (it changes when the device is re-paired) and quote it in the shell"
+        )
+    return key
+
+
+def expire(future: asyncio.Future[Message]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+def again(exc: TuyaError, wait: float) -> TuyaError:
+    """The last opening error again, without touching the device during its backoff."""
+    message = f"{exc} (last attempt failed; the next is allowed in {wait:.1f} s)"
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return TuyaConnectionError(message)
