@@ -25,9 +25,9 @@ from tuyagate.protocol.frames import (
     DEFAULT_MAX_FRAME,
     FrameSplitter,
     check_55aa,
-    decode_6699,
     encode_55aa,
     encode_6699,
+    open_6699,
 )
 from tuyagate.protocol.payloads import dump_json
 from tuyagate.protocol.versions import VERSIONS, Encryption, FrameKind, VersionSpec
@@ -274,8 +274,12 @@ class MessageCodec:
                 f"the peer sent {got} framing, which protocol {spec.name} does not use: check the version"
             )
         if is_6699:
-            frame = decode_6699(raw, key=self._key, has_retcode=from_device)
-            return parse_body(frame.seq, frame.cmd, frame.retcode, self._strip_header(frame.cmd, frame.payload))
+            seq, cmd, plain = open_6699(raw, self._key)
+            retcode = None
+            if from_device and len(plain) >= 4:
+                retcode = _U32.unpack_from(plain)[0]
+                plain = plain[4:]
+            return parse_body(seq, cmd, retcode, self._strip_header(cmd, plain))
         enc = spec.encryption
         if enc is Encryption.ECB_SESSION:
             seq, cmd, end = check_55aa(raw, self._key)

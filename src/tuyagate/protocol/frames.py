@@ -30,6 +30,7 @@ __all__ = [
     "decode_6699",
     "encode_55aa",
     "encode_6699",
+    "open_6699",
 ]
 
 PREFIX_55AA = b"\x00\x00\x55\xaa"
@@ -49,6 +50,7 @@ _HMAC_LEN = 32
 _CRC_LEN = 4
 _IV_LEN = 12
 _TAG_LEN = 16
+_MIN_6699 = 18 + _IV_LEN + _TAG_LEN + 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +128,30 @@ def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool 
     return Frame(seq, cmd, raw[start:end], retcode, FrameKind.P55AA)
 
 
+def open_6699(raw: bytes, key: bytes) -> tuple[int, int, bytes]:
+    """Verify and decrypt a whole 0x6699 frame; return its seq, cmd and plaintext.
+
+    This is :func:`decode_6699` without the retcode handling and without building a
+    :class:`Frame`, for the codec's hot path.
+    """
+    size = len(raw)
+    if size < _MIN_6699:
+        raise ProtocolError(f"6699 frame of {size} bytes is shorter than the minimum of {_MIN_6699}")
+    prefix, _reserved, seq, cmd, length = _HDR_6699.unpack_from(raw)
+    if prefix != PREFIX_6699 or not raw.endswith(SUFFIX_6699) or size != 22 + length:
+        raise ProtocolError("not a well-formed 6699 frame (prefix, suffix or length mismatch)")
+    plain = gcm_decrypt(key, raw[18:30], raw[30:-4], raw[4:18])
+    return seq, cmd, plain
+
+
 def decode_6699(raw: bytes, *, key: bytes, has_retcode: bool | None = False) -> Frame:
     """Verify and decrypt a whole 0x6699 frame.
 
     ``has_retcode=None`` guesses (UDP): a retcode is taken only when the plaintext does not start
     with ``{`` but byte 4 does.
     """
-    min_len = _HDR_6699.size + _IV_LEN + _TAG_LEN + 4
-    if len(raw) < min_len:
-        raise ProtocolError(f"6699 frame of {len(raw)} bytes is shorter than the minimum of {min_len}")
-    prefix, _reserved, seq, cmd, length = _HDR_6699.unpack_from(raw)
-    if prefix != PREFIX_6699 or raw[-4:] != SUFFIX_6699 or len(raw) != _HDR_6699.size + length + 4:
-        raise ProtocolError("not a well-formed 6699 frame (prefix, suffix or length mismatch)")
+    seq, cmd, plain = open_6699(raw, key)
     iv = raw[_HDR_6699.size : _HDR_6699.size + _IV_LEN]
-    plain = gcm_decrypt(key, iv, raw[_HDR_6699.size + _IV_LEN : -4], raw[4 : _HDR_6699.size])
     retcode = None
     if has_retcode is None:
         has_retcode = len(plain) >= 5 and plain[:1] != b"{" and plain[4:5] == b"{"
