@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tuyagate.sim.tasmota_server import Faults
+
 __all__ = ["Entity", "EspHomeConfig", "EspHomeEmulator", "Faults", "default_entities", "object_id"]
 
 IdFormat = Literal["current", "transition", "legacy"]
@@ -91,13 +93,6 @@ class EspHomeConfig:
     name: str = "esphome-sim"
     ping_interval: float = 10.0
     load_watts: float = 60.0  # drawn by each switch or light that is on
-
-
-@dataclass(slots=True)
-class Faults:
-    delay: float = 0.0
-    status: int | None = None
-    garbage: bool = False
 
 
 @dataclass(slots=True)

@@ -12,10 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
-import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,8 +22,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tuyagate.sim.esphome import EspHomeConfig, EspHomeEmulator, Faults
-from tuyagate.sim.tasmota_server import RunningServer, serve_app
+from tuyagate.sim.esphome import EspHomeConfig, EspHomeEmulator
+from tuyagate.sim.tasmota_server import (
+    Faults,
+    RunningServer,
+    basic_credentials,
+    fault_response,
+    same_secret,
+    serve_app,
+)
 
 __all__ = ["EspHomeSim", "create_app", "start_esphome"]
 
@@ -43,29 +47,14 @@ def create_app(emulator: EspHomeEmulator) -> Starlette:
     def authorized(request: Request) -> bool:
         if not config.password:
             return True
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        return secrets.compare_digest(user.encode(), config.user.encode()) and secrets.compare_digest(
-            password.encode(), config.password.encode()
-        )
+        creds = basic_credentials(request)
+        return creds is not None and same_secret(creds[0], config.user) and same_secret(creds[1], config.password)
 
     def denied() -> Response:
         return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="Login Required"'})
 
     async def faulty() -> Response | None:
-        faults: Faults = emulator.faults
-        if faults.delay:
-            await asyncio.sleep(faults.delay)
-        if faults.status is not None:
-            return Response("fault injected", status_code=faults.status, media_type="text/plain")
-        if faults.garbage:
-            return Response('{"id":"switch/Relay","state":', media_type="application/json")
-        return None
+        return await fault_response(emulator.faults, '{"id":"switch/Relay","state":')
 
     async def entity(request: Request) -> Response:
         if not authorized(request):

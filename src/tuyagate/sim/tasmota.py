@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from tuyagate.sim.tasmota_server import Faults
+
 __all__ = ["Faults", "TasmotaConfig", "TasmotaEmulator"]
 
 Mode = Literal["tasmota", "openbeken"]
@@ -39,15 +41,6 @@ class TasmotaConfig:
     name: str = "tasmota-sim"
     load_watts: float = 60.0  # drawn by each output that is on
     voltage: float = 230.0
-
-
-@dataclass(slots=True)
-class Faults:
-    """Knobs for tests: slow, failing or garbled answers."""
-
-    delay: float = 0.0  # seconds before every answer
-    status: int | None = None  # answer this HTTP status instead
-    garbage: bool = False  # answer text that is not JSON
 
 
 @dataclass(slots=True)

@@ -8,11 +8,7 @@ Tasmota only reads the query and answers the same warning with HTTP 200; OpenBek
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import json
-import secrets
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,8 +17,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tuyagate.sim.tasmota import Faults, TasmotaConfig, TasmotaEmulator
-from tuyagate.sim.tasmota_server import RunningServer, serve_app
+from tuyagate.sim.tasmota import TasmotaConfig, TasmotaEmulator
+from tuyagate.sim.tasmota_server import (
+    Faults,
+    RunningServer,
+    basic_credentials,
+    fault_response,
+    same_secret,
+    serve_app,
+)
 
 __all__ = ["TasmotaSim", "create_app", "start_tasmota"]
 
@@ -33,21 +36,6 @@ def _json(doc: Any, status: int = 200) -> Response:
     return Response(json.dumps(doc, separators=(",", ":")), status_code=status, media_type="application/json")
 
 
-def _basic(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("basic "):
-        return None
-    try:
-        user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return user, password
-
-
-def _same(a: str, b: str) -> bool:
-    return secrets.compare_digest(a.encode(), b.encode())
-
-
 def create_app(emulator: TasmotaEmulator) -> Starlette:
     """The ASGI app of one emulated device; all state lives on ``emulator``."""
     config = emulator.config
@@ -56,22 +44,15 @@ def create_app(emulator: TasmotaEmulator) -> Starlette:
         if not config.password:
             return True
         if not (config.legacy and not emulator.obk):
-            creds = _basic(request)
-            if creds is not None and _same(creds[0], config.user) and _same(creds[1], config.password):
+            creds = basic_credentials(request)
+            if creds is not None and same_secret(creds[0], config.user) and same_secret(creds[1], config.password):
                 return True
         if emulator.obk:
             return False
-        return _same(args.get("user", ""), config.user) and _same(args.get("password", ""), config.password)
+        return same_secret(args.get("user", ""), config.user) and same_secret(args.get("password", ""), config.password)
 
     async def faulty() -> Response | None:
-        faults: Faults = emulator.faults
-        if faults.delay:
-            await asyncio.sleep(faults.delay)
-        if faults.status is not None:
-            return Response("fault injected\n", status_code=faults.status, media_type="text/plain")
-        if faults.garbage:
-            return Response('<html><body>{"POWER":', media_type="application/json")
-        return None
+        return await fault_response(emulator.faults, '<html><body>{"POWER":')
 
     async def cm(request: Request) -> Response:
         args = dict(request.query_params)

@@ -1,30 +1,68 @@
-"""Serve an ASGI app with uvicorn on a socket we bind ourselves (so port 0 works), for the emulators.
+"""What the reflashed-firmware emulators share: serving, fault knobs, Basic auth.
 
-``serve_app`` binds, starts uvicorn in a task and returns once it accepts connections, with the real
-host/port and a ``stop()`` that closes the socket: after it, connecting is refused, exactly like a
-device that was unplugged.
+``serve_app`` binds a socket itself (so port 0 works), starts uvicorn in a task and returns once it
+accepts connections, with the real host/port and a ``stop()`` that closes the socket: after it,
+connecting is refused, exactly like a device that was unplugged. :class:`Faults` are the test knobs
+(slow, failing or garbled answers) both emulators honour through :func:`fault_response`. Web
+libraries are imported when used, so the emulators' state modules stay plain Python.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import Response
 
-__all__ = ["RunningServer", "serve_app"]
+__all__ = ["Faults", "RunningServer", "basic_credentials", "fault_response", "same_secret", "serve_app"]
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own SIGINT/SIGTERM handlers: the caller (a test, the CLI) owns the signals."""
+@dataclass(slots=True)
+class Faults:
+    """Knobs for tests: slow, failing or garbled answers (changeable while the emulator runs)."""
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    delay: float = 0.0  # seconds before every answer
+    status: int | None = None  # answer this HTTP status instead
+    garbage: bool = False  # answer text that is not JSON
+
+
+async def fault_response(faults: Faults, garbage: str) -> Response | None:
+    """Sleep ``delay``, then the injected answer if a fault is set (``garbage`` is the broken body)."""
+    from starlette.responses import Response
+
+    if faults.delay:
+        await asyncio.sleep(faults.delay)
+    if faults.status is not None:
+        return Response("fault injected\n", status_code=faults.status, media_type="text/plain")
+    if faults.garbage:
+        return Response(garbage, media_type="application/json")
+    return None
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic`` header, or None."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
+
+
+def same_secret(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode(), b.encode())
 
 
 @dataclass(slots=True)
@@ -61,6 +99,15 @@ async def serve_app(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
 ) -> RunningServer:
     """Bind ``host:port`` (0 picks a free port), serve ``app`` and return once it is listening."""
+    import uvicorn
+
+    class _QuietServer(uvicorn.Server):
+        """uvicorn without its own SIGINT/SIGTERM handlers: the caller (a test, the CLI) owns the signals."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
     # without it every answer (headers and body written apart) waits ~40 ms for a delayed ACK.
