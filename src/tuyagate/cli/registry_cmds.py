@@ -378,6 +378,8 @@ def _merged(old: DeviceRecord, new: DeviceRecord) -> DeviceRecord:
         schema=old.schema if keep_schema else new.schema,
         schema_source=old.schema_source if keep_schema else new.schema_source,
         settings={**old.settings, **new.settings},
+        last_state=new.last_state if new.last_state is not None else old.last_state,
+        last_seen=new.last_seen if new.last_seen is not None else old.last_seen,
     )
 
 
