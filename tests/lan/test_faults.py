@@ -288,3 +288,21 @@ async def test_keys_never_reach_the_logs(
     assert caplog.records  # something was logged
     assert KEY not in caplog.text
     assert WRONG_KEY not in caplog.text
+
+
+async def test_subscriber_yields_to_another_client_then_catches_up(sim: SimFactory, client: ClientFactory) -> None:
+    device = await sim(version="3.3", dps={"1": True, "2": 0})
+    watcher = client(device)
+    events = watcher.events()
+    await watcher.status()
+    other = client(device)
+    await other.set_dps({"2": 5})  # the device serves one client: the watcher is dropped meanwhile
+    await other.close()
+    kinds = []
+    async with asyncio.timeout(2.0):
+        while (event := await events.get()).kind is not EventKind.STATUS:
+            kinds.append(event.kind)
+    assert event.dps == {"2": 5}  # the push went to the other client; the catch-up query found it
+    assert kinds[-2:] == [EventKind.DISCONNECTED, EventKind.CONNECTED]
+    assert device.stats.connections_accepted == 3
+    assert device.stats.commands == 1

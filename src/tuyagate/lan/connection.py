@@ -183,6 +183,18 @@ class DeviceConnection:
         finally:
             self._lock.release()
 
+    async def _reopen(self) -> bool:
+        """Open the connection unless another task already did; True when this call opened it."""
+        deadline = self._deadline(None)
+        await self._acquire(deadline)
+        try:
+            if self.connected:
+                return False
+            await self._ensure_link(deadline)
+            return True
+        finally:
+            self._lock.release()
+
     async def close(self) -> None:
         """Close the connection, stop heartbeats and reconnects, end every event stream."""
         self.closed = True
@@ -460,6 +472,9 @@ class DeviceConnection:
 
     def _on_lost(self, link: Link, exc: Exception | None) -> None:
         if link is self._link:
+            # The device dropped us: often for another client (it serves one at a time). Wait a
+            # backoff step before taking the connection back, so two clients never ping-pong.
+            self._next_attempt = asyncio.get_running_loop().time() + self._backoff.failure()
             self._detach(link, f"connection lost ({exc})" if exc else "the device closed the connection")
 
     def _foreign_frame(self, link: Link) -> None:

@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from tuyagate.errors import TuyaError
+from tuyagate.lan.events import Event, EventKind
 
 if TYPE_CHECKING:
     from tuyagate.lan.connection import DeviceConnection
@@ -94,13 +95,23 @@ class KeepAlive:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 try:
-                    await conn.connect()
+                    if await conn._reopen() and conn._last_status:
+                        await self._catch_up()
                 except TuyaError as exc:
                     _LOGGER.info("%s: reconnect failed: %s", conn.name, exc)
                     if conn._next_attempt <= loop.time():  # never spin, whatever failed
                         conn._next_attempt = loop.time() + conn._backoff.failure()
         finally:
             self._reconnect = None
+
+    async def _catch_up(self) -> None:
+        """Pushes sent while we were away are lost: query once and publish what changed meanwhile."""
+        conn = self.conn
+        before = dict(conn._last_status or {})
+        now = await conn.status()
+        changed = {dp: value for dp, value in now.items() if dp not in before or before[dp] != value}
+        if changed:
+            conn._publish(Event(EventKind.STATUS, conn.device_id, changed))
 
     # ---------------------------------------------------------------- shutdown
 

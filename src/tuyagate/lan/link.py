@@ -61,7 +61,7 @@ class Link(asyncio.Protocol):
             try:
                 msg = self.codec.decode_frame(raw)
             except HandshakeError as exc:  # KeyMismatchError: the handshake answer failed its check
-                self._fail_handshake(exc)
+                self._fail_handshake(type(exc)(f"{self.owner.name}: {exc}"))
                 continue
             except ProtocolError as exc:
                 self._note_foreign(raw)
