@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -53,6 +54,16 @@ def _server_process(devices: int, port_queue: Any) -> None:
     asyncio.run(main())
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report cost per request independently of
+    how busy the rest of the machine is."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class PhaseResult:
     name: str
@@ -60,6 +71,7 @@ class PhaseResult:
     errors: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = float("nan")  # CPU seconds the gateway process used during the phase
 
     @property
     def rate(self) -> float:
@@ -137,7 +149,7 @@ async def _phase(name: str, port: int, device_ids: list[str], clients: int, seco
     return PhaseResult(name, len(latencies), errors, elapsed, latencies)
 
 
-async def _run(port: int, clients: int, seconds: float) -> list[PhaseResult]:
+async def _run(port: int, pid: int, clients: int, seconds: float) -> list[PhaseResult]:
     conn = await Connection.open(port)
     conn.writer.write(b"GET /api/v1/devices HTTP/1.1\r\nHost: x\r\n\r\n")
     header = await conn.reader.readuntil(b"\r\n\r\n")
@@ -145,7 +157,13 @@ async def _run(port: int, clients: int, seconds: float) -> list[PhaseResult]:
     devices = json.loads(await conn.reader.readexactly(length))["devices"]
     await conn.close()
     ids = [d["id"] for d in devices if d["category"] == "cz"]  # plugs: DP 1 is switch_1
-    return [await _phase(name, port, ids, clients, seconds) for name in ("reads", "commands")]
+    results = []
+    for name in ("reads", "commands"):
+        before = _cpu_seconds(pid)
+        result = await _phase(name, port, ids, clients, seconds)
+        result.server_cpu = _cpu_seconds(pid) - before
+        results.append(result)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     try:
         port = port_queue.get(timeout=60)
-        results = asyncio.run(_run(port, args.clients, args.seconds))
+        assert server.pid is not None
+        results = asyncio.run(_run(port, server.pid, args.clients, args.seconds))
     finally:
         server.terminate()
         server.join(10)
@@ -183,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  >= {target:.0f}/s, p99 <= {TARGETS['p99_ms']:.0f} ms: {mark}"
         )
         if r.latencies:
-            print(f"{'':<10}mean {statistics.fmean(r.latencies) * 1000:.1f} ms, max {max(r.latencies) * 1000:.1f} ms")
+            per_request = r.server_cpu / max(1, r.requests) * 1e6
+            print(
+                f"{'':<10}mean {statistics.fmean(r.latencies) * 1000:.1f} ms, max {max(r.latencies) * 1000:.1f} ms; "
+                f"gateway CPU {per_request:.0f} us/request (= {1e6 / per_request:.0f} req/s per core)"
+            )
     return 0 if ok else 1
 
 

@@ -38,8 +38,17 @@ class Guard:
         self.settings = settings
         self.store = store
         self.metrics = metrics
-        self.listen_host = settings.host  # serve_app updates it to the address it really binds
+        self.listen_host = settings.host  # serve_app sets the address it really binds
         self.throttle = FailureThrottle(settings.auth_max_failures, settings.auth_failure_window)
+
+    @property
+    def listen_host(self) -> str:
+        return self._listen_host
+
+    @listen_host.setter
+    def listen_host(self, host: str) -> None:
+        self._listen_host = host
+        self._exposed = not is_loopback(host)  # parsed once, not on every request
 
     def required(self) -> bool:
         mode = self.settings.auth
@@ -47,7 +56,7 @@ class Guard:
             return True
         if mode == "off":
             return False
-        return not is_loopback(self.listen_host) or bool(self.store.list())
+        return self._exposed or bool(self.store.list())
 
     def check(self, client: str, token: str | None, need: Scope) -> TokenRecord | None:
         """Return the token record (or None when auth is off); raise ApiError 401/403/429 otherwise."""
