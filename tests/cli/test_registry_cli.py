@@ -503,3 +503,58 @@ async def test_subprocess_login_from_stdin_sync_and_list(data: Path, cloudy: Clo
         err == "tuyagate: error: cloud login needs --region or --base-url (or the TUYAGATE_CLOUD_* variables, "
         "or a terminal to ask on)\n"
     )
+
+
+# ---- prompts on a terminal, and which cloud login a command gets ---------------------------------
+
+
+class FakeTerminal(io.StringIO):
+    """Typed lines, on something that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_add_asks_for_the_key_on_a_terminal(
+    data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return KEY
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    monkeypatch.setattr(sys, "stdin", FakeTerminal(""))
+    assert cli(data, "devices", "add", "--id", "bfa", "--name", "A", "--ip", "10.0.0.1") == 0
+    assert prompts == ["Local key: "]
+    assert KEY not in capsys.readouterr().out
+    with Registry.open(data) as registry:
+        assert Vault.open(registry.db, data).get(secret_name("bfa")) == KEY
+
+
+async def test_cloud_login_asks_on_a_terminal(
+    data: Path, cloudy: Cloudy, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": SECRET)
+    monkeypatch.setattr(sys, "stdin", FakeTerminal(f"{CLIENT_ID}\n"))
+    assert await acli(data, "cloud", "login", "--base-url", cloudy.cloud.base_url) == 0
+    captured = capsys.readouterr()
+    assert "Access ID (client id): " in captured.err
+    assert SECRET not in captured.out + captured.err
+    with Registry.open(data) as registry:
+        assert registry.get_setting("cloud")["client_id"] == CLIENT_ID
+
+
+def test_cloud_client_from_store(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuyagate.cli.context import cloud_client_from_store
+    from tuyagate.errors import ConfigError
+
+    data.mkdir()
+    with Registry.open(data) as registry:
+        vault = Vault.open(registry.db, data)
+        monkeypatch.setenv("TUYAGATE_CLOUD_REGION", "eu")  # an endpoint alone is not a login
+        assert cloud_client_from_store(registry, vault, Namespace()) is None
+        monkeypatch.setenv("TUYAGATE_CLOUD_CLIENT_ID", "someid")  # half a login is an error
+        with pytest.raises(ConfigError, match="--secret"):
+            cloud_client_from_store(registry, vault, Namespace())

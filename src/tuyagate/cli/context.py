@@ -82,7 +82,10 @@ def cloud_client_from_store(registry: Registry, vault: Vault, args: argparse.Nam
         ca_bundle=getattr(args, "ca_bundle", None),
     )
     stored = load_cloud_login(registry, vault)
-    anything = any(getattr(given, name) for name in ENV_VARS) or any(os.environ.get(v) for v in ENV_VARS.values())
+    # Only an id or a secret counts as "a login was meant": a CA bundle or region variable alone,
+    # with nothing stored, leaves the command LAN-only instead of failing.
+    named = ("client_id", "secret")
+    anything = any(getattr(given, n) for n in named) or any(os.environ.get(ENV_VARS[n]) for n in named)
     if stored is None and not anything:
         return None
     creds = resolve_credentials(given, stored=lambda: stored)
