@@ -82,6 +82,23 @@ async def test_same_interface_for_every_backend(tasmota, esphome, backend: str) 
         await dev.close()
 
 
+async def test_concurrent_reads_share_requests_and_never_overlap(tasmota) -> None:
+    sim = await tasmota(relays=2)
+    sim.emulator.faults.delay = 0.05
+    dev = tasmota_device(sim.url, options=FAST)
+    try:
+        await dev.status()
+        before = len(sim.emulator.commands)
+        states = await asyncio.gather(*(dev.status() for _ in range(20)))
+        assert all(s.values["switch_1"] is False for s in states)
+        reads = len(sim.emulator.commands) - before
+        assert 1 <= reads <= 3  # one read in flight plus one shared by everyone who queued behind it
+        await asyncio.gather(dev.set({"switch_1": True}), dev.set({"switch_2": True}), dev.status())
+        assert sim.emulator.power == [True, True]
+    finally:
+        await dev.close()
+
+
 async def test_tasmota_polling_emits_only_changes(tasmota) -> None:
     sim = await tasmota(relays=2, energy=False)
     dev = tasmota_device(sim.url, options=FAST, poll_interval=0.05)

@@ -10,7 +10,7 @@ import pytest
 from tuyagate.errors import DeviceError, NotFoundError, ProtocolError, TuyaConnectionRefused, TuyaTimeoutError
 from tuyagate.flashed.errors import FlashedAuthError
 from tuyagate.flashed.esphome import EspHomeClient
-from tuyagate.flashed.esphome_map import EntityRef, ref_from_state
+from tuyagate.flashed.esphome_map import EntityRef, bind, ref_from_state
 from tuyagate.flashed.http_base import HttpOptions
 
 from .conftest import FAST
@@ -53,6 +53,17 @@ async def test_discovery_and_codes_in_every_id_format(esphome, id_format: str) -
         assert (await client.status())["cur_power"] == 60.0
     finally:
         await client.close()
+
+
+def test_codes_stay_unique_when_object_ids_repeat() -> None:
+    docs = [
+        {"id": "sensor/Temperature", "uom": "°C", "value": 20.0},
+        {"id": "sensor/Garage/Temperature", "uom": "°C", "value": 5.0},
+        {"id": "sensor/Shed/Temperature", "uom": "K", "value": 290.0},
+        {"id": "sensor/Attic/Temperature", "uom": "K", "value": 300.0},
+    ]
+    codes = [spec.code for binding in bind(docs) for spec in binding.specs]
+    assert codes == ["temp_current", "sensor_temperature", "sensor_temperature_2", "sensor_temperature_3"]
 
 
 def test_entity_ids_of_all_generations() -> None:

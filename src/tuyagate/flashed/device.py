@@ -86,7 +86,10 @@ class FlashedDevice:
         self._subscribers: set[asyncio.Queue[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._watching = asyncio.Event()  # set once the watcher has seen the device (first poll or push)
-        self._describe_lock = asyncio.Lock()
+        # One request at a time per device: the firmware's web server is single-threaded (the event
+        # stream has its own connection and is not counted).
+        self._io = asyncio.Lock()
+        self._read_started = float("-inf")  # when the last completed read began (monotonic)
         self._closed = False
 
     # -- Device: identity and health ------------------------------------------------------------
@@ -133,36 +136,45 @@ class FlashedDevice:
 
     async def describe(self, *, timeout: float | None = None) -> Description:
         """Ask the device what it has (done once, on first use); the schema follows from it."""
-        async with self._describe_lock:
-            if self._description is None:
-                desc = await self._call(self.backend.describe(timeout=timeout))
-                self._schema = Schema(desc.specs)
-                self._description = desc
-                self._apply(desc.state)
-            return self._description
+        async with self._io:
+            return await self._describe_locked(timeout)
+
+    async def _describe_locked(self, timeout: float | None) -> Description:
+        if self._description is None:
+            desc = await self._call(self.backend.describe(timeout=timeout))
+            self._schema = Schema(desc.specs)
+            self._description = desc
+            self._apply(desc.state)
+            self._read_started = time.monotonic()
+        return self._description
 
     def _check_open(self) -> None:
         if self._closed:
             raise TuyaConnectionError(f"{self._id} is closed")
 
     async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+        """Read the device; callers that ask while a read is queued share the next one."""
         self._check_open()
         if not refresh and self._values is not None and time.time() - self._updated_at < self.cache_ttl:
             return self._state("cache")
-        if self._description is None:
-            await self.describe(timeout=timeout)
-        else:
-            self._apply(await self._call(self.backend.status(timeout=timeout)))
+        asked = time.monotonic()
+        async with self._io:
+            if self._description is None:
+                await self._describe_locked(timeout)
+            elif self._read_started < asked:  # no read began since we asked: do one
+                started = time.monotonic()
+                self._apply(await self._call(self.backend.status(timeout=timeout)))
+                self._read_started = started
         return self._state(self.backend.kind)
 
     async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
         self._check_open()
-        if self._description is None:
-            await self.describe(timeout=timeout)
-        resolved = self._schema.resolve(values)
-        confirmed = await self._call(self.backend.set(resolved, timeout=timeout))
-        writes = {c: v for c, v in resolved.items() if self._schema.spec(c).mode == "rw"}
-        self._apply(writes | confirmed)
+        async with self._io:
+            await self._describe_locked(timeout)
+            resolved = self._schema.resolve(values)
+            confirmed = await self._call(self.backend.set(resolved, timeout=timeout))
+            writes = {c: v for c, v in resolved.items() if self._schema.spec(c).mode == "rw"}
+            self._apply(writes | confirmed)
         return CommandResult(device_id=self._id, dps=self._schema.dps(resolved), route=self.backend.kind)
 
     async def _call(self, coro: Any) -> Any:

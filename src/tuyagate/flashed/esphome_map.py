@@ -127,6 +127,9 @@ def bind(states: Sequence[Mapping[str, Any]]) -> list[Binding]:
 
     def take(code: str, fallback: str) -> str:
         chosen = code if code not in used else fallback
+        n = 2
+        while chosen in used:  # two entities with the same object id (e.g. on sub-devices)
+            chosen, n = f"{fallback}_{n}", n + 1
         used.add(chosen)
         return chosen
 
