@@ -558,3 +558,17 @@ def test_cloud_client_from_store(data: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv("TUYAGATE_CLOUD_CLIENT_ID", "someid")  # half a login is an error
         with pytest.raises(ConfigError, match="--secret"):
             cloud_client_from_store(registry, vault, Namespace())
+
+
+async def test_sync_without_a_stored_login_uses_options_or_environment(
+    data: Path, cloudy: Cloudy, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = cloudy.cloud.base_url
+    assert await acli(data, "cloud", "sync", "--base-url", url, "--client-id", CLIENT_ID, "--secret", "x" * 32) == 1
+    assert "sign invalid" in capsys.readouterr().err
+    for var, value in (("CLIENT_ID", CLIENT_ID), ("SECRET", SECRET), ("BASE_URL", url)):
+        monkeypatch.setenv(f"TUYAGATE_CLOUD_{var}", value)
+    assert await acli(data, "cloud", "sync") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "13 cloud device(s): 13 added, 0 updated, 0 unchanged"
+    with Registry.open(data) as registry:
+        assert registry.get_setting("cloud") is None  # a sync never stores a login

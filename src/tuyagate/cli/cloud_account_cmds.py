@@ -64,7 +64,13 @@ def register_cloud(cloud_commands: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (10)")
+    g = p.add_argument_group("another cloud project than the stored login (or TUYAGATE_CLOUD_*)")
+    g.add_argument("--client-id", help="Access ID")
+    g.add_argument("--secret", help="Access Secret (better: TUYAGATE_CLOUD_SECRET)")
+    g.add_argument("--region", help="data center: " + ", ".join(REGIONS))
+    g.add_argument("--base-url", help="custom endpoint, e.g. an emulator")
+    g.add_argument("--ca-bundle", help="CA file to trust, e.g. an emulator's self-signed certificate")
+    g.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (10)")
     add_data_dir_arg(p)
     p.set_defaults(func=_sync)
 
