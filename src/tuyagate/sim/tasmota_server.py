@@ -16,7 +16,7 @@ import contextlib
 import secrets
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,7 +74,6 @@ class RunningServer:
     server: uvicorn.Server
     task: asyncio.Task[None]
     sock: socket.socket
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
