@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase
 
 from tests.gateway.conftest import Gateway
 
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 20
 
 
 def _fuzz(url: str) -> list[str]:
