@@ -35,7 +35,12 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
         proc.wait(5)
         pytest.fail("the emulator printed nothing within 15 s")
     line = proc.stdout.readline()
-    return proc, json.loads(line)
+    try:
+        return proc, json.loads(line)
+    except ValueError:
+        proc.kill()
+        _out, err = proc.communicate(timeout=5)
+        pytest.fail(f"the emulator's first line is not JSON: {line!r}; stderr: {err[-2000:]}")
 
 
 def _stop(proc: subprocess.Popen[str]) -> int:
