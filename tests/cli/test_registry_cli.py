@@ -572,3 +572,27 @@ async def test_sync_without_a_stored_login_uses_options_or_environment(
     assert capsys.readouterr().out.splitlines()[-1] == "13 cloud device(s): 13 added, 0 updated, 0 unchanged"
     with Registry.open(data) as registry:
         assert registry.get_setting("cloud") is None  # a sync never stores a login
+
+
+async def test_a_tasmota_device_added_by_the_cli_is_controlled_by_name(
+    data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tuyagate.sim.tasmota import TasmotaConfig
+    from tuyagate.sim.tasmota_app import start_tasmota
+
+    sim = await start_tasmota(TasmotaConfig(password="porch-pw"))
+    try:
+        monkeypatch.setattr(sys, "stdin", io.StringIO("porch-pw\n"))
+        add = ["devices", "add", "--backend", "tasmota", "--url", sim.url, "--user", "admin", "--password-stdin"]
+        assert await acli(data, *add, "--name", "Porch lamp") == 0
+        assert "porch-pw" not in capsys.readouterr().out
+        async with hub_session(Namespace(data_dir=str(data)), names=["porch lamp"]) as hub:
+            assert [d.info.name for d in hub.list()] == ["Porch lamp"]
+            lamp = hub.get("Porch lamp")
+            result = await lamp.set({"switch_1": True})
+            assert result.route == "tasmota"
+            assert sim.emulator.power == [True]
+            state = await lamp.status()
+            assert state.values["switch_1"] is True
+    finally:
+        await sim.stop()
