@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tuyagate.cloud.client import TuyaCloudClient
+from tuyagate.cloud.models import CloudDevice, Specification
 from tuyagate.devices.cloud_sync import SyncReport, sync_from_cloud
 from tuyagate.devices.hub import HubOptions, build_hub
 from tuyagate.devices.manifest_import import parse_fleet_manifest
@@ -160,3 +161,52 @@ async def test_after_sync_and_discovery_every_device_is_controlled_by_name_lan_f
         assert env.fleet.sim_for(plug.info.id).dps["1"] is True
     finally:
         await hub.close()
+
+
+class SparseListClient(TuyaCloudClient):
+    """The real client, but its device list lacks what some accounts' lists lack (gateway and node ids),
+    and it counts specification calls; everything else goes to the emulator."""
+
+    spec_calls: list[str]
+    refuse_spec: set[str]
+
+    async def devices(self) -> list[CloudDevice]:
+        return [replace(d, gateway_id="", node_id="") for d in await super().devices()]
+
+    async def specification(self, device_id: str) -> Specification:
+        self.spec_calls.append(device_id)
+        if device_id in self.refuse_spec:
+            raise CloudError(1106, "permission deny")
+        return await super().specification(device_id)
+
+
+async def test_gateways_are_asked_for_children_and_products_share_one_specification(env: Env) -> None:
+    plugs = [d for d in env.manifest.devices if d.category == "cz" and not d.parent_id]
+    for plug in plugs:
+        plug.product_id = "sameplugproduct1"
+    client = SparseListClient(CLIENT_ID, SECRET, base_url=env.cloud.base_url, retries=0, timeout=3)
+    client.spec_calls, client.refuse_spec = [], set()
+    try:
+        report = await sync_from_cloud(client, env.registry, env.vault)
+    finally:
+        await client.aclose()
+    assert report.warnings == ()
+    garden = env.registry.get("Garden sensor")
+    assert (garden.parent_id, garden.cid) == (env.registry.get("Zigbee gateway").id, "a4c1380000000000")
+    assert len(client.spec_calls) == len(env.manifest.devices) - len(plugs) + 1
+    assert all(len(env.registry.get(p.id).schema) == 6 for p in plugs)
+
+
+async def test_an_unreadable_specification_is_a_warning_and_keeps_the_old_schema(env: Env) -> None:
+    await _sync(env)
+    hall = env.registry.get("Hall light")
+    client = SparseListClient(CLIENT_ID, SECRET, base_url=env.cloud.base_url, retries=0, timeout=3)
+    client.spec_calls, client.refuse_spec = [], {hall.id}
+    try:
+        report = await sync_from_cloud(client, env.registry, env.vault)
+    finally:
+        await client.aclose()
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("Hall light: no DP specification (cloud error 1106")
+    assert env.registry.get(hall.id).schema == hall.schema
+    assert report.unchanged == [d.id for d in env.manifest.devices]
