@@ -185,3 +185,27 @@ async def test_cloud_api_off_without_credentials(start_gateway: GatewayFactory) 
     r = await gw.client.get("/v1.0/token?grant_type=1")
     assert r.json()["code"] == 1005
     assert "not configured" in r.json()["msg"]
+
+
+async def test_tuya_official_sdk_works_against_the_gateway(gateway: Gateway) -> None:
+    from tuya_connector import TuyaOpenAPI  # type: ignore[import-untyped]
+
+    def session() -> dict[str, Any]:
+        api = TuyaOpenAPI(gateway.url, CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET)  # only the endpoint changes
+        out: dict[str, Any] = {"connect": api.connect()}
+        out["status"] = api.get(f"/v1.0/iot-03/devices/{PLUG_ID}/status")
+        out["command"] = api.post(
+            f"/v1.0/iot-03/devices/{BULB_ID}/commands", {"commands": [{"code": "work_mode", "value": "colour"}]}
+        )
+        out["bad"] = api.post(f"/v1.0/devices/{BULB_ID}/commands", {"commands": [{"code": "work_mode", "value": "x"}]})
+        out["functions"] = api.get(f"/v1.0/devices/{BULB_ID}/functions")
+        return out
+
+    out = await asyncio.wait_for(asyncio.to_thread(session), 30)
+    assert out["connect"]["success"] is True
+    assert out["status"]["result"][0] == {"code": "switch_1", "value": True}
+    assert out["command"] == {**out["command"], "success": True, "result": True}
+    assert gateway.fleet.get(BULB_ID).commands == [{"21": "colour"}]
+    assert (out["bad"]["success"], out["bad"]["code"]) == (False, 1109)
+    assert "white" in out["bad"]["msg"]
+    assert [f["code"] for f in out["functions"]["result"]["functions"]][:2] == ["switch_led", "work_mode"]
