@@ -223,6 +223,7 @@ def test_add_list_remove_stock_sub_and_tasmota_devices(
         (["--backend", "esphome", "--name", "X"], "needs --name and --url"),
         (["--backend", "tasmota", "--name", "X", "--url", "ftp://h"], "must start with http"),
         (["--name", "X", "--url", "http://h"], "needs --backend"),
+        (["--backend", "tasmota", "--name", "X", "--url", "http://admin:short@h"], "not inside --url"),
     ],
 )
 def test_add_refuses_incomplete_devices_with_one_line(

@@ -16,6 +16,7 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tuyagate.cli.context import add_data_dir_arg, emit, open_store, read_secret, table
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
@@ -266,7 +267,10 @@ def _flashed_record(
         raise ConfigError(f"a new {backend} device needs --name and --url")
     url = args.url or (str(old.settings.get("url", "")) if old is not None else "")
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--url must start with http:// or https://, got {url!r}")
+        raise ConfigError("--url must start with http:// or https://")
+    parts = urlsplit(url)
+    if parts.username or parts.password:  # the URL is shown by `devices list`; credentials belong in the vault
+        raise ConfigError("give the web user and password with --user and --password, not inside --url")
     settings = dict(old.settings) if old is not None else {}
     settings["url"] = url.rstrip("/")
     if args.user:
@@ -294,9 +298,11 @@ def _remove(args: argparse.Namespace) -> int:
     removed = []
     with open_store(args) as (registry, vault):
         targets = [registry.get(name) for name in args.devices]  # all or nothing: check every name first
+        with registry.db.transaction():
+            for record in targets:
+                removed.append(device_row(record, vault))
+                registry.remove(record.id)
         for record in targets:
-            removed.append(device_row(record, vault))
-            registry.remove(record.id)
             orphans = registry.devices(parent_id=record.id)
             if orphans:
                 print(
