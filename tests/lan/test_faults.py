@@ -236,7 +236,7 @@ async def test_many_callers_against_a_slow_device_all_finish_by_their_deadline(
     assert len(ok) + len(timeouts) == 100
     assert 3 <= len(ok) <= 12
     assert elapsed < 0.9
-    assert device.stats.active_clients <= 1
+    assert dev.stats.connects <= 2  # at most one re-open, by a caller that got the lock as the deadline hit
 
 
 async def test_cancelled_caller_does_not_confuse_the_next(sim: SimFactory, client: ClientFactory) -> None:

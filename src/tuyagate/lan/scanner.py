@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tuyagate.errors import ProtocolError, TuyaConnectionError
 from tuyagate.protocol.discovery import decode_datagram, encode_devinfo_request, is_app_probe
@@ -48,8 +48,7 @@ class _Listener(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast("asyncio.DatagramTransport", transport)  # 3.11's does not subclass it
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         try:
