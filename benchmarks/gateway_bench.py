@@ -7,7 +7,7 @@ cached status reads (``GET /api/v1/devices/{id}/status``) and commands
 (``POST /api/v1/devices/{id}/commands``), each with ``--clients`` concurrent connections spread over
 all devices. Targets on a 2-core machine: >= 2,000 reads/s, >= 500 commands/s, p99 <= 50 ms.
 
-    .venv/bin/python benchmarks/gateway_bench.py [--devices 50] [--clients 64] [--seconds 5]
+    .venv/bin/python benchmarks/gateway_bench.py [--devices 50] [--clients 64] [--seconds 5] [--backend lan]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +33,28 @@ if str(ROOT) not in sys.path:  # so `tests.gateway.memory_devices` imports when 
 TARGETS = {"reads": 2000.0, "commands": 500.0, "p99_ms": 50.0}
 
 
-def _server_process(devices: int, port_queue: Any) -> None:
+def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Popen[str]]:
+    """The real router over emulated devices speaking the LAN protocol in another process."""
+    from tuyagate.devices.hub import build_hub
+    from tuyagate.devices.manifest_import import parse_fleet_manifest
+    from tuyagate.devices.registry import Registry
+    from tuyagate.devices.tinytuya_import import write_import
+    from tuyagate.devices.vault import Vault
+
+    manifest_path = data_dir / "fleet.json"
+    command = [sys.executable, "-m", "benchmarks.lan_devices", "--count", str(devices), "--first-ip", "127.0.9.1"]
+    command += ["--port", "0", "--manifest", str(manifest_path)]
+    emulators = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert emulators.stdout is not None
+    if emulators.stdout.readline().strip() != "ready":
+        raise RuntimeError("the emulated fleet did not start")
+    registry = Registry.open(data_dir)
+    vault = Vault.open(registry.db, data_dir, env={})
+    write_import(parse_fleet_manifest(json.loads(manifest_path.read_text())), registry, vault)
+    return build_hub(registry, vault), emulators
+
+
+def _server_process(devices: int, backend: str, port_queue: Any) -> None:
     import logging
 
     from tests.gateway.memory_devices import make_fleet
@@ -45,11 +67,19 @@ def _server_process(devices: int, port_queue: Any) -> None:
 
     async def main() -> None:
         with tempfile.TemporaryDirectory() as data_dir:
+            emulators = None
+            if backend == "lan":
+                manager, emulators = _lan_manager(devices, Path(data_dir))
+            else:
+                manager = make_fleet(extra=max(0, devices - 3))
             settings = GatewaySettings(data_dir=Path(data_dir), request_timeout=5.0)
-            app = create_app(settings, make_fleet(extra=max(0, devices - 3)))
-            served = await serve_app(app, "127.0.0.1", 0)
+            served = await serve_app(create_app(settings, manager), "127.0.0.1", 0)
             port_queue.put(served.port)
-            await served.wait()
+            try:
+                await served.wait()
+            finally:
+                if emulators is not None:
+                    emulators.kill()
 
     asyncio.run(main())
 
@@ -171,11 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--backend",
+        choices=("memory", "lan"),
+        default="memory",
+        help="memory: in-process devices (measures the gateway alone); lan: the router over emulated devices "
+        "speaking the Tuya LAN protocol in another process (commands travel the real protocol)",
+    )
     args = parser.parse_args(argv)
 
     ctx = multiprocessing.get_context("spawn")
     port_queue = ctx.Queue()
-    server = ctx.Process(target=_server_process, args=(args.devices, port_queue), daemon=True)
+    server = ctx.Process(target=_server_process, args=(args.devices, args.backend, port_queue), daemon=True)
     server.start()
     try:
         port = port_queue.get(timeout=60)
@@ -188,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
             server.join(5)
 
-    print(f"gateway benchmark: {args.devices} devices, {args.clients} concurrent keep-alive clients, loopback")
+    print(
+        f"gateway benchmark: {args.devices} {args.backend} devices, {args.clients} concurrent keep-alive clients, "
+        "loopback"
+    )
     print(f"{'phase':<10}{'requests':>10}{'errors':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}  target")
     ok = True
     for r in results:
