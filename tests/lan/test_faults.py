@@ -306,3 +306,18 @@ async def test_subscriber_yields_to_another_client_then_catches_up(sim: SimFacto
     assert kinds[-2:] == [EventKind.DISCONNECTED, EventKind.CONNECTED]
     assert device.stats.connections_accepted == 3
     assert device.stats.commands == 1
+
+
+async def test_backoff_never_outlasts_the_deadline(sim: SimFactory, client: ClientFactory) -> None:
+    from tuyagate.lan import Backoff
+
+    device = await sim(version="3.3")
+    dev = client(device, timeout=0.3, backoff=Backoff(2.0, 2.0))
+    await dev.status()
+    device.disconnect()  # the device drops us: wait ~2 s before reconnecting, but never past a deadline
+    await asyncio.sleep(0.05)
+    start = time.monotonic()
+    with pytest.raises(TuyaConnectionLost, match="next attempt is allowed in"):
+        await dev.status()
+    assert time.monotonic() - start < 0.1
+    assert device.stats.connections_accepted == 1

@@ -161,7 +161,7 @@ class DeviceConnection:
     @property
     def last_status(self) -> dict[str, Any] | None:
         """The DP values last seen (query answers merged with pushes), or None before the first."""
-        return self._last_status
+        return None if self._last_status is None else dict(self._last_status)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -213,7 +213,7 @@ class DeviceConnection:
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             return payloads.query_request(spec, self.device_id, t=int(time.time()), cid=cid, dp_ids=self._d22_dps)
 
-        msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline)
+        msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline, cid=cid)
         spec = self._spec
         if msg.data_unvalid and cid is None and spec is not None and not spec.device22:
             # The device22 symptom: ask again as CONTROL_NEW with null DPs (lan-protocol.md §2.8).
@@ -225,7 +225,9 @@ class DeviceConnection:
         if dps is None:
             raise DeviceError(f"{self.name} answered the status query without DP values")
         if cid is None:
-            self._last_status = {**(self._last_status or {}), **dps}
+            if self._last_status is None:
+                self._last_status = {}
+            self._last_status.update(dps)
         return dict(dps)
 
     async def set_dps(
@@ -240,7 +242,7 @@ class DeviceConnection:
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
 
-        msg = await self._transact(build, want_data=False, idempotent=False, deadline=deadline)
+        msg = await self._transact(build, want_data=False, idempotent=False, deadline=deadline, cid=cid)
         self._check(msg, "command")
 
     async def update_dps(self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None) -> None:
@@ -303,7 +305,9 @@ class DeviceConnection:
                 f"{self.name}: the deadline passed while waiting behind earlier requests to the same device"
             ) from None
 
-    async def _transact(self, build: Build, *, want_data: bool, idempotent: bool, deadline: float) -> Message:
+    async def _transact(
+        self, build: Build, *, want_data: bool, idempotent: bool, deadline: float, cid: str | None = None
+    ) -> Message:
         await self._acquire(deadline)
         try:
             for attempt in (1, 2):
@@ -311,7 +315,7 @@ class DeviceConnection:
                 assert self._spec is not None
                 cmd, body = build(self._spec)
                 try:
-                    return await self._exchange(link, cmd, body, want_data=want_data, deadline=deadline)
+                    return await self._exchange(link, cmd, body, want_data=want_data, deadline=deadline, cid=cid)
                 except TuyaConnectionLost:
                     if not idempotent or attempt == 2 or self._notes is not None:
                         raise
@@ -321,11 +325,18 @@ class DeviceConnection:
             self._lock.release()
 
     async def _exchange(
-        self, link: Link, cmd: Command, body: dict[str, Any], *, want_data: bool, deadline: float
+        self,
+        link: Link,
+        cmd: Command,
+        body: dict[str, Any],
+        *,
+        want_data: bool,
+        deadline: float,
+        cid: str | None = None,
     ) -> Message:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Message] = loop.create_future()
-        pending = Pending(cmd, want_data, future)
+        pending = Pending(cmd, want_data, future, cid)
         self._pending = pending
         self.stats.requests += 1
         try:
@@ -385,8 +396,13 @@ class DeviceConnection:
         loop = asyncio.get_running_loop()
         wait = self._next_attempt - loop.time()
         if wait > 0:
-            if self._next_attempt > deadline and self._last_error is not None:
-                raise again(self._last_error, wait)
+            if self._next_attempt > deadline:  # never sleep past the caller's deadline
+                if self._last_error is not None:
+                    raise again(self._last_error, wait)
+                raise TuyaConnectionLost(
+                    f"{self.name} dropped the connection; to let the device recover, the next attempt is allowed "
+                    f"in {wait:.1f} s"
+                )
             await asyncio.sleep(wait)
         try:
             if self._spec is None:
@@ -451,17 +467,19 @@ class DeviceConnection:
         if link is not self._link:
             return
         pending = self._pending
-        if pending is not None and msg.cmd == pending.cmd:
+        if pending is not None and msg.cmd == pending.cmd and (pending.cid is None or msg.cid in (None, pending.cid)):
             if msg.is_ack and pending.want_data and not msg.retcode:
                 return  # the empty ACK some devices send before the data
             self._pending = None
             if not pending.future.done():
                 pending.future.set_result(msg)
             return
-        if msg.cmd == Command.STATUS and msg.dps is not None:
+        if msg.dps is not None and (msg.cmd == Command.STATUS or msg.cid is not None):  # incl. another child's reply
             cid = msg.cid
             if cid is None:
-                self._last_status = {**(self._last_status or {}), **msg.dps}
+                if self._last_status is None:
+                    self._last_status = {}
+                self._last_status.update(msg.dps)
             self._publish(Event(EventKind.STATUS, self.device_id, dict(msg.dps), cid=cid))
         elif msg.cmd == Command.LAN_EXT_STREAM and msg.data and msg.data.get("reqType") == "subdev_online_stat_report":
             report = msg.data.get("data") or {}

@@ -25,12 +25,13 @@ class ConnectionStats:
 class Pending:
     """The one request in flight: the next frame with its command answers it."""
 
-    __slots__ = ("cmd", "future", "want_data")
+    __slots__ = ("cid", "cmd", "future", "want_data")
 
-    def __init__(self, cmd: int, want_data: bool, future: asyncio.Future[Message]) -> None:
+    def __init__(self, cmd: int, want_data: bool, future: asyncio.Future[Message], cid: str | None = None) -> None:
         self.cmd = cmd
         self.want_data = want_data
         self.future = future
+        self.cid = cid  # a reply about another sub-device is not this request's answer
 
 
 def key_bytes(local_key: str | bytes) -> bytes:
