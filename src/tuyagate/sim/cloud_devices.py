@@ -1,0 +1,235 @@
+"""The emulated cloud's view of the fleet: device objects, specifications, commands, logs.
+
+Device *state* sits behind :class:`CloudDeviceBackend` (DP values by DP id). The in-memory
+backend keeps it in a dict seeded from the manifest; a backend that forwards to the emulated
+LAN devices makes the cloud and the LAN agree. Either is passed to the app factory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from tuyagate.errors import TuyaConnectionError, TuyaError, TuyaTimeoutError
+from tuyagate.sim.manifest import DpSpec, FleetManifest, ManifestDevice
+
+__all__ = ["CloudDeviceBackend", "CloudFleet", "CommandRefused", "InMemoryBackend"]
+
+READABLE = ("rw", "ro")
+WRITABLE = ("rw", "wr")
+LOG_TYPES = {"online": 1, "offline": 2, "command": 5, "report": 7}
+
+
+@runtime_checkable
+class CloudDeviceBackend(Protocol):
+    """Where the emulated cloud reads and writes device state (DP values keyed by DP id)."""
+
+    async def get_dps(self, device: ManifestDevice) -> dict[str, Any]:
+        """The device's current DP values, by DP id (``{"1": true}``)."""
+        ...
+
+    async def set_dps(self, device: ManifestDevice, dps: dict[str, Any]) -> None:
+        """Apply DP values; raise TuyaConnectionError/TuyaTimeoutError when the device is unreachable."""
+        ...
+
+
+class InMemoryBackend:
+    """State in memory, seeded from each device's manifest ``status``."""
+
+    def __init__(self, manifest: FleetManifest) -> None:
+        self._dps = {d.id: dict(d.status) for d in manifest.devices}
+
+    async def get_dps(self, device: ManifestDevice) -> dict[str, Any]:
+        return dict(self._dps.setdefault(device.id, dict(device.status)))
+
+    async def set_dps(self, device: ManifestDevice, dps: dict[str, Any]) -> None:
+        self._dps.setdefault(device.id, dict(device.status)).update(dps)
+
+
+class CommandRefused(Exception):
+    """A command the cloud refuses with ``code`` (2001 offline, 2008 bad code/value, 1103 failed)."""
+
+    def __init__(self, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+def _value_ok(spec: DpSpec, value: Any) -> bool:
+    values = spec.values
+    kind = spec.type.lower()
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in ("integer", "value"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        low, high = values.get("min"), values.get("max")
+        return (low is None or value >= low) and (high is None or value <= high)
+    if kind == "enum":
+        return value in (values.get("range") or [])
+    if kind == "string":
+        return isinstance(value, str) and len(value) <= int(values.get("maxlen", 255))
+    if kind == "bitmap":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str | dict | list)  # Json, Raw
+
+
+def _log_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+class CloudFleet:
+    """The manifest's devices as the cloud shows them, plus their log."""
+
+    def __init__(
+        self, manifest: FleetManifest, backend: CloudDeviceBackend, *, uid: str, clock: Callable[[], float]
+    ) -> None:
+        self.manifest = manifest
+        self.backend = backend
+        self.uid = uid
+        self._clock = clock
+        self.born = int(clock()) - 86400
+        self._logs: dict[str, list[dict[str, Any]]] = {d.id: [] for d in manifest.devices}
+        for device in manifest.devices:
+            self._log(device.id, "online" if device.online else "offline", "", "", "1")
+
+    @property
+    def devices(self) -> list[ManifestDevice]:
+        return self.manifest.devices
+
+    def get(self, device_id: str) -> ManifestDevice | None:
+        return self.manifest.get(device_id)
+
+    def children(self, gateway_id: str) -> list[ManifestDevice]:
+        return [d for d in self.manifest.devices if d.parent_id == gateway_id]
+
+    # -- rendering -------------------------------------------------------------------------
+
+    @staticmethod
+    def status_items(device: ManifestDevice, dps: dict[str, Any]) -> list[dict[str, Any]]:
+        """``[{"code", "value"}]`` for the DPs the schema names (the cloud hides the others)."""
+        return [
+            {"code": spec.code, "value": dps[str(spec.dp_id)]}
+            for spec in device.schema
+            if spec.mode in READABLE and str(spec.dp_id) in dps
+        ]
+
+    async def status(self, device: ManifestDevice) -> list[dict[str, Any]]:
+        return self.status_items(device, await self.backend.get_dps(device))
+
+    def uuid(self, device: ManifestDevice) -> str:
+        return hashlib.sha1(device.id.encode()).hexdigest()[:16]
+
+    def mac(self, device: ManifestDevice) -> str:
+        digest = hashlib.sha1(b"mac" + device.id.encode()).digest()
+        return ":".join(f"{b:02x}" for b in (b"\x10\xd5\x61" + digest[:3]))
+
+    def device_object(self, device: ManifestDevice, *, status: list[dict[str, Any]] | None) -> dict[str, Any]:
+        """The device object of ``/v1.0/devices/{id}`` (``status`` None: the iot-03 shape)."""
+        sub = device.parent_id is not None
+        obj: dict[str, Any] = {
+            "id": device.id,
+            "uuid": self.uuid(device),
+            "uid": self.uid,
+            "name": device.name,
+            "local_key": device.local_key,
+            "ip": "" if sub or not device.lan else device.ip,
+            "time_zone": "+00:00",
+            "category": device.category,
+            "product_id": device.product_id,
+            "product_name": device.product_name,
+            "model": device.product_name,
+            "icon": f"smart/icon/{device.category or 'device'}.png",
+            "sub": sub,
+            "online": device.online,
+            "owner_id": "10000001",
+            "biz_type": 0,
+            "lat": "",
+            "lon": "",
+            "active_time": self.born,
+            "create_time": self.born,
+            "update_time": self.born,
+        }
+        if sub:
+            obj["node_id"] = device.cid or ""
+        if status is not None:
+            obj["status"] = status
+        else:
+            obj["asset_id"] = ""
+            obj["gateway_id"] = device.parent_id or ""
+        return obj
+
+    @staticmethod
+    def spec_entry(spec: DpSpec, *, with_dp_id: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "code": spec.code,
+            "type": spec.type,
+            "values": json.dumps(spec.values, separators=(",", ":"), ensure_ascii=False),
+            "name": spec.code.replace("_", " ").capitalize(),
+            "desc": "",
+        }
+        if with_dp_id:
+            entry["dp_id"] = spec.dp_id
+        return entry
+
+    def functions(self, device: ManifestDevice, *, with_dp_id: bool = False) -> list[dict[str, Any]]:
+        return [self.spec_entry(s, with_dp_id=with_dp_id) for s in device.schema if s.mode in WRITABLE]
+
+    def status_set(self, device: ManifestDevice, *, with_dp_id: bool = False) -> list[dict[str, Any]]:
+        return [self.spec_entry(s, with_dp_id=with_dp_id) for s in device.schema if s.mode in READABLE]
+
+    # -- commands --------------------------------------------------------------------------
+
+    def to_dps(self, device: ManifestDevice, commands: Iterable[Any]) -> dict[str, Any]:
+        """Check ``[{"code", "value"}]`` against the schema and map it to ``{dp_id: value}``."""
+        dps: dict[str, Any] = {}
+        for command in commands:
+            if not isinstance(command, dict) or "code" not in command:
+                raise CommandRefused(1109, "param is illegal, please check it")
+            spec = next((s for s in device.schema if s.code == command["code"]), None)
+            if spec is None or spec.mode not in WRITABLE or not _value_ok(spec, command.get("value")):
+                raise CommandRefused(2008, "command or value not support")
+            dps[str(spec.dp_id)] = command.get("value")
+        return dps
+
+    async def command(self, device: ManifestDevice, commands: list[Any]) -> None:
+        """Validate and apply commands through the backend; log them as the cloud would."""
+        dps = self.to_dps(device, commands)
+        if not device.online:
+            raise CommandRefused(2001, "device is offline")
+        try:
+            await self.backend.set_dps(device, dps)
+        except (TuyaConnectionError, TuyaTimeoutError) as exc:
+            raise CommandRefused(2001, "device is offline") from exc
+        except TuyaError as exc:
+            raise CommandRefused(1103, "commands issue error") from exc
+        for dp_id, value in dps.items():
+            code = device.code_for(dp_id) or dp_id
+            self._log(device.id, "command", code, value, "4")
+            self._log(device.id, "report", code, value, "1")
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def _log(self, device_id: str, kind: str, code: str, value: Any, source: str) -> None:
+        self._logs.setdefault(device_id, []).append(
+            {
+                "code": code,
+                "value": _log_text(value),
+                "event_time": int(self._clock() * 1000),
+                "event_from": source,
+                "event_id": LOG_TYPES[kind],
+            }
+        )
+
+    def logs(self, device_id: str, *, types: set[int], start: int, end: int, codes: set[str]) -> list[dict[str, Any]]:
+        """Matching events, newest first."""
+        found = [
+            e
+            for e in self._logs.get(device_id, [])
+            if e["event_id"] in types and start <= e["event_time"] <= end and (not codes or e["code"] in codes)
+        ]
+        return found[::-1]
