@@ -18,6 +18,7 @@ from tuyagate import __version__
 from tuyagate.devices.api import DeviceManager
 from tuyagate.gateway import cloud_compat, events_api, native_api, tasmota_compat
 from tuyagate.gateway.auth import JsonTokenStore, TokenStore
+from tuyagate.gateway.browser_guard import BrowserGuardMiddleware
 from tuyagate.gateway.cloud_tokens import CloudTokens
 from tuyagate.gateway.errors import install_error_handlers
 from tuyagate.gateway.events_api import EventHub
@@ -109,6 +110,7 @@ def create_app(
     for router in (native_api.router, events_api.router, cloud_compat.router, tasmota_compat.router):
         _mount(app, router)
     # Added last = outermost: the body limit applies before anything reads the body.
+    app.add_middleware(BrowserGuardMiddleware, guard=state.guard)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

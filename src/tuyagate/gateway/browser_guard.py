@@ -1,0 +1,83 @@
+"""Keep web pages in the user's own browser away from the gateway.
+
+A gateway on 127.0.0.1 without tokens trusts everything on the machine -- including, unless told
+otherwise, any web site the user visits: a page can make the browser fire
+``<img src="http://127.0.0.1:8780/tasmota/plug/cm?cmnd=Power%20Off">`` or a ``text/plain`` POST
+(cross-site request forgery), or rebind its own host name to 127.0.0.1 and then read the API as
+"same origin" (DNS rebinding). Two cheap checks stop both, without affecting scripts, curl,
+SDKs or the explorer at ``/docs``:
+
+- cross-site browser requests are refused: ``Sec-Fetch-Site: cross-site|same-site``, or an ``Origin``
+  that is not the gateway's own;
+- while no API token is required, only loopback host names are accepted in ``Host``. Behind a
+  reverse proxy or under another name, create an API token (which turns this check off).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tuyagate.gateway.guard import Guard
+
+__all__ = ["BrowserGuardMiddleware", "is_loopback_host"]
+
+
+def _hostname(host_header: str) -> str:
+    """``[::1]:8780`` -> ``::1``; ``localhost:8780`` -> ``localhost``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_loopback_host(host_header: str) -> bool:
+    name = _hostname(host_header)
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin_host(origin: str) -> str:
+    return origin.split("://", 1)[-1].rstrip("/").lower()
+
+
+class BrowserGuardMiddleware:
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def _refuse(self, send: Send, code: str, message: str) -> None:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = origin = fetch_site = ""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"sec-fetch-site":
+                fetch_site = value.decode("latin-1").lower()
+        if fetch_site in ("cross-site", "same-site") or (origin and _origin_host(origin) != host.lower()):
+            await self._refuse(send, "cross_site_request", "requests from other web sites are not accepted")
+            return
+        if host and not is_loopback_host(host) and not self.guard.required():
+            await self._refuse(
+                send,
+                "host_not_allowed",
+                f"host name {_hostname(host)!r} is not accepted without API tokens; create one to allow it",
+            )
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,68 @@
+"""Web pages in the user's browser cannot drive the gateway: cross-site requests and DNS rebinding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gateway.conftest import Gateway, GatewayFactory
+from tests.gateway.memory_devices import PLUG_ID
+from tuyagate.gateway.auth import JsonTokenStore, create_token
+from tuyagate.gateway.browser_guard import is_loopback_host
+
+
+async def test_cross_site_requests_are_refused(gateway: Gateway) -> None:
+    c = gateway.client
+    r = await c.get("/tasmota/plug/cm", params={"cmnd": "Power Off"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "cross_site_request"
+    r = await c.post(
+        f"/api/v1/devices/{PLUG_ID}/commands",
+        content=b'{"dps":{"1":false}}',
+        headers={"Origin": "https://evil.example", "Content-Type": "text/plain"},
+    )
+    assert r.status_code == 403
+    assert gateway.fleet.get(PLUG_ID).commands == []
+    # The gateway's own pages (/docs) are same-origin and keep working.
+    own = gateway.url
+    r = await c.post(
+        f"/api/v1/devices/{PLUG_ID}/commands",
+        json={"dps": {"1": False}},
+        headers={"Origin": own, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert r.status_code == 200
+
+
+async def test_dns_rebinding_host_is_refused_without_tokens(gateway: Gateway) -> None:
+    r = await gateway.client.get("/api/v1/devices", headers={"Host": "rebind.evil.example"})
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "host_not_allowed"
+    for host in ("localhost", f"127.0.0.1:{gateway.served.port}", "[::1]:80"):
+        assert (await gateway.client.get("/api/v1/devices", headers={"Host": host})).status_code == 200
+    metrics = (await gateway.client.get("/metrics")).text
+    assert 'route="unmatched",status="403"' in metrics
+
+
+async def test_other_host_names_work_with_a_token(start_gateway: GatewayFactory, tmp_path: Path) -> None:
+    _, token = create_token(JsonTokenStore(tmp_path / "api-tokens.json"), "proxy", "read")
+    gw = await start_gateway()
+    headers = {"Host": "gateway.home.example", "Authorization": f"Bearer {token}"}
+    assert (await gw.client.get("/api/v1/devices", headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("localhost:8780", True),
+        ("127.0.0.1", True),
+        ("127.1.2.3:1", True),
+        ("[::1]:8780", True),
+        ("app.localhost", True),
+        ("192.168.1.2:8780", False),
+        ("evil.example", False),
+        ("127.0.0.1.evil.example", False),
+    ],
+)
+def test_is_loopback_host(host: str, ok: bool) -> None:
+    assert is_loopback_host(host) is ok
