@@ -172,6 +172,24 @@ async def test_tasmota_and_events_on_real_devices(stack: Stack) -> None:
     assert '"1":true' in data
 
 
+async def test_tasmota_light_commands_on_an_emulated_bulb(stack: Stack) -> None:
+    light = stack.hub.get("Living room light")
+    sim = stack.fleet.sim_for(light.info.id)
+    for command, expected in (
+        ("HSBColor 120,100,50", {"HSBColor": "120,100,50", "Color": "008000", "Dimmer": 50}),
+        ("CT 500", {"CT": 500}),
+        ("Dimmer 100", {"Dimmer": 100, "POWER": "ON"}),
+    ):
+        r = await stack.client.get(f"/tasmota/{light.info.id}/cm", params={"cmnd": command})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert {k: body[k] for k in expected} == expected, body
+    status = (await stack.client.get(f"/api/v1/devices/{light.info.id}/status", params={"refresh": "true"})).json()
+    assert status["values"]["work_mode"] == "white"
+    assert status["values"]["bright_value_v2"] == 1000
+    assert sim.dps[str(next(e["dp_id"] for e in light.schema_dict() if e["code"] == "temp_value_v2"))] == 0
+
+
 async def test_lan_gone_falls_back_to_cloud_and_says_so(stack: Stack) -> None:
     device_id = _id(stack, "Kettle plug")
     sim = stack.fleet.sim_for(device_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,6 +26,7 @@ from tuyagate.devices.api import Device
 from tuyagate.errors import NotFoundError, TuyaError
 from tuyagate.gateway import cloud_envelope as env
 from tuyagate.gateway.cloud_envelope import CloudCompatError
+from tuyagate.gateway.cloud_tokens import CloudTokens
 from tuyagate.gateway.guard import client_ip
 from tuyagate.gateway.state import GatewayState
 
@@ -99,6 +101,11 @@ async def _verify(request: Request, gw: GatewayState) -> bytes:
     if not token_api and not gw.cloud_tokens.valid(access_token):
         raise CloudCompatError(env.CODE_TOKEN_INVALID)
     return body
+
+
+def _tokens(gw: GatewayState) -> CloudTokens:
+    assert gw.cloud_tokens is not None  # _verify refused the request otherwise
+    return gw.cloud_tokens
 
 
 def _gw(request: Request) -> GatewayState:
@@ -201,7 +208,10 @@ def _device_object(device: Device, status: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-async def _answer(request: Request, work: Any) -> JSONResponse:
+Work = Callable[[GatewayState, bytes], Awaitable[Any]]
+
+
+async def _answer(request: Request, work: Work) -> JSONResponse:
     """Run ``work(gw, body)`` after verification; every failure becomes a Tuya envelope."""
     gw = _gw(request)
     try:
@@ -219,7 +229,7 @@ async def get_token(request: Request, grant_type: str = "") -> JSONResponse:
     async def work(gw: GatewayState, body: bytes) -> Any:
         if grant_type != "1":
             raise CloudCompatError(env.CODE_GRANT_TYPE_INVALID)
-        return gw.cloud_tokens.issue().result()
+        return _tokens(gw).issue().result()
 
     return await _answer(request, work)
 
@@ -227,7 +237,7 @@ async def get_token(request: Request, grant_type: str = "") -> JSONResponse:
 @router.get("/v1.0/token/{refresh_token}", summary="Refresh a token", responses=_ENVELOPE)
 async def refresh_token(request: Request, refresh_token: str) -> JSONResponse:
     async def work(gw: GatewayState, body: bytes) -> Any:
-        token = gw.cloud_tokens.refresh(refresh_token)
+        token = _tokens(gw).refresh(refresh_token)
         if token is None:
             raise CloudCompatError(env.CODE_TOKEN_INVALID)
         return token.result()

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from tuyagate.devices.api import CommandResult, Device, DeviceManager, DeviceState
 from tuyagate.errors import TuyaTimeoutError
 from tuyagate.gateway.auth import TokenStore
+from tuyagate.gateway.cloud_tokens import CloudTokens
 from tuyagate.gateway.events_api import EventHub
 from tuyagate.gateway.guard import Guard
 from tuyagate.gateway.metrics import Metrics
@@ -34,7 +35,7 @@ class GatewayState:
     hub: EventHub
     guard: Guard
     tokens: TokenStore
-    cloud_tokens: Any = None  # tuyagate.gateway.cloud_tokens.CloudTokens when the cloud API is on
+    cloud_tokens: CloudTokens | None = None  # when the Tuya-cloud-compatible API is configured
 
     async def _deadline(self, what: str, call: Awaitable[T]) -> T:
         limit = self.settings.request_timeout + _GRACE
