@@ -196,3 +196,14 @@ async def test_stop_ends_open_event_streams_quickly(start_gateway: GatewayFactor
     finally:
         await client.aclose()
     assert gateway.fleet.started is False
+
+
+async def test_a_client_that_leaves_is_unsubscribed(gateway: Gateway) -> None:
+    hub = gateway.app.state.gateway.hub
+    async with gateway.client.stream("GET", "/api/v1/events") as response:
+        await SSE(response).connected()
+        assert hub.clients == 1
+    deadline = time.monotonic() + 3 * gateway.settings.sse_heartbeat + 2.0
+    while hub.clients and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert hub.clients == 0
