@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from tuyagate.devices.paths import resolve_data_dir
 from tuyagate.errors import ConfigError
 
 __all__ = ["AuthMode", "GatewaySettings", "default_data_dir", "is_loopback", "load_settings"]
@@ -26,9 +27,8 @@ ENV_PREFIX = "TUYAGATE_"
 
 
 def default_data_dir() -> Path:
-    """Where tokens and other gateway state live when the configuration names no place."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "tuyagate"
+    """Where tokens live when the configuration names no place: the registry's data directory."""
+    return resolve_data_dir()
 
 
 def is_loopback(host: str) -> bool:
