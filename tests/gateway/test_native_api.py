@@ -125,7 +125,10 @@ async def test_oversized_body_is_413(gateway: Gateway) -> None:
     assert r.json()["error"]["code"] == "payload_too_large"
 
 
-async def test_healthz_and_openapi(gateway: Gateway) -> None:
+async def test_healthz_index_and_openapi(gateway: Gateway) -> None:
+    index = (await gateway.client.get("/")).json()
+    assert index["name"] == "tuyagate"
+    assert index["docs"] == "/docs"
     r = await gateway.client.get("/healthz")
     assert r.json() == {"status": "ok", "devices": 3, "online": 3}
     spec = (await gateway.client.get("/openapi.json")).json()

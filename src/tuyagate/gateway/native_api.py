@@ -156,6 +156,21 @@ async def post_commands(request: Request, device_id: DeviceId, body: CommandsIn)
     return await _post_commands(request)
 
 
+@router.get("/", tags=["gateway"], summary="Where things are (no token needed)")
+async def index(request: Request) -> JSONResponse:
+    return JSONResponse(
+        {
+            "name": "tuyagate",
+            "version": request.app.version,
+            "api": "/api/v1/devices",
+            "events": "/api/v1/events",
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "metrics": "/metrics",
+        }
+    )
+
+
 @router.get("/healthz", tags=["gateway"], summary="Liveness: the gateway answers")
 async def healthz(request: Request) -> JSONResponse:
     gw = _gw(request)
