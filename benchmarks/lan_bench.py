@@ -278,7 +278,7 @@ def fleet(args: argparse.Namespace) -> dict[str, Any]:
         ttn = tt_fleet(devices, rounds, persist=False, send_wait=None)
         ttn0 = tt_fleet(devices, rounds, persist=False, send_wait=0)
     rows = [
-        ("tuyagate (asyncio, persistent)", tg),
+        (f"tuyagate ({args.client_loop}, persistent)", tg),
         ("tinytuya 32 threads, persistent", ttp),
         ("tinytuya 32 threads, new conn per poll", ttn),
         ("tinytuya 32 thr, new conn, wait=0", ttn0),

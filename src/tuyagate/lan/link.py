@@ -77,12 +77,13 @@ class Link(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        self._fail_handshake(
-            HandshakeError(
-                f"{self.owner.name} closed the connection during the {self.codec.spec.name} handshake: the local key "
-                "or the version is probably wrong, or another client holds the device's only connection"
+        if self.handshake is not None:
+            self._fail_handshake(
+                HandshakeError(
+                    f"{self.owner.name} closed the connection during the {self.codec.spec.name} handshake: the local "
+                    "key or the version is probably wrong, or another client holds the device's only connection"
+                )
             )
-        )
         self.owner._on_lost(self, exc)
 
     # ---------------------------------------------------------------- helpers
