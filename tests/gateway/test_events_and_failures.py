@@ -89,7 +89,7 @@ async def test_sse_unknown_device_filter_is_404(gateway: Gateway) -> None:
 
 
 async def test_sse_two_clients_and_heartbeat(start_gateway: GatewayFactory) -> None:
-    gateway = await start_gateway(sse_queue_size=4)
+    gateway = await start_gateway()
     async with (
         gateway.client.stream("GET", "/api/v1/events") as first,
         gateway.client.stream("GET", "/api/v1/events") as second,
