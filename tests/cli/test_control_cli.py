@@ -174,3 +174,20 @@ async def test_scan_hears_broadcasts_and_probe_answers(capsys: pytest.CaptureFix
     assert found["bfannouncer000000001"]["version"] == "3.3"
     assert found["bfquiet35000000000002"]["version"] == "3.5"
     assert found["bfquiet35000000000002"]["ip"] == "127.0.0.1"
+
+
+async def test_watch_a_sub_device(device: SimDevice, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["watch", *_adhoc(device, "--version", "3.4", "--cid", "c1", "--count", "1", "--duration", "5")]
+    watcher = asyncio.create_task(_cli(*argv))
+    for _ in range(100):
+        if device.connected:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    await device.set_dps({"2": 99})  # the gateway itself: not shown for --cid c1
+    await device.set_child_dps("c1", {"1": True})
+    assert await watcher == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f'{DEV_ID} state {{"1": false}}')
+    assert lines[-1].endswith(f'{DEV_ID}/c1 status {{"1": true}}')
+    assert not any("99" in line for line in lines)

@@ -144,7 +144,10 @@ async def _watch(args: argparse.Namespace) -> int:
     seen = 0
     async with _connection(target, args) as dev, dev.events(cid=target.cid) as events:
         state = await dev.status(cid=target.cid)
-        _emit(args, {"event": "state", "device": target.device_id, "dps": state})
+        first: dict[str, Any] = {"event": "state", "device": target.device_id, "dps": state}
+        if target.cid:
+            first["cid"] = target.cid
+        _emit(args, first)
         while args.count is None or seen < args.count:
             remaining = None if end is None else end - loop.time()
             if remaining is not None and remaining <= 0:
