@@ -188,6 +188,6 @@ async def test_watch_a_sub_device(device: SimDevice, capsys: pytest.CaptureFixtu
     await device.set_child_dps("c1", {"1": True})
     assert await watcher == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith(f'{DEV_ID} state {{"1": false}}')
+    assert lines[0].endswith(f'{DEV_ID}/c1 state {{"1": false}}')
     assert lines[-1].endswith(f'{DEV_ID}/c1 status {{"1": true}}')
     assert not any("99" in line for line in lines)
