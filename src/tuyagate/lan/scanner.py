@@ -102,10 +102,10 @@ async def scan(
         end = loop.time() + duration
         while not done.is_set() and loop.time() < end:
             if targets:
-                local_ip = _local_ip(transports[0])
                 for target in targets:
                     try:
-                        transports[0].sendto(encode_devinfo_request(local_ip, iv=os.urandom(12)), target)
+                        probe = encode_devinfo_request(_local_ip_for(target, listen_host), iv=os.urandom(12))
+                        transports[0].sendto(probe, target)
                     except OSError as exc:
                         _LOGGER.warning("cannot send the discovery probe to %s:%s: %s", *target, exc)
             try:
@@ -118,7 +118,14 @@ async def scan(
     return sorted(found.values(), key=lambda d: (d.ip, d.device_id))
 
 
-def _local_ip(transport: asyncio.DatagramTransport) -> str:
-    sock: socket.socket | None = transport.get_extra_info("socket")
-    host = sock.getsockname()[0] if sock is not None else "0.0.0.0"
-    return "127.0.0.1" if host == "0.0.0.0" else str(host)
+def _local_ip_for(target: tuple[str, int], listen_host: str) -> str:
+    """Our address on the route to ``target`` (the probe carries it); a UDP connect sends nothing."""
+    if listen_host not in ("0.0.0.0", ""):
+        return listen_host
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.connect(target)
+            return str(sock.getsockname()[0])
+        except OSError:
+            return "0.0.0.0"
