@@ -31,6 +31,7 @@ from tuyagate.errors import (
     TuyaTimeoutError,
     ValidationError,
 )
+from tuyagate.gateway.cloud_envelope import failure
 
 __all__ = ["ApiError", "error_response", "install_error_handlers", "status_for"]
 
@@ -103,11 +104,9 @@ def _is_cloud_path(request: Request) -> bool:
     return request.url.path.startswith("/v1.0/") or request.url.path.startswith("/v1.1/")
 
 
-def _cloud_envelope(code: int, msg: str, status: int = 200) -> JSONResponse:
-    # Imported lazily: the Tuya envelope lives with the cloud-compatible API.
-    from tuyagate.gateway.cloud_envelope import failure
-
-    return JSONResponse(failure(code, msg), status_code=status)
+def _cloud_envelope(code: int, msg: str) -> JSONResponse:
+    """The Tuya envelope, as HTTP 200 like the cloud answers business errors."""
+    return JSONResponse(failure(code, msg))
 
 
 async def _on_tuya_error(request: Request, exc: Exception) -> Response:
