@@ -28,8 +28,13 @@ def raise_nofile() -> int:
 
 async def serve(args: argparse.Namespace) -> None:
     manifest = SimFleet.generate(
-        args.count, versions=args.versions.split(","), first_ip=args.first_ip, port=args.port, kinds=["plug"]
+        args.offset + args.count,
+        versions=args.versions.split(","),
+        first_ip=args.first_ip,
+        port=args.port,
+        kinds=["plug"],
     )
+    manifest.devices = manifest.devices[args.offset :]  # this process's share of a bigger fleet
     async with SimFleet(manifest, idle_timeout=600.0) as fleet:
         fleet.manifest.save(args.manifest)
         print("ready", flush=True)
@@ -39,6 +44,7 @@ async def serve(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--offset", type=int, default=0, help="skip this many devices of the generated fleet")
     parser.add_argument("--first-ip", default="127.0.1.1")
     parser.add_argument("--port", type=int, default=6668)
     parser.add_argument("--versions", default="3.1,3.3,3.4,3.5")
