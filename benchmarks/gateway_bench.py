@@ -196,7 +196,7 @@ async def _phase(
 
 async def _run(port: int, pid: int, clients: int, seconds: float) -> list[PhaseResult]:
     conn = await Connection.open(port)
-    conn.writer.write(b"GET /api/v1/devices HTTP/1.1\r\nHost: x\r\n\r\n")
+    conn.writer.write(b"GET /api/v1/devices HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     header = await conn.reader.readuntil(b"\r\n\r\n")
     length = next(int(h.split(b":")[1]) for h in header.split(b"\r\n") if h.lower().startswith(b"content-length"))
     devices = json.loads(await conn.reader.readexactly(length))["devices"]
