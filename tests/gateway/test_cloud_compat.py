@@ -13,7 +13,7 @@ import pytest
 import tinytuya
 
 from tests.gateway.conftest import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, Gateway, GatewayFactory
-from tests.gateway.memory_devices import BULB_ID, PLUG_ID
+from tests.gateway.memory_devices import BULB_ID, PLUG_ID, STRIP_ID
 from tuyagate.cloud.signing import SignScheme, sign_headers
 from tuyagate.sim.cloud_tls import make_self_signed_cert
 
@@ -209,3 +209,24 @@ async def test_tuya_official_sdk_works_against_the_gateway(gateway: Gateway) -> 
     assert (out["bad"]["success"], out["bad"]["code"]) == (False, 1109)
     assert "white" in out["bad"]["msg"]
     assert [f["code"] for f in out["functions"]["result"]["functions"]][:2] == ["switch_led", "work_mode"]
+
+
+async def test_batch_status_and_device_lists(gateway: Gateway) -> None:
+    token = (await _token(gateway))["access_token"]
+
+    async def get(path: str) -> dict[str, Any]:
+        r = await gateway.client.get(path, headers=_signed(gateway, "GET", path, token=token))
+        body: dict[str, Any] = r.json()
+        return body
+
+    batch = await get(f"/v1.0/iot-03/devices/status?device_ids={PLUG_ID},{BULB_ID}")
+    assert [item["id"] for item in batch["result"]] == [PLUG_ID, BULB_ID]
+    assert batch["result"][1]["status"][0] == {"code": "switch_led", "value": True}
+    listing = await get("/v1.0/iot-03/devices")
+    assert listing["result"]["total"] == 3
+    assert [d["id"] for d in listing["result"]["list"]] == [PLUG_ID, STRIP_ID, BULB_ID]
+    legacy = await get(f"/v1.0/devices?device_ids={BULB_ID}")
+    assert [d["name"] for d in legacy["result"]["devices"]] == ["bulb"]
+    assert (await get("/v1.0/devices?device_ids=bfnotlinked"))["code"] == 1106
+    too_many = ",".join([PLUG_ID] * 21)
+    assert (await get(f"/v1.0/iot-03/devices/status?device_ids={too_many}"))["code"] == 1109
