@@ -80,6 +80,7 @@ class TuyaDevice:
         self._subscribers: set[asyncio.Queue[DeviceEvent | None]] = set()
         self._pump: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
+        self._reading: asyncio.Future[tuple[dict[str, Any], str]] | None = None
         self._closed = False
         self.fallbacks = 0  # requests another route served after the preferred one failed
 
@@ -143,9 +144,18 @@ class TuyaDevice:
             state = self.cached_state()
             assert state is not None
             return DeviceState(state.device_id, state.dps, state.values, "cache", state.updated_at)
+        # Single flight: callers that ask while a read is under way share its answer, so a burst of
+        # readers costs the device one round trip instead of a queue that outlasts their deadlines.
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self._read(timeout))
+            self._reading.add_done_callback(_retrieve)  # no "never retrieved" warning if every reader left
+        _, route = await asyncio.shield(self._reading)
+        return DeviceState(self._record.id, dict(self._dps), self._schema.decode(self._dps), route, self._updated_at)
+
+    async def _read(self, timeout: float | None) -> tuple[dict[str, Any], str]:
         dps, route, _ = await self._attempt(lambda r, t: r.read(timeout=t), timeout)
         self._merge(dps, route, emit=True)
-        return DeviceState(self._record.id, dict(self._dps), self._schema.decode(self._dps), route, self._updated_at)
+        return dps, route
 
     async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
         if not values:
@@ -295,6 +305,11 @@ class TuyaDevice:
 
 
 _MISSING = object()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _offer(queue: asyncio.Queue[DeviceEvent | None], item: DeviceEvent | None) -> None:
