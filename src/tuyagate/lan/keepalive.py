@@ -57,11 +57,14 @@ class KeepAlive:
         conn = self.conn
         if not conn.connected or conn.closed or self._heartbeat is not None or not conn.heartbeat_interval:
             return
-        idle = asyncio.get_running_loop().time() - conn._last_tx
-        if idle < conn.heartbeat_interval * 0.95 or conn._lock.locked():
+        loop = asyncio.get_running_loop()
+        if conn._lock.locked():  # a request is in flight: that is traffic; look again an interval later
+            self._handle = loop.call_later(conn.heartbeat_interval, self._due)
+            return
+        if loop.time() - conn._last_tx < conn.heartbeat_interval * 0.95:
             self.schedule()  # other traffic kept the connection alive
             return
-        self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        self._heartbeat = loop.create_task(self._beat())
 
     async def _beat(self) -> None:
         conn = self.conn
