@@ -1,9 +1,11 @@
 """`tuyagate status | set | watch | scan`: talk to one device on the LAN from the shell.
 
-A device is named ad hoc (``--id --ip --key [--version] [--port] [--cid]``) or by a registry
-name/id (``DEVICE``). Named lookup goes through :func:`resolve_named`, the one hook where the
-registry and router plug in. Keys with shell-hostile characters can come from the
-``TUYAGATE_LOCAL_KEY`` environment variable instead of ``--key``.
+A device is named ad hoc (``--id --ip --key [--version] [--port] [--cid]``), which talks to it
+directly over the LAN, or by its registry name or id (``DEVICE``), which goes through the router:
+LAN first, the cloud when the LAN fails and a cloud login exists, or the device's firmware for a
+reflashed one; values may then be given by code (``switch_1=true``) and are validated against the
+schema. Keys with shell-hostile characters can come from the ``TUYAGATE_LOCAL_KEY`` environment
+variable instead of ``--key``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tuyagate.cli.context import add_data_dir_arg
 from tuyagate.errors import ConfigError, NotFoundError
 from tuyagate.lan import DEFAULT_PORT, DeviceConnection, EventKind
 
@@ -42,10 +45,13 @@ class DeviceTarget:
 
 
 def resolve_named(name: str) -> DeviceTarget:
-    """Hook: look a device up by registry name or id. The registry is wired here later."""
-    raise NotFoundError(
-        f"no device registry is configured to look up {name!r}; name the device with --id, --ip and --key"
-    )
+    """Named devices go through the router (see :func:`_named`), never through a bare target."""
+    raise NotFoundError(f"{name!r} is a registry name: it is reached through the registry, not ad hoc")
+
+
+def _named(args: argparse.Namespace, device: str | None) -> bool:
+    """True when the command names a registered device instead of giving one ad hoc."""
+    return device is not None and args.id is None and args.ip is None
 
 
 def resolve_target(args: argparse.Namespace, device: str | None) -> DeviceTarget:
@@ -102,6 +108,8 @@ def _print_json(obj: Any) -> None:
 
 
 async def _status(args: argparse.Namespace) -> int:
+    if _named(args, args.device):
+        return await _status_named(args, args.device)
     target = resolve_target(args, args.device)
     async with _connection(target, args, heartbeat_interval=None) as dev:
         dps = await dev.status(cid=target.cid)
@@ -124,6 +132,9 @@ async def _set(args: argparse.Namespace) -> int:
     if not items:
         raise ConfigError("give at least one DP=VALUE, e.g. 1=true 2=50")
     values = parse_assignments(items)
+    if _named(args, device):
+        assert device is not None
+        return await _set_named(args, device, values)
     target = resolve_target(args, device)
     codes = [dp for dp in values if not dp.isdigit()]
     if codes:
@@ -138,6 +149,8 @@ async def _set(args: argparse.Namespace) -> int:
 
 
 async def _watch(args: argparse.Namespace) -> int:
+    if _named(args, args.device):
+        return await _watch_named(args, args.device)
     target = resolve_target(args, args.device)
     loop = asyncio.get_running_loop()
     end = None if args.duration is None else loop.time() + args.duration
@@ -200,6 +213,75 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# ---------------------------------------------------------------- registered devices, through the router
+
+
+async def _status_named(args: argparse.Namespace, name: str) -> int:
+    from tuyagate.cli.context import hub_session
+
+    async with hub_session(args, names=[name]) as hub:
+        device = hub.get(name)
+        state = await device.status(timeout=args.timeout)
+        if args.json:
+            _print_json(
+                {
+                    "device": device.info.id,
+                    "name": device.info.name,
+                    "route": state.route,
+                    "dps": state.dps,
+                    "values": state.values,
+                }
+            )
+        else:
+            for code, value in state.values.items():
+                print(f"{code}: {json.dumps(value, ensure_ascii=False)}")
+            print(f"(via {state.route})", file=sys.stderr)
+    return 0
+
+
+async def _set_named(args: argparse.Namespace, name: str, values: dict[str, Any]) -> int:
+    from tuyagate.cli.context import hub_session
+
+    async with hub_session(args, names=[name]) as hub:
+        device = hub.get(name)
+        result = await device.set(values, timeout=args.timeout)
+        if args.json:
+            _print_json(
+                {"device": device.info.id, "dps": result.dps, "route": result.route, "fallback": result.fallback}
+            )
+        else:
+            print(f"ok (via {result.route}{', after the LAN failed' if result.fallback else ''})")
+    return 0
+
+
+async def _watch_named(args: argparse.Namespace, name: str) -> int:
+    from tuyagate.cli.context import hub_session
+
+    loop = asyncio.get_running_loop()
+    end = None if args.duration is None else loop.time() + args.duration
+    seen = 0
+    async with hub_session(args, names=[name]) as hub:
+        device = hub.get(name)
+        events = device.events()
+        state = await device.status(timeout=args.timeout)
+        _emit(args, {"event": "state", "device": device.info.id, "dps": state.values})
+        iterator = aiter(events)
+        while args.count is None or seen < args.count:
+            remaining = None if end is None else end - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                event = await asyncio.wait_for(anext(iterator), remaining)
+            except (TimeoutError, StopAsyncIteration):
+                break
+            if event.kind == "state":
+                seen += 1
+                _emit(args, {"event": "state", "device": event.device_id, "dps": event.values, "route": event.route})
+            else:
+                _emit(args, {"event": event.kind, "device": event.device_id})
+    return 0
+
+
 # ---------------------------------------------------------------- argparse
 
 
@@ -218,6 +300,7 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cid", help="sub-device id behind a Zigbee/BLE gateway")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline of each request in seconds (default 5)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_data_dir_arg(parser)
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

@@ -25,6 +25,7 @@ TOP_LEVEL_MODULES = (
     "tuyagate.cli.control_cmds",
     "tuyagate.cli.registry_cmds",
     "tuyagate.cli.serve_cmds",
+    "tuyagate.gateway.token_cli",
 )
 # Modules that add `tuyagate sim ...` emulators.
 SIM_MODULES = (
