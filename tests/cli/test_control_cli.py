@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -118,12 +119,15 @@ def _free_port() -> int:
     [
         (["set", "1=true"], "name a device"),
         (["status", "--id", DEV_ID, "--ip", "127.0.0.1"], "missing --key"),
-        (["status", "somename"], "no device registry"),
+        (["status", "somename"], "no device with id or name 'somename'"),
         (["status", "--id", DEV_ID, "--ip", "127.0.0.1", "--key", "short"], "exactly 16 characters"),
         (["set", "--id", DEV_ID, "--ip", "127.0.0.1", "--key", KEY, "switch_1=true"], "DP codes need"),
     ],
 )
-async def test_usage_errors_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_usage_errors_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUYAGATE_DATA_DIR", str(tmp_path))  # an empty registry, never the user's
     assert await _cli(*argv) == 1
     err = capsys.readouterr().err.strip()
     assert message in err
