@@ -134,3 +134,16 @@ def test_real_v32_data_format_error() -> None:
     assert (msg.seq, msg.cmd, msg.retcode) == (0, Command.DP_QUERY, 1)
     assert msg.text == "data format error"
     assert msg.data is None
+
+
+def test_good_frames_before_a_corrupt_one_are_not_lost() -> None:
+    from tuyagate.errors import ProtocolError
+    from tuyagate.protocol.frames import FrameSplitter
+
+    splitter = FrameSplitter(max_frame=4096)
+    oversized = bytes.fromhex("000055aa0000000100000009") + (100000).to_bytes(4, "big")
+    frames = splitter.feed(v.REAL_V33_HEARTBEAT_ACK + v.V33_STATUS + oversized)
+    assert frames == [v.REAL_V33_HEARTBEAT_ACK, v.V33_STATUS]
+    with pytest.raises(ProtocolError, match="length"):
+        splitter.feed(b"")
+    assert splitter.feed(v.V33_DP_QUERY) == [v.V33_DP_QUERY]  # resynchronised

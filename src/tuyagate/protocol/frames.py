@@ -169,15 +169,24 @@ class FrameSplitter:
     the splitter then resynchronises on the next prefix, so a caller may keep feeding.
     """
 
-    __slots__ = ("_buf", "discarded", "max_frame")
+    __slots__ = ("_buf", "_error", "discarded", "max_frame")
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self._buf = bytearray()
+        self._error: ProtocolError | None = None
         self.max_frame = max_frame
         self.discarded = 0
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Add ``data``; return every whole frame now available (raises on a corrupt one)."""
+        """Add ``data``; return every whole frame now available (raises on a corrupt one).
+
+        When good frames come before a corrupt one in the same chunk, they are returned and the
+        error is raised by the next call, so no good frame is ever lost to a bad neighbour.
+        """
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._buf += data
+            raise error
         out: list[bytes] = []
         pos = 0
         if not self._buf:
@@ -208,8 +217,13 @@ class FrameSplitter:
             if pos == end:
                 return out
         self._buf += data[pos:] if pos else data
-        while (raw := self._next()) is not None:
-            out.append(raw)
+        try:
+            while (raw := self._next()) is not None:
+                out.append(raw)
+        except ProtocolError as exc:
+            if not out:
+                raise
+            self._error = exc
         return out
 
     @property
