@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tuyagate.devices.api import DeviceInfo
+from tuyagate.device_api import DeviceInfo
 from tuyagate.devices.builtin_schemas import builtin_schema
 from tuyagate.devices.db import SCHEMA_VERSION, Database
 from tuyagate.devices.paths import DB_FILENAME

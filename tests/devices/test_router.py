@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tuyagate.cloud.client import TuyaCloudClient
-from tuyagate.devices.api import DeviceEvent
+from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
 from tuyagate.devices.manifest_import import parse_fleet_manifest
 from tuyagate.devices.registry import Registry

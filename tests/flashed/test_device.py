@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tuyagate.devices.api import Device, DeviceEvent
+from tuyagate.device_api import Device, DeviceEvent
 from tuyagate.errors import NotFoundError, TuyaConnectionError, TuyaConnectionRefused, ValidationError
 from tuyagate.flashed.device import FlashedDevice, esphome_device, openbeken_device, tasmota_device
 from tuyagate.flashed.http_base import HttpOptions

@@ -1,6 +1,6 @@
 """An in-memory DeviceManager for gateway tests and benchmarks.
 
-It implements the ``Device``/``DeviceManager`` interface of ``tuyagate.devices.api`` the way the
+It implements the ``Device``/``DeviceManager`` interface of ``tuyagate.device_api`` the way the
 router will: one lock per device stands for its one TCP connection (every uncached read and every
 command goes through it, so concurrency can be checked), values are validated against the schema,
 pushes update the cache and become events, and knobs make a device slow or vanish.
@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from tuyagate.devices.api import CommandResult, Device, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.device_api import CommandResult, Device, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
 from tuyagate.errors import NotFoundError, TuyaConnectionRefused, TuyaTimeoutError, ValidationError
 
 CACHE_MAX_AGE = 30.0

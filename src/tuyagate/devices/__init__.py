@@ -7,5 +7,5 @@
 - ``vault``: secrets encrypted at rest; ``cloud_login``: the stored cloud login on top of both.
 - ``tinytuya_import``: tinytuya's devices.json, snapshot.json and tinytuya.json.
 
-Nothing is imported here, so ``import tuyagate.devices.api`` stays light.
+Nothing is imported here, so ``import tuyagate.device_api`` stays light.
 """

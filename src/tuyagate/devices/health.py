@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable
 
-from tuyagate.devices.api import RouteHealth
+from tuyagate.device_api import RouteHealth
 
 __all__ = ["RouteTracker"]
 

@@ -1,4 +1,4 @@
-"""All configured devices behind one :class:`~tuyagate.devices.api.DeviceManager`.
+"""All configured devices behind one :class:`~tuyagate.device_api.DeviceManager`.
 
 :func:`build_hub` turns registry records into devices: a stock Tuya device gets a LAN route (one
 :class:`~tuyagate.lan.connection.DeviceConnection` per address, shared by a Zigbee gateway's
@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuyagate.devices.api import Device, DeviceEvent
+from tuyagate.device_api import Device, DeviceEvent
 from tuyagate.devices.builtin_schemas import guess_builtin_schema
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.routes import CloudRoute, LanRoute

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, cast, get_args
 
-from tuyagate.devices.api import Backend, DeviceInfo
+from tuyagate.device_api import Backend, DeviceInfo
 from tuyagate.devices.db import Database
 from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import ConfigError, NotFoundError

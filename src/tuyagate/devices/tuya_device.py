@@ -1,4 +1,4 @@
-"""A stock Tuya device behind the one :class:`~tuyagate.devices.api.Device` interface.
+"""A stock Tuya device behind the one :class:`~tuyagate.device_api.Device` interface.
 
 Its routes are tried in order, LAN first. A request whose LAN attempt fails (refused, timed out,
 handshake or key trouble, a broken frame) is sent again through the cloud within the same
@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from tuyagate.devices.api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
 from tuyagate.devices.health import RouteTracker
 from tuyagate.devices.registry import DeviceRecord
 from tuyagate.devices.routes import CloudRoute, LanRoute, Route

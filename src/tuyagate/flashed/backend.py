@@ -2,7 +2,7 @@
 
 Each client (Tasmota, OpenBeken, ESPHome) reads and writes values keyed by Tuya-style codes (see
 schema.py) and says which codes it has; :class:`tuyagate.flashed.device.FlashedDevice` turns any of
-them into a :class:`tuyagate.devices.api.Device`.
+them into a :class:`tuyagate.device_api.Device`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reflashed devices as :class:`tuyagate.devices.api.Device`: one adapter over any firmware client.
+"""Reflashed devices as :class:`tuyagate.device_api.Device`: one adapter over any firmware client.
 
 :class:`FlashedDevice` gives a Tasmota, OpenBeken or ESPHome client (``backend.py``) what every front end
 expects of a device: a schema (learned from the device on first contact), validation before sending,
@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from tuyagate.devices.api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
 from tuyagate.errors import ConfigError, TuyaConnectionError, TuyaError, TuyaTimeoutError
 from tuyagate.flashed.backend import Description, FlashedBackend
 from tuyagate.flashed.http_base import HttpOptions

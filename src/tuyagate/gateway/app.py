@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 
 from tuyagate import __version__
-from tuyagate.devices.api import DeviceManager
+from tuyagate.device_api import DeviceManager
 from tuyagate.gateway import cloud_compat, events_api, native_api, tasmota_compat
 from tuyagate.gateway.auth import JsonTokenStore, TokenStore
 from tuyagate.gateway.browser_guard import BrowserGuardMiddleware

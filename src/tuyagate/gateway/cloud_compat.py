@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from tuyagate.cloud.signing import SignScheme, is_token_path, signed_header_pairs, verify_sign
-from tuyagate.devices.api import Device
+from tuyagate.device_api import Device
 from tuyagate.errors import NotFoundError, TuyaError
 from tuyagate.gateway import cloud_envelope as env
 from tuyagate.gateway.cloud_envelope import CloudCompatError

@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
-from tuyagate.devices.api import DeviceEvent, DeviceManager
+from tuyagate.device_api import DeviceEvent, DeviceManager
 from tuyagate.gateway.errors import ApiError
 from tuyagate.gateway.guard import SECURED, authorize
 from tuyagate.gateway.metrics import Metrics

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tuyagate.devices.api import Device, DeviceState, RouteHealth
+from tuyagate.device_api import Device, DeviceState, RouteHealth
 
 __all__ = [
     "CommandItem",

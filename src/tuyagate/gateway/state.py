@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tuyagate.devices.api import CommandResult, Device, DeviceManager, DeviceState
+from tuyagate.device_api import CommandResult, Device, DeviceManager, DeviceState
 from tuyagate.errors import TuyaTimeoutError
 from tuyagate.gateway.auth import TokenStore
 from tuyagate.gateway.cloud_tokens import CloudTokens

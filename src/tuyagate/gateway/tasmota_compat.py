@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
-from tuyagate.devices.api import Device
+from tuyagate.device_api import Device
 from tuyagate.gateway.auth import Scope
 from tuyagate.gateway.errors import ApiError
 from tuyagate.gateway.guard import bearer_token, client_ip

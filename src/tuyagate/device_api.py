@@ -2,9 +2,10 @@
 
 Whatever the backend (Tuya LAN, Tuya cloud, Tasmota, OpenBeken, ESPHome), a device is a
 :class:`Device`: it reports state by DP id and by code, accepts values by code or DP id,
-and streams events. The router (``tuyagate.devices.router``) implements it for Tuya devices
-with a LAN route first and a cloud route as fallback; flashed backends implement it directly.
-Nothing here holds or returns a secret.
+and streams events. :class:`tuyagate.devices.tuya_device.TuyaDevice` implements it for stock Tuya
+devices (LAN route first, cloud route as fallback) and :mod:`tuyagate.flashed` for reflashed ones.
+It sits at the top of the package, importing nothing of tuyagate, so that backends in lower layers
+can implement it without importing the layer above them.
 """
 
 from __future__ import annotations
