@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tuyagate.sim.tasmota_server import Faults
+from tuyagate.sim.http_server import Faults
 
 __all__ = ["Entity", "EspHomeConfig", "EspHomeEmulator", "Faults", "default_entities", "object_id"]
 

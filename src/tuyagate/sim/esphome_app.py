@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tuyagate.sim.esphome import EspHomeConfig, EspHomeEmulator
-from tuyagate.sim.tasmota_server import (
+from tuyagate.sim.http_server import (
     Faults,
     RunningServer,
     basic_credentials,

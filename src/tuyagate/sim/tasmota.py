@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tuyagate.sim.tasmota_server import Faults
+from tuyagate.sim.http_server import Faults
 
 __all__ = ["Faults", "TasmotaConfig", "TasmotaEmulator"]
 

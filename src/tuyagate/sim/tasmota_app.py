@@ -17,8 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tuyagate.sim.tasmota import TasmotaConfig, TasmotaEmulator
-from tuyagate.sim.tasmota_server import (
+from tuyagate.sim.http_server import (
     Faults,
     RunningServer,
     basic_credentials,
@@ -26,6 +25,7 @@ from tuyagate.sim.tasmota_server import (
     same_secret,
     serve_app,
 )
+from tuyagate.sim.tasmota import TasmotaConfig, TasmotaEmulator
 
 __all__ = ["TasmotaSim", "create_app", "start_tasmota"]
 

@@ -1,10 +1,11 @@
-"""What the reflashed-firmware emulators share: serving, fault knobs, Basic auth.
+"""What the HTTP emulators share (cloud, Tasmota/OpenBeken, ESPHome): serving, fault knobs, Basic auth.
 
-``serve_app`` binds a socket itself (so port 0 works), starts uvicorn in a task and returns once it
-accepts connections, with the real host/port and a ``stop()`` that closes the socket: after it,
-connecting is refused, exactly like a device that was unplugged. :class:`Faults` are the test knobs
-(slow, failing or garbled answers) both emulators honour through :func:`fault_response`. Web
-libraries are imported when used, so the emulators' state modules stay plain Python.
+``serve_app`` binds a socket itself (so port 0 works), starts uvicorn in a task (with TLS when given
+a certificate) and returns once it accepts connections, with the real host/port and a ``stop()``
+that closes the socket: after it, connecting is refused, exactly like a device that was unplugged.
+:class:`Faults` are the test knobs (slow, failing or garbled answers) the firmware emulators honour
+through :func:`fault_response`. Web libraries are imported when used, so the emulators' state modules
+stay plain Python.
 """
 
 from __future__ import annotations
@@ -74,11 +75,13 @@ class RunningServer:
     server: uvicorn.Server
     task: asyncio.Task[None]
     sock: socket.socket
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # where a client connects
+        host = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def stop(self) -> None:
         """Stop accepting, end open connections (event streams included) within about a second."""
@@ -95,7 +98,13 @@ class RunningServer:
 
 
 async def serve_app(
-    app: Any, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    startup_timeout: float = 10.0,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> RunningServer:
     """Bind ``host:port`` (0 picks a free port), serve ``app`` and return once it is listening."""
     import uvicorn
@@ -120,7 +129,15 @@ async def serve_app(
     sock.listen(128)
     sock.setblocking(False)
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1, ws="none"
+        app,
+        log_config=None,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,  # request paths may carry refresh tokens and passwords
+        timeout_graceful_shutdown=1,
+        ws="none",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -131,4 +148,5 @@ async def serve_app(
                 raise RuntimeError("uvicorn stopped before it started")
             await asyncio.sleep(0.01)
     real_host, real_port = sock.getsockname()[:2]
-    return RunningServer(host=real_host, port=real_port, server=server, task=task, sock=sock)
+    scheme = "https" if ssl_certfile else "http"
+    return RunningServer(host=real_host, port=real_port, server=server, task=task, sock=sock, scheme=scheme)
