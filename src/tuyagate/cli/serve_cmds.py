@@ -38,6 +38,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8780)")
     serve.add_argument("--data-dir", default=None, help="registry and vault directory")
+    serve.add_argument(
+        "--no-follow",
+        action="store_true",
+        help="do not listen on UDP 6666/6667 for devices that moved to another IP (listening only, never sends)",
+    )
     serve.set_defaults(func=_run_serve)
 
 
@@ -66,7 +71,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     from tuyagate.cloud.client import TuyaCloudClient
     from tuyagate.devices import paths
     from tuyagate.devices.cloud_login import load_cloud_login
-    from tuyagate.devices.hub import build_hub
+    from tuyagate.devices.hub import HubOptions, build_hub
     from tuyagate.devices.registry import Registry
     from tuyagate.devices.vault import Vault
     from tuyagate.gateway.app import create_app
@@ -93,7 +98,8 @@ async def _run_serve(args: argparse.Namespace) -> int:
                 base_url=creds.base_url,
                 verify=creds.ca_bundle or True,
             )
-        hub = build_hub(registry, vault, cloud=cloud)
+        options = HubOptions(discovery_listen=None if args.no_follow else "0.0.0.0")
+        hub = build_hub(registry, vault, cloud=cloud, options=options)
         served = await serve_app(create_app(settings, hub))
         print_ready({"url": served.url, "devices": len(hub.list()), "cloud": creds is not None})
         try:

@@ -27,6 +27,7 @@ from tuyagate.errors import NotFoundError
 if TYPE_CHECKING:
     from tuyagate.cloud.client import TuyaCloudClient
     from tuyagate.lan.connection import DeviceConnection
+    from tuyagate.lan.follower import DiscoveryFollower
 
 __all__ = ["DeviceHub", "HubOptions", "build_hub"]
 
@@ -47,6 +48,9 @@ class HubOptions:
     retry_cap: float = 30.0
     poll_interval: float = 5.0  # flashed devices without push
     flush_interval: float = 5.0  # how often last states go to the registry
+    # Follow devices that move to another IP, from their UDP broadcasts (listening only; None = off).
+    discovery_listen: str | None = None
+    discovery_ports: tuple[int, ...] = (6666, 6667)
 
 
 class DeviceHub:
@@ -60,6 +64,7 @@ class DeviceHub:
         connections: Iterable[DeviceConnection] = (),
         cloud: TuyaCloudClient | None = None,
         flush_interval: float = 5.0,
+        discovery: tuple[str, tuple[int, ...]] | None = None,
     ) -> None:
         self._devices: dict[str, Device] = {}
         for device in devices:
@@ -72,6 +77,8 @@ class DeviceHub:
         self._subscribers: set[asyncio.Queue[DeviceEvent | None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self._discovery = discovery
+        self.follower: DiscoveryFollower | None = None
 
     # ---------------------------------------------------------------- DeviceManager
 
@@ -105,8 +112,17 @@ class DeviceHub:
             self._tasks.append(asyncio.create_task(self._forward(device), name=f"tuyagate-fwd-{device.info.id}"))
         if self._registry is not None:
             self._tasks.append(asyncio.create_task(self._flusher(), name="tuyagate-state-flush"))
+        if self._discovery is not None and self._connections:
+            from tuyagate.lan.follower import DiscoveryFollower
+
+            listen, ports = self._discovery
+            by_id = {c.device_id: c for c in self._connections}
+            self.follower = DiscoveryFollower(by_id, listen_host=listen, ports=ports, on_moved=self._moved)
+            await self.follower.start()
 
     async def close(self) -> None:
+        if self.follower is not None:
+            await self.follower.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -139,6 +155,15 @@ class DeviceHub:
         return tuple(self._connections)
 
     # ---------------------------------------------------------------- internals
+
+    def _moved(self, device_id: str, ip: str) -> None:
+        """Save a device's new address (reported by the discovery follower)."""
+        if self._registry is None:
+            return
+        try:
+            self._registry.update(device_id, address=ip)
+        except Exception as exc:  # noqa: BLE001 - the connection already follows; saving is best effort
+            _LOGGER.warning("could not save the new address of %s: %s", device_id, exc)
 
     def note_state(self, device_id: str, dps: dict[str, Any]) -> None:
         """Remember a device's latest state for the next registry flush."""
@@ -262,8 +287,14 @@ def build_hub(
                 on_state=on_state,
             )
         )
+    discovery = (opts.discovery_listen, opts.discovery_ports) if opts.discovery_listen is not None else None
     hub = DeviceHub(
-        devices, registry=registry, connections=connections.values(), cloud=cloud, flush_interval=opts.flush_interval
+        devices,
+        registry=registry,
+        connections=connections.values(),
+        cloud=cloud,
+        flush_interval=opts.flush_interval,
+        discovery=discovery,
     )
     hub_ref.append(hub)
     return hub
