@@ -223,7 +223,17 @@ class FrameSplitter:
         except ProtocolError as exc:
             if not out:
                 raise
+            # Good frames came first: return them and raise this error on the next call. Keep
+            # cutting after the resync, so the buffer stays bounded; a later error here is dropped.
             self._error = exc
+            while True:
+                try:
+                    raw = self._next()
+                except ProtocolError:
+                    continue
+                if raw is None:
+                    break
+                out.append(raw)
         return out
 
     @property
