@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "CloudError",
     "ConfigError",
+    "DeviceBusyError",
     "DeviceError",
     "HandshakeError",
     "HandshakeTimeoutError",
@@ -64,6 +65,14 @@ class TuyaConnectionLost(TuyaConnectionError):
 
 class TuyaTimeoutError(TuyaError, TimeoutError):
     """A deadline passed before the device or service answered."""
+
+
+class DeviceBusyError(TuyaTimeoutError):
+    """The deadline passed while the request waited behind earlier requests to the same device.
+
+    The device itself may be fine (one request at a time is all a Tuya device serves), so this is
+    no reason to think its connection is broken.
+    """
 
 
 class HandshakeError(TuyaError):

@@ -160,3 +160,16 @@ async def test_last_state_is_saved_to_the_registry(world: World) -> None:
     await device.set({"switch_2": True})
     await world.hub.close()
     assert world.registry.get("Kitchen switch").last_state == {"1": False, "2": True, "7": 0}
+
+
+async def test_a_busy_device_is_not_taken_for_a_broken_one(world: World) -> None:
+    device = world.hub.get("Office thermostat")
+    sim = world.fleet.sim_for(device.info.id)
+    assert (await device.status()).route == "lan"
+    sim.faults.reply_delay = 0.3  # one request at a time, 0.3 s each; the LAN share of a deadline is 1 s
+    results = await asyncio.gather(*(device.set({"child_lock": i % 2 == 0}) for i in range(8)))
+    routes = [r.route for r in results]
+    assert routes.count("lan") >= 2
+    assert "cloud" in routes  # queued past the LAN share, served by the cloud within the deadline
+    lan = next(r for r in device.routes() if r.name == "lan")
+    assert lan.failures <= 1  # waiting in the queue is not a failure; at most the one cut off mid-answer

@@ -57,9 +57,10 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
     cloud_client = TuyaCloudClient(EMU_ID, EMU_SECRET, base_url=cloud.base_url, retries=0, timeout=3)
     # Generous LAN share: 200 queued requests on one connection must not time out into the cloud.
-    options = HubOptions(timeout=8.0, lan_timeout=5.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
+    # (A slow machine, e.g. under coverage, needs the room: 100 commands are served one after another.)
+    options = HubOptions(timeout=15.0, lan_timeout=12.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
     hub = build_hub(registry, vault, cloud=cloud_client, options=options)
-    settings = make_settings(tmp_path / "gw", request_timeout=9.0)
+    settings = make_settings(tmp_path / "gw", request_timeout=16.0)
     served = await serve_app(create_app(settings, hub), "127.0.0.1", 0)
     client = httpx.AsyncClient(base_url=served.url, timeout=20.0)
     try:

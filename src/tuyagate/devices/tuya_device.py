@@ -23,6 +23,7 @@ from tuyagate.devices.registry import DeviceRecord
 from tuyagate.devices.routes import CloudRoute, LanRoute, Route
 from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import (
+    DeviceBusyError,
     HandshakeError,
     ProtocolError,
     TuyaConnectionError,
@@ -186,6 +187,10 @@ class TuyaDevice:
             budget = min(remaining, self.lan_timeout) if index < last else remaining
             try:
                 result = await op(route, budget)
+            except DeviceBusyError as exc:
+                # Queued behind other callers past the deadline: the route works, it is just busy.
+                errors.append(exc)
+                continue
             except FALLBACK_ERRORS as exc:
                 tracker.failed(exc)
                 errors.append(exc)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuyagate.errors import (
     ConfigError,
+    DeviceBusyError,
     DeviceError,
     HandshakeTimeoutError,
     TuyaConnectionError,
@@ -301,7 +302,7 @@ class DeviceConnection:
                 await self._lock.acquire()
         except TimeoutError:
             self.stats.timeouts += 1
-            raise TuyaTimeoutError(
+            raise DeviceBusyError(
                 f"{self.name}: the deadline passed while waiting behind earlier requests to the same device"
             ) from None
 
