@@ -161,11 +161,7 @@ class TuyaDevice:
     async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
         if not values:
             raise ValidationError("no values to set")
-        dps = self._schema.encode(values)
-        for key in dps:
-            dp = self._schema.get(key)
-            if dp is not None and not dp.writable:
-                raise ValidationError(f"{dp.code} is read-only")
+        dps = self._schema.encode(values)  # validates every value (range, options, read-only) first
         _, route, fallback = await self._attempt(lambda r, t: r.write(dps, values, timeout=t), timeout)
         self._merge(dps, route, emit=True)
         return CommandResult(device_id=self._record.id, dps=dps, route=route, fallback=fallback)
