@@ -25,7 +25,7 @@ from starlette.routing import Route
 from tuyagate.sim.esphome import EspHomeConfig, EspHomeEmulator
 from tuyagate.sim.http_server import (
     Faults,
-    RunningServer,
+    RunningEmulator,
     basic_credentials,
     fault_response,
     same_secret,
@@ -114,24 +114,14 @@ def create_app(emulator: EspHomeEmulator) -> Starlette:
     )
 
 
-class EspHomeSim:
-    """A running ESPHome emulator: ``url``, the ``emulator`` (state, fault knobs) and ``stop()``."""
-
-    def __init__(self, emulator: EspHomeEmulator, server: RunningServer) -> None:
-        self.emulator = emulator
-        self.server = server
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+class EspHomeSim(RunningEmulator[EspHomeEmulator]):
+    """A running ESPHome emulator."""
 
     def info(self) -> dict[str, Any]:
         """The JSON line ``tuyagate sim esphome`` prints (never the password)."""
         cfg = self.emulator.config
         return {
-            "url": self.url,
-            "host": self.server.host,
-            "port": self.server.port,
+            **self._where(),
             "backend": "esphome",
             "id_format": cfg.id_format,
             "entities": [f"{e.domain}/{e.name}" for e in cfg.entities],
@@ -140,8 +130,8 @@ class EspHomeSim:
         }
 
     async def stop(self) -> None:
-        self.emulator.close_streams()
-        await self.server.stop()
+        self.emulator.close_streams()  # event streams would otherwise hold the server open
+        await super().stop()
 
 
 async def start_esphome(

@@ -18,14 +18,25 @@ import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     import uvicorn
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["Faults", "RunningServer", "basic_credentials", "fault_response", "same_secret", "serve_app"]
+__all__ = [
+    "Faults",
+    "RunningEmulator",
+    "RunningServer",
+    "basic_credentials",
+    "fault_response",
+    "same_secret",
+    "serve_app",
+]
+
+
+E = TypeVar("E")
 
 
 @dataclass(slots=True)
@@ -95,6 +106,25 @@ class RunningServer:
                 await self.task
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+class RunningEmulator(Generic[E]):
+    """A running firmware emulator: ``url``, the ``emulator`` (state and fault knobs) and ``stop()``."""
+
+    def __init__(self, emulator: E, server: RunningServer) -> None:
+        self.emulator = emulator
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def _where(self) -> dict[str, Any]:
+        """The address part of the JSON line the emulator's command prints."""
+        return {"url": self.url, "host": self.server.host, "port": self.server.port}
+
+    async def stop(self) -> None:
+        await self.server.stop()
 
 
 async def serve_app(

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from tuyagate.sim.http_server import (
     Faults,
-    RunningServer,
+    RunningEmulator,
     basic_credentials,
     fault_response,
     same_secret,
@@ -91,24 +91,14 @@ def create_app(emulator: TasmotaEmulator) -> Starlette:
     return Starlette(routes=routes)
 
 
-class TasmotaSim:
-    """A running emulator: ``url``, the ``emulator`` (state and fault knobs) and ``stop()``."""
-
-    def __init__(self, emulator: TasmotaEmulator, server: RunningServer) -> None:
-        self.emulator = emulator
-        self.server = server
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+class TasmotaSim(RunningEmulator[TasmotaEmulator]):
+    """A running Tasmota (or OpenBeken) emulator."""
 
     def info(self) -> dict[str, Any]:
         """The JSON line ``tuyagate sim tasmota`` prints (never the password)."""
         cfg = self.emulator.config
         return {
-            "url": self.url,
-            "host": self.server.host,
-            "port": self.server.port,
+            **self._where(),
             "backend": cfg.mode,
             "relays": cfg.relays,
             "light": cfg.light,
@@ -117,9 +107,6 @@ class TasmotaSim:
             "auth": bool(cfg.password),
             "user": cfg.user if cfg.password else None,
         }
-
-    async def stop(self) -> None:
-        await self.server.stop()
 
 
 async def start_tasmota(
