@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
+from tests.emulated_home import emulated_home
 from tuyagate.cli.context import hub_session
 from tuyagate.cli.main import run
 from tuyagate.devices.hub import HubOptions
 from tuyagate.devices.registry import Registry, secret_name
 from tuyagate.devices.vault import Vault
-from tuyagate.sim.cloud_server import RunningCloud, start_cloud_server
-from tuyagate.sim.cloud_state import CloudConfig
+from tuyagate.sim.cloud_server import RunningCloud
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest
 
@@ -341,17 +341,10 @@ class Cloudy:
 
 @pytest.fixture
 async def cloudy(tmp_path: Path) -> AsyncIterator[Cloudy]:
-    manifest = SimFleet.demo(first_ip="127.0.4.1", port=0)
-    fleet = SimFleet(manifest)
-    await fleet.start()
-    cloud = await start_cloud_server(CloudConfig(CLIENT_ID, SECRET), manifest, backend=fleet.backend)
-    manifest_file = tmp_path / "fleet.json"
-    manifest.save(manifest_file)  # after start: the ports are the bound ones, as `tuyagate sim fleet` writes them
-    try:
-        yield Cloudy(manifest, fleet, cloud, manifest_file)
-    finally:
-        await cloud.stop()
-        await fleet.stop()
+    async with emulated_home("127.0.4.1", CLIENT_ID, SECRET) as home:
+        manifest_file = tmp_path / "fleet.json"
+        home.manifest.save(manifest_file)  # after start: the ports are the bound ones, as `tuyagate sim fleet` writes
+        yield Cloudy(home.manifest, home.fleet, home.cloud, manifest_file)
 
 
 def _login_args(c: Cloudy, secret: str = SECRET) -> list[str]:

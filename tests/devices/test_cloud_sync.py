@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.emulated_home import emulated_home
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.cloud.models import CloudDevice, Specification
 from tuyagate.devices.cloud_sync import SyncReport, sync_from_cloud
@@ -17,8 +18,7 @@ from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.schema import DpSchema
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import CloudError
-from tuyagate.sim.cloud_server import RunningCloud, start_cloud_server
-from tuyagate.sim.cloud_state import CloudConfig
+from tuyagate.sim.cloud_server import RunningCloud
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest
 
@@ -38,20 +38,15 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    manifest = SimFleet.demo(first_ip="127.0.4.1", port=0)
-    fleet = SimFleet(manifest)
-    await fleet.start()
-    cloud = await start_cloud_server(CloudConfig(CLIENT_ID, SECRET), manifest, backend=fleet.backend)
-    client = TuyaCloudClient(CLIENT_ID, SECRET, base_url=cloud.base_url, retries=0, timeout=3)
-    registry = Registry.open(tmp_path)
-    vault = Vault.open(registry.db, tmp_path, env={})  # key file in tmp_path
-    try:
-        yield Env(manifest, fleet, cloud, client, registry, vault, tmp_path)
-    finally:
-        await client.aclose()
-        registry.close()
-        await cloud.stop()
-        await fleet.stop()
+    async with emulated_home("127.0.4.1", CLIENT_ID, SECRET) as home:
+        client = TuyaCloudClient(CLIENT_ID, SECRET, base_url=home.cloud.base_url, retries=0, timeout=3)
+        registry = Registry.open(tmp_path)
+        vault = Vault.open(registry.db, tmp_path, env={})  # key file in tmp_path
+        try:
+            yield Env(home.manifest, home.fleet, home.cloud, client, registry, vault, tmp_path)
+        finally:
+            await client.aclose()
+            registry.close()
 
 
 async def _sync(env: Env) -> SyncReport:

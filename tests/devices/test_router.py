@@ -10,16 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.emulated_home import emulated_home, registry_with
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
-from tuyagate.devices.manifest_import import parse_fleet_manifest
 from tuyagate.devices.registry import Registry
-from tuyagate.devices.tinytuya_import import write_import
-from tuyagate.devices.vault import Vault
 from tuyagate.errors import NotFoundError, ValidationError
-from tuyagate.sim.cloud_server import start_cloud_server
-from tuyagate.sim.cloud_state import CloudConfig
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest
 
@@ -36,24 +32,17 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    manifest = SimFleet.demo(first_ip="127.0.2.1", port=0)
-    fleet = SimFleet(manifest)
-    await fleet.start()
-    cloud = await start_cloud_server(CloudConfig(client_id=CLIENT_ID, secret=SECRET), manifest, backend=fleet.backend)
-    registry = Registry.open(tmp_path)
-    vault = Vault.open(registry.db, tmp_path, env={})
-    write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
-    client = TuyaCloudClient(CLIENT_ID, SECRET, base_url=cloud.base_url, retries=0, timeout=3)
-    options = HubOptions(timeout=3.0, lan_timeout=1.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
-    hub = build_hub(registry, vault, cloud=client, options=options)
-    await hub.start()
-    try:
-        yield World(fleet, manifest, hub, registry)
-    finally:
-        await hub.close()
-        await cloud.stop()
-        await fleet.stop()
-        registry.close()
+    async with emulated_home("127.0.2.1", CLIENT_ID, SECRET) as home:
+        registry, vault = registry_with(home.manifest, tmp_path)
+        client = TuyaCloudClient(CLIENT_ID, SECRET, base_url=home.cloud.base_url, retries=0, timeout=3)
+        options = HubOptions(timeout=3.0, lan_timeout=1.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
+        hub = build_hub(registry, vault, cloud=client, options=options)
+        await hub.start()
+        try:
+            yield World(home.fleet, home.manifest, hub, registry)
+        finally:
+            await hub.close()
+            registry.close()
 
 
 async def test_every_device_answers_by_name_with_converted_values(world: World) -> None:

@@ -19,18 +19,13 @@ import httpx
 import pytest
 import tinytuya
 
+from tests.emulated_home import emulated_home, registry_with
 from tests.gateway.conftest import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, make_settings
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
-from tuyagate.devices.manifest_import import parse_fleet_manifest
-from tuyagate.devices.registry import Registry
-from tuyagate.devices.tinytuya_import import write_import
-from tuyagate.devices.vault import Vault
 from tuyagate.gateway.app import create_app
 from tuyagate.gateway.server import ServedApp, serve_app
 from tuyagate.gateway.settings import GatewaySettings
-from tuyagate.sim.cloud_server import start_cloud_server
-from tuyagate.sim.cloud_state import CloudConfig
 from tuyagate.sim.cloud_tls import make_self_signed_cert
 from tuyagate.sim.fleet import SimFleet
 
@@ -48,29 +43,22 @@ class Stack:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    manifest = SimFleet.demo(first_ip="127.0.3.1", port=0)
-    fleet = SimFleet(manifest)
-    await fleet.start()
-    cloud = await start_cloud_server(CloudConfig(client_id=EMU_ID, secret=EMU_SECRET), manifest, backend=fleet.backend)
-    registry = Registry.open(tmp_path)
-    vault = Vault.open(registry.db, tmp_path, env={})
-    write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
-    cloud_client = TuyaCloudClient(EMU_ID, EMU_SECRET, base_url=cloud.base_url, retries=0, timeout=3)
-    # Generous LAN share: 200 queued requests on one connection must not time out into the cloud.
-    # (A slow machine, e.g. under coverage, needs the room: 100 commands are served one after another.)
-    options = HubOptions(timeout=15.0, lan_timeout=12.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
-    hub = build_hub(registry, vault, cloud=cloud_client, options=options)
-    settings = make_settings(tmp_path / "gw", request_timeout=16.0)
-    served = await serve_app(create_app(settings, hub), "127.0.0.1", 0)
-    client = httpx.AsyncClient(base_url=served.url, timeout=20.0)
-    try:
-        yield Stack(fleet, hub, served, client, settings)
-    finally:
-        await client.aclose()
-        await served.stop()  # closes the hub too
-        await cloud.stop()
-        await fleet.stop()
-        registry.close()
+    async with emulated_home("127.0.3.1", EMU_ID, EMU_SECRET) as home:
+        registry, vault = registry_with(home.manifest, tmp_path)
+        cloud_client = TuyaCloudClient(EMU_ID, EMU_SECRET, base_url=home.cloud.base_url, retries=0, timeout=3)
+        # Generous LAN share: 200 queued requests on one connection must not time out into the cloud.
+        # (A slow machine, e.g. under coverage, needs the room: 100 commands are served one after another.)
+        options = HubOptions(timeout=15.0, lan_timeout=12.0, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
+        hub = build_hub(registry, vault, cloud=cloud_client, options=options)
+        settings = make_settings(tmp_path / "gw", request_timeout=16.0)
+        served = await serve_app(create_app(settings, hub), "127.0.0.1", 0)
+        client = httpx.AsyncClient(base_url=served.url, timeout=20.0)
+        try:
+            yield Stack(home.fleet, hub, served, client, settings)
+        finally:
+            await client.aclose()
+            await served.stop()  # closes the hub too
+            registry.close()
 
 
 def _id(stack: Stack, name: str) -> str:
