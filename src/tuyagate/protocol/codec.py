@@ -35,6 +35,7 @@ from tuyagate.protocol.versions import VERSIONS, Encryption, FrameKind, VersionS
 __all__ = ["Message", "MessageCodec", "Role"]
 
 _HEADER_LEN = 15
+_MD5_DATA = hashlib.md5(b"data=")
 _U32 = struct.Struct(">I")
 # Module-level aliases: on Python 3.11 an enum member lookup (Role.DEVICE) costs ~150 ns, ten
 # times the identity comparison it feeds.
@@ -233,7 +234,10 @@ class MessageCodec:
 
     def _tag_31(self, b64: bytes) -> bytes:
         # The 16 hex digits 8..24 of md5("data=" + base64 + "||lpv=3.1||" + key), i.e. bytes 4..12.
-        return hashlib.md5(b"data=" + b64 + b"||lpv=3.1||" + self._key).digest()[4:12].hex().encode("ascii")
+        md5 = _MD5_DATA.copy()  # "data=" already hashed: one copy instead of concatenating the payload
+        md5.update(b64)
+        md5.update(b"||lpv=3.1||" + self._key)
+        return md5.digest()[4:12].hex().encode("ascii")
 
     # ---------------------------------------------------------------- decoding
 
