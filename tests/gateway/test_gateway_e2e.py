@@ -21,6 +21,7 @@ import tinytuya
 
 from tests.emulated_home import emulated_home, registry_with
 from tests.gateway.conftest import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, make_settings
+from tests.gateway.many_clients import many_clients
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
 from tuyagate.gateway.app import create_app
@@ -86,30 +87,12 @@ async def test_status_and_commands_over_the_lan(stack: Stack) -> None:
     assert "between 10 and 1000" in r.json()["error"]["message"]
 
 
-async def _many_clients(url: str, device_id: str, n: int = 200) -> list[tuple[int, str]]:
-    """n concurrent HTTP clients (own connections), half reading fresh status, half commanding.
-
-    Run in a thread with its own event loop, as real clients would be: in the gateway's loop the
-    client work would delay the device's replies."""
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as c:
-
-        async def one(i: int) -> tuple[int, str]:
-            if i % 2:
-                r = await c.get(f"/api/v1/devices/{device_id}/status", params={"refresh": "true"})
-            else:
-                r = await c.post(f"/api/v1/devices/{device_id}/commands", json={"dps": {"1": bool(i % 4)}})
-            return r.status_code, r.json().get("route", "")
-
-        return await asyncio.gather(*(one(i) for i in range(n)))
-
-
 async def test_two_hundred_clients_one_tcp_connection(stack: Stack) -> None:
     device_id = _id(stack, "Lamp plug")  # protocol 3.1
     sim = stack.fleet.sim_for(device_id)
     await stack.client.get(f"/api/v1/devices/{device_id}/status", params={"refresh": "true"})
     accepted = sim.stats.connections_accepted
-    answers = await asyncio.wait_for(asyncio.to_thread(asyncio.run, _many_clients(stack.served.url, device_id)), 60)
+    answers = await asyncio.wait_for(asyncio.to_thread(asyncio.run, many_clients(stack.served.url, device_id)), 60)
     assert answers == [(200, "lan")] * 200
     assert sim.stats.connections_accepted == accepted  # no new TCP connection to the device
 

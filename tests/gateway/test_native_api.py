@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
-
 from tests.gateway.conftest import Gateway, GatewayFactory
+from tests.gateway.many_clients import many_clients
 from tests.gateway.memory_devices import BULB_ID, PLUG_ID, STRIP_ID
 
 
@@ -161,29 +160,11 @@ async def test_metrics_text(gateway: Gateway) -> None:
     assert "# TYPE tuyagate_http_request_duration_seconds histogram" in text
 
 
-async def _many_clients(url: str, device_id: str, n: int = 200) -> list[tuple[int, str]]:
-    """n concurrent HTTP clients with their own connections, half reading fresh status, half commanding.
-
-    They run in a thread with their own event loop, like real clients: in the gateway's loop their
-    work would only slow the server down."""
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=url, timeout=20.0, limits=limits) as c:
-
-        async def one(i: int) -> tuple[int, str]:
-            if i % 2:
-                r = await c.get(f"/api/v1/devices/{device_id}/status", params={"refresh": "true"})
-            else:
-                r = await c.post(f"/api/v1/devices/{device_id}/commands", json={"dps": {"1": bool(i % 4)}})
-            return r.status_code, r.json().get("route", "")
-
-        return await asyncio.gather(*(one(i) for i in range(n)))
-
-
 async def test_many_concurrent_clients_share_one_device_connection(start_gateway: GatewayFactory) -> None:
     gateway = await start_gateway(request_timeout=10.0)
     plug = gateway.fleet.get(PLUG_ID)
     plug.delay = 0.002
-    answers = await asyncio.wait_for(asyncio.to_thread(asyncio.run, _many_clients(gateway.url, PLUG_ID)), 30)
+    answers = await asyncio.wait_for(asyncio.to_thread(asyncio.run, many_clients(gateway.url, PLUG_ID)), 30)
     assert answers == [(200, "lan")] * 200
     assert plug.max_in_flight == 1  # serialized through the device's one connection
     assert plug.device_calls == 200
