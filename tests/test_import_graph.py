@@ -1,7 +1,7 @@
 """Dependencies point down (DESIGN.md): each layer imports only the layers below it.
 
-cli, gateway -> devices -> lan, cloud, flashed -> protocol; ``device_api`` and ``errors`` are
-shared by all; only the CLI (which hosts the demo), tests and benchmarks use the emulators.
+cli, gateway -> devices -> lan, cloud, flashed -> protocol, schema; ``device_api``, ``deadline``,
+``bus`` and ``errors`` are shared by all; only the CLI (which hosts the demo), tests and benchmarks use the emulators.
 """
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tuyagate"
-SHARED = {"errors", "device_api", "__init__"}
+SHARED = {"errors", "device_api", "deadline", "bus", "__init__"}
 ALLOWED: dict[str, set[str]] = {
     "protocol": {"protocol"},
+    "schema": {"schema"},
     "lan": {"lan", "protocol"},
     "cloud": {"cloud"},
-    "flashed": {"flashed", "protocol"},
-    "devices": {"devices", "lan", "cloud", "flashed", "protocol"},
-    "gateway": {"gateway", "devices", "lan", "cloud", "flashed", "protocol"},
-    "sim": {"sim", "protocol", "cloud"},
-    "cli": {"cli", "gateway", "devices", "lan", "cloud", "flashed", "protocol", "sim"},
+    "flashed": {"flashed", "protocol", "schema"},
+    "devices": {"devices", "lan", "cloud", "flashed", "protocol", "schema"},
+    "gateway": {"gateway", "devices", "lan", "cloud", "flashed", "protocol", "schema"},
+    "sim": {"sim", "protocol", "cloud", "schema"},
+    "cli": {"cli", "gateway", "devices", "lan", "cloud", "flashed", "protocol", "sim", "schema"},
 }
 
 
@@ -56,5 +57,5 @@ def test_every_layer_is_listed() -> None:
 
 
 def test_the_shared_modules_import_no_layer() -> None:
-    for name in ("errors", "device_api"):
+    for name in ("errors", "device_api", "deadline"):
         assert _imports(SRC / f"{name}.py") <= {"errors"}

@@ -18,11 +18,13 @@ __all__ = [
     "KeyMismatchError",
     "NotFoundError",
     "ProtocolError",
+    "TuyaAuthError",
     "TuyaConnectionError",
     "TuyaConnectionLost",
     "TuyaConnectionRefused",
     "TuyaError",
     "TuyaTimeoutError",
+    "UnknownDpError",
     "ValidationError",
 ]
 
@@ -41,6 +43,19 @@ class NotFoundError(TuyaError):
 
 class ValidationError(TuyaError):
     """A value does not fit the DP schema; the message names the allowed range or options."""
+
+
+class UnknownDpError(ValidationError):
+    """A command names a DP id or code the device's schema does not have.
+
+    ``known`` lists the codes the schema does have, so a front end can show them (the gateway
+    answers 422 ``unknown_dp``). A device without any schema accepts DP ids as they are instead.
+    """
+
+    def __init__(self, message: str, *, key: str, known: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.key = key
+        self.known = known
 
 
 class ProtocolError(TuyaError):
@@ -75,11 +90,19 @@ class DeviceBusyError(TuyaTimeoutError):
     """
 
 
+class TuyaAuthError(TuyaError):
+    """The peer refused our credentials: a wrong local key, firmware password or cloud secret.
+
+    Retrying with the same credentials cannot help, so routes fail fast on it instead of waiting
+    out the deadline; the message says which credential to fix (never its value).
+    """
+
+
 class HandshakeError(TuyaError):
     """The 3.4/3.5 session-key negotiation did not complete."""
 
 
-class KeyMismatchError(HandshakeError):
+class KeyMismatchError(HandshakeError, TuyaAuthError):
     """The device and we do not share the local key (wrong key, or the device was re-paired)."""
 
 

@@ -11,9 +11,9 @@ from tuyagate.devices.builtin_schemas import (
     schema_for,
     switch_schema,
 )
-from tuyagate.devices.dp import DpMode
-from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import NotFoundError, ValidationError
+from tuyagate.schema import DpSchema
+from tuyagate.schema.dp import DpMode
 
 
 def test_every_category_builds_and_round_trips_through_dicts() -> None:

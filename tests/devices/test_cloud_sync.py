@@ -15,9 +15,9 @@ from tuyagate.devices.cloud_sync import SyncReport, sync_from_cloud
 from tuyagate.devices.hub import HubOptions, build_hub
 from tuyagate.devices.manifest_import import parse_fleet_manifest
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
-from tuyagate.devices.schema import DpSchema
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import CloudError
+from tuyagate.schema import DpSchema
 from tuyagate.sim.cloud_server import RunningCloud
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest

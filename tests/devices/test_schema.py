@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tuyagate.devices.dp import DpDef, DpMode, DpType
-from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import ConfigError, NotFoundError, ValidationError
+from tuyagate.schema import DpSchema
+from tuyagate.schema.dp import DpDef, DpMode, DpType
 
 # The shape of GET /v1.1/devices/{id}/specifications (cloud-api.md §3.5): values are JSON text.
 CLOUD_SPEC: dict[str, Any] = {

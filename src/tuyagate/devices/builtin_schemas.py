@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tuyagate.devices.dp import DpDef, DpMode, DpType
-from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import NotFoundError
+from tuyagate.schema import DpSchema
+from tuyagate.schema.dp import DpDef, DpMode, DpType
 
 __all__ = [
     "BUILTIN_CATEGORIES",

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tuyagate.devices.builtin_schemas import guess_builtin_schema
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
-from tuyagate.devices.schema import DpSchema
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import CloudError, ConfigError, TuyaError
+from tuyagate.schema import DpSchema
 
 if TYPE_CHECKING:
     from tuyagate.cloud.client import TuyaCloudClient

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from tuyagate.devices.registry import DeviceRecord, secret_name
-from tuyagate.devices.schema import DpSchema
 from tuyagate.devices.tinytuya_import import ImportedDevice, ImportResult
 from tuyagate.errors import ConfigError
+from tuyagate.schema import DpSchema
 
 __all__ = ["is_fleet_manifest", "parse_fleet_manifest"]
 

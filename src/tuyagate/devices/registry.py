@@ -17,8 +17,8 @@ from typing import Any, Literal, cast, get_args
 
 from tuyagate.device_api import Backend, DeviceInfo
 from tuyagate.devices.db import Database
-from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import ConfigError, NotFoundError
+from tuyagate.schema import DpSchema
 
 __all__ = ["BACKENDS", "DeviceRecord", "Registry", "secret_name"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import NotFoundError
+from tuyagate.schema import DpSchema
 
 if TYPE_CHECKING:
     from tuyagate.cloud.client import TuyaCloudClient

@@ -21,7 +21,6 @@ from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceSt
 from tuyagate.devices.health import RouteTracker
 from tuyagate.devices.registry import DeviceRecord
 from tuyagate.devices.routes import CloudRoute, LanRoute, Route
-from tuyagate.devices.schema import DpSchema
 from tuyagate.errors import (
     DeviceBusyError,
     HandshakeError,
@@ -31,6 +30,7 @@ from tuyagate.errors import (
     TuyaTimeoutError,
     ValidationError,
 )
+from tuyagate.schema import DpSchema
 
 __all__ = ["FALLBACK_ERRORS", "TuyaDevice"]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tuyagate.devices.colour import HSV_KEYS, V1_MAX_SV, decode_colour, encode_colour_hex, is_colour_fields
 from tuyagate.errors import ConfigError, ValidationError
+from tuyagate.schema.colour import HSV_KEYS, V1_MAX_SV, decode_colour, encode_colour_hex, is_colour_fields
 
 __all__ = ["DpDef", "DpMode", "DpType"]
 

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from tuyagate.devices.dp import DpDef, DpMode, DpType
 from tuyagate.errors import ConfigError, NotFoundError, TuyaError
+from tuyagate.schema.dp import DpDef, DpMode, DpType
 
 __all__ = ["DpDef", "DpMode", "DpSchema", "DpType"]
 
