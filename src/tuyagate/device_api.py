@@ -10,9 +10,13 @@ can implement it without importing the layer above them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from tuyagate.bus import Subscription
+    from tuyagate.deadline import Deadline
 
 __all__ = [
     "CommandResult",
@@ -76,16 +80,30 @@ class CommandResult:
     fallback: bool = False  # True when the preferred route failed and another one served
 
 
+EventKind = Literal["state", "online", "offline", "lost"]
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
-    """A change seen on a device: new DP values, or it went online/offline."""
+    """A change seen on a device: new DP values, or it went online/offline.
+
+    ``lost`` is the marker a subscriber reads after it fell behind and the bus dropped ``dropped``
+    of its oldest events: state may have changed unseen, so re-read it (``device_id`` is empty when
+    the stream covers several devices).
+    """
 
     device_id: str
-    kind: Literal["state", "online", "offline"]
+    kind: EventKind
     dps: dict[str, Any] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     route: str | None = None
     at: float = 0.0
+    dropped: int = 0
+
+    @classmethod
+    def lost(cls, dropped: int, device_id: str = "") -> DeviceEvent:
+        """The marker that ``dropped`` events were lost by a slow subscriber."""
+        return cls(device_id, "lost", dropped=dropped)
 
 
 @runtime_checkable
@@ -110,20 +128,37 @@ class Device(Protocol):
         """The last known state (from replies and pushes), without any I/O."""
         ...
 
-    async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
-        """Read the state; ``refresh=False`` may answer from a fresh cache."""
+    async def status(
+        self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> DeviceState:
+        """Read the state; ``refresh=False`` may answer from a fresh cache.
+
+        The request ends by ``deadline`` (or ``timeout`` seconds, or the device's default), whatever
+        route serves it: a fallback route gets what the first one left.
+        """
         ...
 
-    async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+    async def set(
+        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> CommandResult:
         """Set values keyed by code or DP id; validated against the schema before sending.
 
-        Raises ValidationError (bad value, message names the allowed range), NotFoundError
-        (unknown code), TuyaTimeoutError, TuyaConnectionError, DeviceError, CloudError.
+        Raises ValidationError (bad value, message names the allowed range), UnknownDpError (a code
+        or DP id the schema lacks), TuyaTimeoutError, TuyaConnectionError, TuyaAuthError, DeviceError,
+        CloudError.
         """
         ...
 
     def events(self) -> AsyncIterator[DeviceEvent]:
-        """Events of this device from now on, until the device is closed."""
+        """Events of this device from now on (a bounded subscription), until the device is closed."""
+        ...
+
+    def listen(self, callback: Callable[[DeviceEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with each event as it happens (no queue); returns the function that stops it.
+
+        The hub follows its devices this way, so a device push reaches the hub's subscribers with no
+        task or queue in between.
+        """
         ...
 
     async def close(self) -> None: ...
@@ -138,8 +173,11 @@ class DeviceManager(Protocol):
         """The device with this id or name; raises NotFoundError."""
         ...
 
-    def events(self) -> AsyncIterator[DeviceEvent]:
-        """Events of every device from now on."""
+    def events(
+        self, *, devices: Collection[str] | None = None, maxsize: int | None = None
+    ) -> Subscription[DeviceEvent]:
+        """Events of every device (or of the device ids in ``devices``) from now on, as a bounded
+        subscription that reads a ``lost`` marker after it fell behind."""
         ...
 
     async def start(self) -> None: ...

@@ -141,7 +141,7 @@ async def test_pushes_become_events_and_fresh_cache(world: World) -> None:
     assert (event.dps, event.values, event.route) == ({"3": 40}, {"percent_state": 40}, "lan")
     cached = await device.status(refresh=False)
     assert (cached.route, cached.values["percent_state"]) == ("cache", 40)
-    await events.aclose()  # type: ignore[attr-defined]
+    await events.aclose()
 
 
 async def test_last_state_is_saved_to_the_registry(world: World) -> None:

@@ -120,7 +120,7 @@ async def test_tasmota_polling_emits_only_changes(tasmota) -> None:
         with pytest.raises(TimeoutError):
             await _next(events, timeout=0.2)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         await dev.close()
 
 
@@ -146,7 +146,7 @@ async def test_offline_then_online_when_the_device_comes_back(tasmota) -> None:
         assert (await _next(events)).kind == "online"
         assert (await _next(events)).values == {"switch_1": True}
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         await dev.close()
 
 
@@ -170,7 +170,7 @@ async def test_esphome_push_events_and_stream_loss(esphome, id_format: str) -> N
         assert time.monotonic() - started < 3.0
         assert not dev.online
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         await dev.close()
 
 
@@ -186,7 +186,7 @@ async def test_esphome_silent_stream_counts_as_lost(esphome) -> None:
         assert 0.2 < time.monotonic() - started < 3.0
         assert "sent nothing on its event stream for 0.3 s" in (dev.routes()[0].last_error or "")
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         await dev.close()
 
 

@@ -9,11 +9,11 @@ pushes update the cache and become events, and knobs make a device slow or vanis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
+from tuyagate.bus import EventBus, Subscription
 from tuyagate.device_api import CommandResult, Device, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
 from tuyagate.errors import NotFoundError, TuyaConnectionRefused, TuyaTimeoutError, ValidationError
 
@@ -87,14 +87,16 @@ class MemoryDevice:
     def cached_state(self) -> DeviceState | None:
         return self._state("cache")
 
-    async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+    async def status(self, *, refresh: bool = True, timeout: float | None = None, deadline: Any = None) -> DeviceState:
         if not refresh and self._cache_fresh and time.time() - self._updated < CACHE_MAX_AGE:
             return self._state("cache")
         await self._talk(timeout)
         self._cache_fresh = True
         return self._state("lan")
 
-    async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+    async def set(
+        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Any = None
+    ) -> CommandResult:
         dps = {dp: raw for dp, raw in (self._encode(key, value) for key, value in values.items())}
         await self._talk(timeout)
         self.commands.append(dps)
@@ -109,6 +111,9 @@ class MemoryDevice:
                 yield event
         finally:
             self._listeners.discard(queue)
+
+    def listen(self, callback: Any) -> Any:
+        raise NotImplementedError
 
     async def close(self) -> None:
         for queue in self._listeners:
@@ -204,21 +209,17 @@ class MemoryDevice:
 
 
 class MemoryDeviceManager:
-    """A DeviceManager over MemoryDevices."""
+    """A DeviceManager over MemoryDevices, on the real event bus."""
 
     def __init__(self, devices: list[MemoryDevice]) -> None:
         self.devices = {d.info.id: d for d in devices}
-        self._listeners: set[asyncio.Queue[DeviceEvent | None]] = set()
+        self._bus: EventBus[DeviceEvent] = EventBus(lost=DeviceEvent.lost, maxsize=1024)
         for device in devices:
-            device._manager_sink = self._fan_out
+            device._manager_sink = self._bus.publish
         self.started = False
 
-    def _fan_out(self, event: DeviceEvent) -> None:
-        for queue in self._listeners:
-            queue.put_nowait(event)
-
     def list(self) -> list[Device]:
-        return list[Device](self.devices.values())
+        return list(self.devices.values())
 
     def get(self, id_or_name: str) -> MemoryDevice:
         device = self.devices.get(id_or_name)
@@ -228,23 +229,19 @@ class MemoryDeviceManager:
             raise NotFoundError(f"no device with id or name {id_or_name!r}")
         return device
 
-    async def events(self) -> AsyncIterator[DeviceEvent]:
-        queue: asyncio.Queue[DeviceEvent | None] = asyncio.Queue()
-        self._listeners.add(queue)
-        try:
-            while (event := await queue.get()) is not None:
-                yield event
-        finally:
-            self._listeners.discard(queue)
+    def events(
+        self, *, devices: Collection[str] | None = None, maxsize: int | None = None
+    ) -> Subscription[DeviceEvent]:
+        wanted = frozenset(devices) if devices is not None else None
+        accept = None if wanted is None else (lambda e: e.device_id in wanted or e.kind == "lost")
+        return self._bus.subscribe(accept=accept, maxsize=maxsize)
 
     async def start(self) -> None:
         self.started = True
 
     async def close(self) -> None:
         self.started = False
-        for queue in self._listeners:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+        self._bus.close()
         for device in self.devices.values():
             await device.close()
 

@@ -11,7 +11,7 @@ import httpx
 
 from tests.gateway.conftest import Gateway, GatewayFactory
 from tests.gateway.memory_devices import BULB_ID, PLUG_ID, STRIP_ID, MemoryDeviceManager
-from tuyagate.gateway.events_api import EventHub, _stream
+from tuyagate.gateway.events_api import EventStreams, _stream
 from tuyagate.gateway.metrics import Metrics
 
 
@@ -110,9 +110,7 @@ async def test_sse_two_clients_and_heartbeat(start_gateway: GatewayFactory) -> N
 
 
 async def test_slow_reader_loses_only_its_own_oldest_events(fleet: MemoryDeviceManager) -> None:
-    hub = EventHub(fleet, Metrics(), queue_size=4, max_clients=8)
-    hub.start()
-    await asyncio.sleep(0.01)  # let the pump subscribe to the manager
+    hub = EventStreams(fleet, Metrics(), queue_size=4, max_clients=8)
     try:
         slow = _stream(hub, None, heartbeat=10.0)
         fast = _stream(hub, frozenset({BULB_ID}), heartbeat=10.0)
@@ -124,9 +122,9 @@ async def test_slow_reader_loses_only_its_own_oldest_events(fleet: MemoryDeviceM
             bulb.push({"22": 100 + i})
             got_fast.append(await asyncio.wait_for(anext(fast), 1))
         assert [json.loads(t.split("data: ")[1])["dps"]["22"] for t in got_fast] == list(range(100, 120))
-        overflow = await asyncio.wait_for(anext(slow), 1)
-        assert "event: overflow" in overflow
-        assert '{"dropped": 16}' in overflow
+        lost = await asyncio.wait_for(anext(slow), 1)
+        assert "event: lost" in lost
+        assert '{"dropped":16}' in lost
         rest = [await asyncio.wait_for(anext(slow), 1) for _ in range(4)]
         assert [json.loads(t.split("data: ")[1])["dps"]["22"] for t in rest] == [116, 117, 118, 119]
         assert hub.metrics.sse_dropped == 16
@@ -134,7 +132,7 @@ async def test_slow_reader_loses_only_its_own_oldest_events(fleet: MemoryDeviceM
         await fast.aclose()
         assert hub.clients == 0
     finally:
-        await hub.close()
+        hub.close_streams()
 
 
 async def test_vanished_device_times_out_then_recovers(gateway: Gateway) -> None:
@@ -173,7 +171,7 @@ async def test_device_ignoring_its_deadline_still_gets_504(gateway: Gateway) -> 
 
     original = plug.status
 
-    async def stubborn(*, refresh: bool = True, timeout: float | None = None):
+    async def stubborn(*, refresh: bool = True, timeout: float | None = None, deadline: object = None):
         return await original(refresh=refresh, timeout=60.0)
 
     plug.status = stubborn  # type: ignore[method-assign]
@@ -199,7 +197,7 @@ async def test_stop_ends_open_event_streams_quickly(start_gateway: GatewayFactor
 
 
 async def test_a_client_that_leaves_is_unsubscribed(gateway: Gateway) -> None:
-    hub = gateway.app.state.gateway.hub
+    hub = gateway.app.state.gateway.streams
     async with gateway.client.stream("GET", "/api/v1/events") as response:
         await SSE(response).connected()
         assert hub.clients == 1

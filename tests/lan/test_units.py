@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
-
 import pytest
 
+from tuyagate.bus import EventBus
 from tuyagate.lan import Backoff, Event, EventKind
-from tuyagate.lan.events import EventHub
+from tuyagate.lan.events import for_child
 
 
 def test_backoff_grows_caps_and_resets() -> None:
@@ -29,46 +27,19 @@ def _status(n: int, cid: str | None = None) -> Event:
     return Event(EventKind.STATUS, "dev", {"1": n}, cid=cid)
 
 
-async def test_full_queue_drops_the_oldest_and_counts() -> None:
-    hub = EventHub()
-    sub = hub.subscribe(maxsize=3)
-    for n in range(5):
-        hub.publish(_status(n))
-    assert sub.dropped == 2
-    assert [(await sub.get(timeout=0.1)).dps["1"] for _ in range(3)] == [2, 3, 4]
-    with pytest.raises(TimeoutError):
-        await sub.get(timeout=0.05)
-
-
-async def test_closing_ends_the_iteration() -> None:
-    hub = EventHub()
-    seen: list[int] = []
-    async with hub.subscribe() as sub:
-
-        async def consume() -> None:
-            async for event in sub:
-                seen.append(event.dps["1"])
-
-        task = asyncio.create_task(consume())
-        hub.publish(_status(1))
-        await asyncio.sleep(0.01)
-        sub.close()
-        await asyncio.wait_for(task, 1.0)
-    assert seen == [1]
-    assert len(hub) == 0
-
-
-async def test_child_filter_and_abandoned_subscriptions() -> None:
-    hub = EventHub()
-    child = hub.subscribe(cid="c1")
-    hub.publish(_status(1, cid="c2"))
-    hub.publish(_status(2, cid="c1"))
-    hub.publish(Event(EventKind.DISCONNECTED, "dev"))
-    assert (await child.get(timeout=0.1)).dps == {"1": 2}
-    assert (await child.get(timeout=0.1)).kind is EventKind.DISCONNECTED
-    hub.subscribe()  # never closed, never referenced
-    gc.collect()
-    assert len(hub) == 1
+def test_child_filter_passes_the_child_and_connection_wide_events() -> None:
+    bus: EventBus[Event] = EventBus()
+    child = bus.subscribe(accept=for_child("c1"))
+    bus.publish(_status(1, cid="c2"))
+    bus.publish(_status(2, cid="c1"))
+    bus.publish(Event(EventKind.DISCONNECTED, "dev"))
+    first, second = child.get_nowait(), child.get_nowait()
+    assert first is not None
+    assert first.dps == {"1": 2}
+    assert second is not None
+    assert second.kind is EventKind.DISCONNECTED
+    assert child.get_nowait() is None
+    assert for_child(None) is None
 
 
 def test_event_as_dict() -> None:

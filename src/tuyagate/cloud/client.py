@@ -37,6 +37,7 @@ from tuyagate.cloud.ratelimit import RateLimiter
 from tuyagate.cloud.regions import resolve_base_url
 from tuyagate.cloud.signing import QueryLike, SignScheme, is_token_path, sign_headers, split_path
 from tuyagate.cloud.tokens import Token, TokenManager
+from tuyagate.deadline import Deadline
 from tuyagate.errors import CloudError, ConfigError, ProtocolError, TuyaConnectionError, TuyaError, TuyaTimeoutError
 
 __all__ = ["TuyaCloudClient"]
@@ -208,9 +209,19 @@ class TuyaCloudClient:
         return ceiling / 2 + self._jitter() * ceiling / 2
 
     async def _exchange(
-        self, method: str, path: str, pairs: list[tuple[str, str]], body: bytes, access_token: str
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        body: bytes,
+        access_token: str,
+        deadline: Deadline | None = None,
     ) -> dict[str, Any]:
-        """One signed call with retries; returns the parsed envelope (success or not)."""
+        """One signed call with retries; returns the parsed envelope (success or not).
+
+        Under a ``deadline`` each attempt may take only what is left of it, and a retry whose
+        back-off would end past it is not made: the last failure is raised instead.
+        """
         attempt = 0
         skew_fixed = False
         shown = _redact_path(path)
@@ -237,9 +248,19 @@ class TuyaCloudClient:
             failure: TuyaError
             self.requests_sent += 1
             try:
-                response = await self._http.request(method, url, content=body or None, headers=headers)
+                if deadline is None:
+                    response = await self._http.request(method, url, content=body or None, headers=headers)
+                else:
+                    response = await self._http.request(
+                        method,
+                        url,
+                        content=body or None,
+                        headers=headers,
+                        timeout=max(1e-3, min(self.timeout, deadline.remaining())),
+                    )
             except httpx.TimeoutException:
-                failure = TuyaTimeoutError(f"the Tuya cloud did not answer {method} {shown} within {self.timeout:g} s")
+                within = f"within {self.timeout:g} s" if deadline is None else "before the deadline"
+                failure = TuyaTimeoutError(f"the Tuya cloud did not answer {method} {shown} {within}")
             except httpx.TransportError as exc:
                 if _tls_refused(exc):  # retrying will not make the certificate trusted
                     raise TuyaConnectionError(
@@ -267,10 +288,10 @@ class TuyaCloudClient:
                     if not codes.is_retryable(code):
                         return envelope
                     failure = codes.cloud_error(code, str(envelope.get("msg", "")))
-            if attempt >= self.retries:
+            delay = self._delay(attempt)
+            if attempt >= self.retries or (deadline is not None and deadline.remaining() <= delay):
                 _LOG.info("%s %s failed after %d attempt(s): %s", method, shown, attempt + 1, failure)
                 raise failure
-            delay = self._delay(attempt)
             _LOG.debug("%s %s: %s; retry %d in %.2f s", method, shown, failure, attempt + 1, delay)
             attempt += 1
             await self._sleep(delay)
@@ -317,22 +338,47 @@ class TuyaCloudClient:
 
     # -- generic calls ---------------------------------------------------------------------
 
-    async def call(self, method: str, path: str, *, query: QueryLike | None = None, body: Any = None) -> dict[str, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: QueryLike | None = None,
+        body: Any = None,
+        deadline: Deadline | None = None,
+    ) -> dict[str, Any]:
         """A signed call; returns the whole envelope, ``success`` true or false.
 
         ``path`` may carry a query string; its values may be URL-encoded (they are decoded,
         signed raw and encoded again on the wire). Token refusals are handled transparently.
+        With a ``deadline`` everything (rate limiter, token renewal, retries) ends by it, with
+        TuyaTimeoutError; without one each attempt has the client's ``timeout``.
         """
         method = method.upper()
         base, inline = split_path(path)
         pairs = inline + _pairs(query)
         data = _encode_body(body)
+        if deadline is None:
+            return await self._call(method, base, pairs, data, None)
+        try:
+            async with deadline.timeout():
+                return await self._call(method, base, pairs, data, deadline)
+        except TuyaTimeoutError:
+            raise
+        except TimeoutError:
+            raise TuyaTimeoutError(
+                f"the Tuya cloud did not answer {method} {_redact_path(base)} before the deadline"
+            ) from None
+
+    async def _call(
+        self, method: str, base: str, pairs: list[tuple[str, str]], data: bytes, deadline: Deadline | None
+    ) -> dict[str, Any]:
         if is_token_path(base):
-            return await self._exchange(method, base, pairs, data, "")
+            return await self._exchange(method, base, pairs, data, "", deadline)
         reauthorised = False
         while True:
             token = await self.tokens.get()
-            envelope = await self._exchange(method, base, pairs, data, token.access_token)
+            envelope = await self._exchange(method, base, pairs, data, token.access_token, deadline)
             if not envelope.get("success") and codes.is_reauth(envelope.get("code")) and not reauthorised:
                 _LOG.info("token refused (code %s); logging in again", envelope.get("code"))
                 reauthorised = True
@@ -346,13 +392,21 @@ class TuyaCloudClient:
             raise codes.cloud_error(envelope.get("code", "unknown"), str(envelope.get("msg", "")))
         return envelope.get("result")
 
-    async def request(self, method: str, path: str, *, query: QueryLike | None = None, body: Any = None) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: QueryLike | None = None,
+        body: Any = None,
+        deadline: Deadline | None = None,
+    ) -> Any:
         """A signed call; returns ``result`` or raises CloudError."""
-        return self._result(await self.call(method, path, query=query, body=body))
+        return self._result(await self.call(method, path, query=query, body=body, deadline=deadline))
 
-    async def get(self, path: str, **query: Any) -> Any:
+    async def get(self, path: str, *, deadline: Deadline | None = None, **query: Any) -> Any:
         """``GET path?query`` -> result."""
-        return await self.request("GET", path, query=query or None)
+        return await self.request("GET", path, query=query or None, deadline=deadline)
 
     # -- devices ---------------------------------------------------------------------------
 
@@ -399,23 +453,31 @@ class TuyaCloudClient:
             raise ProtocolError("the device answer is not an object")
         return CloudDevice.from_api(result)
 
-    async def status(self, device_id: str) -> list[StatusItem]:
+    async def status(self, device_id: str, *, deadline: Deadline | None = None) -> list[StatusItem]:
         """The device's reported values, by code."""
-        result = await self.get(f"/v1.0/iot-03/devices/{device_id}/status")
+        result = await self.get(f"/v1.0/iot-03/devices/{device_id}/status", deadline=deadline)
         return [StatusItem.from_api(i) for i in result or () if isinstance(i, Mapping)]
 
-    async def statuses(self, device_ids: Sequence[str]) -> dict[str, list[StatusItem]]:
+    async def statuses(
+        self, device_ids: Sequence[str], *, deadline: Deadline | None = None
+    ) -> dict[str, list[StatusItem]]:
         """Status of many devices, ``STATUS_BATCH`` per call."""
         out: dict[str, list[StatusItem]] = {}
         for start in range(0, len(device_ids), STATUS_BATCH):
             chunk = device_ids[start : start + STATUS_BATCH]
-            result = await self.get("/v1.0/iot-03/devices/status", device_ids=",".join(chunk))
+            result = await self.get("/v1.0/iot-03/devices/status", deadline=deadline, device_ids=",".join(chunk))
             for entry in result or ():
                 if isinstance(entry, Mapping):
                     out[str(entry.get("id"))] = [StatusItem.from_api(i) for i in entry.get("status") or ()]
         return out
 
-    async def send_commands(self, device_id: str, commands: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+    async def send_commands(
+        self,
+        device_id: str,
+        commands: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        deadline: Deadline | None = None,
+    ) -> None:
         """Send ``{"code": value}`` or ``[{"code": ..., "value": ...}]``; split into calls of
         ``max_commands_per_call``. Raises CloudError (2001 offline, 2008 bad code/value, ...)."""
         if isinstance(commands, Mapping):
@@ -425,7 +487,7 @@ class TuyaCloudClient:
         path = COMMANDS_PATH.format(id=device_id)
         for start in range(0, len(items), self.max_commands_per_call):
             batch = items[start : start + self.max_commands_per_call]
-            result = await self.request("POST", path, body={"commands": batch})
+            result = await self.request("POST", path, body={"commands": batch}, deadline=deadline)
             if result is False:
                 raise CloudError(1103, "commands issue error", hint="the cloud did not accept the command")
 

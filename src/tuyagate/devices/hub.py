@@ -3,8 +3,13 @@
 :func:`build_hub` turns registry records into devices: a stock Tuya device gets a LAN route (one
 :class:`~tuyagate.lan.connection.DeviceConnection` per address, shared by a Zigbee gateway's
 sub-devices) and, when a cloud login is given, a cloud route; a reflashed device gets its
-firmware's backend. The hub merges every device's events, and writes the last state of each
-device back to the registry in batches (not on every push).
+firmware's backend.
+
+The hub owns the one event bus of the home: every device's events are published into it by a
+listener (a function call inside the device's own publish, no task and no queue), and every
+consumer (SSE clients, the registry flush, MQTT, the dashboard, ``home.events()``) subscribes to
+it with its own bounded queue. The registry flush is a listener too: it notes which devices
+changed and writes their last state to the registry in batches (not on every push).
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tuyagate.bus import EventBus, Subscription
 from tuyagate.device_api import Device, DeviceEvent
 from tuyagate.devices.builtin_schemas import guess_builtin_schema
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
@@ -33,7 +39,7 @@ __all__ = ["DeviceHub", "HubOptions", "build_hub"]
 
 _LOGGER = logging.getLogger(__name__)
 FLASHED_BACKENDS = ("tasmota", "openbeken", "esphome")
-_QUEUE_SIZE = 1024
+QUEUE_SIZE = 1024  # events a subscriber may fall behind by before it loses the oldest (and reads a lost marker)
 
 
 @dataclass(slots=True)
@@ -73,8 +79,9 @@ class DeviceHub:
         self._connections = list(connections)
         self._cloud = cloud
         self._flush_interval = flush_interval
-        self._dirty: dict[str, dict[str, Any]] = {}
-        self._subscribers: set[asyncio.Queue[DeviceEvent | None]] = set()
+        self._dirty: set[str] = set()  # devices whose state changed since the last flush
+        self._bus: EventBus[DeviceEvent] = EventBus(lost=DeviceEvent.lost, maxsize=QUEUE_SIZE)
+        self._stops: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._discovery = discovery
@@ -97,10 +104,21 @@ class DeviceHub:
             raise NotFoundError(f"{len(named)} devices are named {id_or_name!r}: use the device id")
         raise NotFoundError(f"no device {id_or_name!r}")
 
-    def events(self) -> AsyncIterator[DeviceEvent]:
-        queue: asyncio.Queue[DeviceEvent | None] = asyncio.Queue(_QUEUE_SIZE)
-        self._subscribers.add(queue)
-        return self._drain(queue)
+    def events(
+        self, *, devices: Collection[str] | None = None, maxsize: int | None = None
+    ) -> Subscription[DeviceEvent]:
+        """Every device's events from now on (or only those of the device ids in ``devices``).
+
+        A bounded subscription: a reader that falls ``maxsize`` events behind loses the oldest and
+        then reads a ``lost`` marker event. Close it (``async with``, or ``close()``) when done.
+        """
+        wanted = frozenset(devices) if devices is not None else None
+        accept = None if wanted is None else (lambda e: e.device_id in wanted or e.kind == "lost")
+        return self._bus.subscribe(accept=accept, maxsize=maxsize)
+
+    def listen(self, callback: Callable[[DeviceEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` inside every device's publish (quick, never raising); returns its stop function."""
+        return self._bus.listen(callback)
 
     async def start(self) -> None:
         if self._started:
@@ -109,8 +127,9 @@ class DeviceHub:
         for device in self._devices.values():
             if isinstance(device, TuyaDevice):
                 await device.start()
-            self._tasks.append(asyncio.create_task(self._forward(device), name=f"tuyagate-fwd-{device.info.id}"))
+            self._stops.append(device.listen(self._bus.publish))
         if self._registry is not None:
+            self._stops.append(self._bus.listen(self._note))
             self._tasks.append(asyncio.create_task(self._flusher(), name="tuyagate-state-flush"))
         if self._discovery is not None and self._connections:
             from tuyagate.lan.follower import DiscoveryFollower
@@ -123,6 +142,9 @@ class DeviceHub:
     async def close(self) -> None:
         if self.follower is not None:
             await self.follower.close()
+        for stop in self._stops:
+            stop()
+        self._stops.clear()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -139,8 +161,7 @@ class DeviceHub:
             with contextlib.suppress(Exception):
                 await self._cloud.aclose()
         self._flush()
-        for queue in list(self._subscribers):
-            _offer(queue, None)
+        self._bus.close()
 
     async def __aenter__(self) -> DeviceHub:
         await self.start()
@@ -165,14 +186,23 @@ class DeviceHub:
         except Exception as exc:  # noqa: BLE001 - the connection already follows; saving is best effort
             _LOGGER.warning("could not save the new address of %s: %s", device_id, exc)
 
-    def note_state(self, device_id: str, dps: dict[str, Any]) -> None:
-        """Remember a device's latest state for the next registry flush."""
-        self._dirty[device_id] = dps
+    def _note(self, event: DeviceEvent) -> None:
+        """Remember that a device's state changed, for the next registry flush (a bus listener)."""
+        if event.kind == "state":
+            self._dirty.add(event.device_id)
 
     def _flush(self) -> None:
         if self._registry is None or not self._dirty:
             return
-        updates, self._dirty = self._dirty, {}
+        dirty, self._dirty = self._dirty, set()
+        updates: dict[str, dict[str, Any]] = {}
+        for device_id in dirty:
+            device = self._devices.get(device_id)
+            state = device.cached_state() if device is not None else None
+            if state is not None and isinstance(device, TuyaDevice):  # flashed devices keep no registry state
+                updates[device_id] = state.dps
+        if not updates:
+            return
         try:
             self._registry.record_states(updates)
         except Exception as exc:  # noqa: BLE001 - persistence must never take the gateway down
@@ -182,36 +212,6 @@ class DeviceHub:
         while True:
             await asyncio.sleep(self._flush_interval)
             self._flush()
-
-    async def _forward(self, device: Device) -> None:
-        while True:
-            try:
-                async for event in device.events():
-                    for queue in list(self._subscribers):
-                        _offer(queue, event)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one device's trouble must not stop the others' events
-                _LOGGER.debug("events of %s stopped: %s; resubscribing", device.info.name, exc)
-                await asyncio.sleep(1.0)
-
-    async def _drain(self, queue: asyncio.Queue[DeviceEvent | None]) -> AsyncIterator[DeviceEvent]:
-        try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    return
-                yield event
-        finally:
-            self._subscribers.discard(queue)
-
-
-def _offer(queue: asyncio.Queue[DeviceEvent | None], item: DeviceEvent | None) -> None:
-    if queue.full():
-        with contextlib.suppress(asyncio.QueueEmpty):
-            queue.get_nowait()
-    queue.put_nowait(item)
 
 
 def build_hub(
@@ -229,7 +229,6 @@ def build_hub(
     all_records = list(records) if records is not None else registry.devices()
     by_id = {r.id: r for r in registry.devices()} if records is not None else {r.id: r for r in all_records}
     connections: dict[str, DeviceConnection] = {}
-    hub_ref: list[DeviceHub] = []
 
     def connection_for(rec: DeviceRecord) -> DeviceConnection | None:
         if rec.id in connections:
@@ -251,10 +250,6 @@ def build_hub(
         )
         connections[rec.id] = conn
         return conn
-
-    def on_state(device_id: str, dps: dict[str, Any]) -> None:
-        if hub_ref:
-            hub_ref[0].note_state(device_id, dps)
 
     devices: list[Device] = []
     for rec in all_records:
@@ -284,7 +279,6 @@ def build_hub(
                 cache_ttl=opts.cache_ttl,
                 retry_base=opts.retry_base,
                 retry_cap=opts.retry_cap,
-                on_state=on_state,
             )
         )
     discovery = (opts.discovery_listen, opts.discovery_ports) if opts.discovery_listen is not None else None
@@ -296,7 +290,6 @@ def build_hub(
         flush_interval=opts.flush_interval,
         discovery=discovery,
     )
-    hub_ref.append(hub)
     return hub
 
 

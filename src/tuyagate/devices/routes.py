@@ -7,16 +7,17 @@ turns DP ids into the codes the cloud wants, using the device's schema.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuyagate.errors import NotFoundError
+from tuyagate.deadline import Deadline
+from tuyagate.errors import UnknownDpError
 from tuyagate.schema import DpSchema
 
 if TYPE_CHECKING:
     from tuyagate.cloud.client import TuyaCloudClient
     from tuyagate.lan.connection import DeviceConnection
-    from tuyagate.lan.events import Subscription
+    from tuyagate.lan.events import Event
 
 __all__ = ["CloudRoute", "LanRoute", "Route"]
 
@@ -26,11 +27,11 @@ class Route(Protocol):
 
     name: str
 
-    async def read(self, *, timeout: float) -> dict[str, Any]:
-        """All DP values by DP id (wire form)."""
+    async def read(self, *, deadline: Deadline) -> dict[str, Any]:
+        """All DP values by DP id (wire form), by ``deadline``."""
         ...
 
-    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, timeout: float) -> None:
+    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> None:
         """Set DPs: ``dps`` is the validated wire form by DP id, ``values`` the caller's user values."""
         ...
 
@@ -44,14 +45,15 @@ class LanRoute:
         self.connection = connection
         self.cid = cid
 
-    async def read(self, *, timeout: float) -> dict[str, Any]:
-        return await self.connection.status(cid=self.cid, timeout=timeout)
+    async def read(self, *, deadline: Deadline) -> dict[str, Any]:
+        return await self.connection.status(cid=self.cid, timeout=max(deadline.remaining(), 1e-3))
 
-    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, timeout: float) -> None:
-        await self.connection.set_dps(dps, cid=self.cid, timeout=timeout)
+    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> None:
+        await self.connection.set_dps(dps, cid=self.cid, timeout=max(deadline.remaining(), 1e-3))
 
-    def subscribe(self) -> Subscription:
-        return self.connection.events(cid=self.cid)
+    def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Follow the connection's events (all of them: a sub-device's listener filters by ``cid``)."""
+        return self.connection.listen(callback)
 
 
 class CloudRoute:
@@ -64,16 +66,22 @@ class CloudRoute:
         self.device_id = device_id
         self.schema = schema
 
-    async def read(self, *, timeout: float) -> dict[str, Any]:
-        items = await self.client.status(self.device_id)
+    async def read(self, *, deadline: Deadline) -> dict[str, Any]:
+        items = await self.client.status(self.device_id, deadline=deadline)
         return self.schema.dps_from_cloud([{"code": item.code, "value": item.value} for item in items])
 
-    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, timeout: float) -> None:
+    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> None:
         unknown = [k for k in dps if self.schema.code_for(k) is None]
         if unknown:
-            raise NotFoundError(f"DP {', '.join(unknown)} has no code in the schema, so the cloud cannot set it")
+            raise UnknownDpError(
+                f"DP {', '.join(unknown)} has no code in the schema, so the cloud cannot set it",
+                key=unknown[0],
+                known=tuple(d.code for d in self.schema),
+            )
         await self.client.send_commands(
-            self.device_id, self.schema.encode_cloud({k: values_for(k, dps, values, self.schema) for k in dps})
+            self.device_id,
+            self.schema.encode_cloud({k: values_for(k, dps, values, self.schema) for k in dps}),
+            deadline=deadline,
         )
 
 

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from tuyagate.bus import EventBus, Subscription
+from tuyagate.deadline import Deadline
 from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
 from tuyagate.devices.health import RouteTracker
 from tuyagate.devices.registry import DeviceRecord
@@ -25,6 +27,7 @@ from tuyagate.errors import (
     DeviceBusyError,
     HandshakeError,
     ProtocolError,
+    TuyaAuthError,
     TuyaConnectionError,
     TuyaError,
     TuyaTimeoutError,
@@ -32,14 +35,23 @@ from tuyagate.errors import (
 )
 from tuyagate.schema import DpSchema
 
+if TYPE_CHECKING:
+    from tuyagate.lan.events import Event
+
 __all__ = ["FALLBACK_ERRORS", "TuyaDevice"]
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 # Failures of the transport, after which another route may well succeed. A device that answered
-# with an error (DeviceError), a bad value (ValidationError) or an unknown code is not retried.
-FALLBACK_ERRORS: tuple[type[TuyaError], ...] = (TuyaConnectionError, TuyaTimeoutError, HandshakeError, ProtocolError)
-_QUEUE_SIZE = 256
+# with an error (DeviceError), a bad value (ValidationError) or an unknown code is not retried. A
+# refused local key (TuyaAuthError) is: the cloud does not need it.
+FALLBACK_ERRORS: tuple[type[TuyaError], ...] = (
+    TuyaConnectionError,
+    TuyaTimeoutError,
+    HandshakeError,
+    TuyaAuthError,
+    ProtocolError,
+)
 
 
 class TuyaDevice:
@@ -57,7 +69,6 @@ class TuyaDevice:
         cache_ttl: float = 30.0,
         retry_base: float = 1.0,
         retry_cap: float = 30.0,
-        on_state: Callable[[str, dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._record = record
@@ -73,13 +84,12 @@ class TuyaDevice:
         self.lan_timeout = lan_timeout
         self.cache_ttl = cache_ttl
         self._clock = clock
-        self._on_state = on_state
         self._dps: dict[str, Any] = dict(record.last_state or {})
         self._updated_at = record.last_seen or 0.0
         self._cache_route = "cache"
         self._online = False
-        self._subscribers: set[asyncio.Queue[DeviceEvent | None]] = set()
-        self._pump: asyncio.Task[None] | None = None
+        self._bus: EventBus[DeviceEvent] = EventBus(lost=lambda n: DeviceEvent.lost(n, record.id))
+        self._stop_lan: Callable[[], None] | None = None
         self._probe: asyncio.Task[None] | None = None
         self._reading: asyncio.Future[tuple[dict[str, Any], str]] | None = None
         self._closed = False
@@ -123,64 +133,88 @@ class TuyaDevice:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Start following the LAN connection's pushes (which also keeps it re-connecting)."""
-        if self._lan is not None and self._pump is None:
-            self._pump = asyncio.create_task(self._pump_lan(self._lan), name=f"tuyagate-pump-{self._record.id}")
+        """Follow the LAN connection's pushes (a listener, no task), which also keeps it re-connecting."""
+        if self._lan is not None and self._stop_lan is None and not self._closed:
+            self._stop_lan = self._lan.listen(self._on_lan_event)
 
     async def close(self) -> None:
         self._closed = True
-        for task in (self._pump, self._probe):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._pump = self._probe = None
-        for queue in list(self._subscribers):
-            _offer(queue, None)
+        if self._stop_lan is not None:
+            self._stop_lan()
+            self._stop_lan = None
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._probe
+            self._probe = None
+        self._bus.close()
 
     # ---------------------------------------------------------------- reading and writing
 
-    async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+    async def status(
+        self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> DeviceState:
         if not refresh and self._dps and self._clock() - self._updated_at <= self.cache_ttl:
             state = self.cached_state()
             assert state is not None
             return DeviceState(state.device_id, state.dps, state.values, "cache", state.updated_at)
         # Single flight: callers that ask while a read is under way share its answer, so a burst of
         # readers costs the device one round trip instead of a queue that outlasts their deadlines.
+        own = Deadline.resolve(deadline, timeout, self.timeout)
         if self._reading is None or self._reading.done():
-            self._reading = asyncio.ensure_future(self._read(timeout))
+            self._reading = asyncio.ensure_future(self._read(own))
             self._reading.add_done_callback(_retrieve)  # no "never retrieved" warning if every reader left
-        _, route = await asyncio.shield(self._reading)
+            _, route = await asyncio.shield(self._reading)  # the read runs on this caller's deadline
+        else:
+            _, route = await self._join_read(self._reading, own)
         return DeviceState(self._record.id, dict(self._dps), self._schema.decode(self._dps), route, self._updated_at)
 
-    async def _read(self, timeout: float | None) -> tuple[dict[str, Any], str]:
-        dps, route, _ = await self._attempt(lambda r, t: r.read(timeout=t), timeout)
+    async def _join_read(
+        self, reading: asyncio.Future[tuple[dict[str, Any], str]], deadline: Deadline
+    ) -> tuple[dict[str, Any], str]:
+        """Share a read already under way, but stop waiting at this caller's own deadline."""
+        try:
+            async with deadline.timeout():
+                return await asyncio.shield(reading)
+        except TuyaTimeoutError:
+            raise
+        except TimeoutError:
+            raise TuyaTimeoutError(f"{self._record.name}: no answer before the deadline") from None
+
+    async def _read(self, deadline: Deadline) -> tuple[dict[str, Any], str]:
+        dps, route, _ = await self._attempt(lambda r, d: r.read(deadline=d), deadline)
         self._merge(dps, route, emit=True)
         return dps, route
 
-    async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+    async def set(
+        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> CommandResult:
         if not values:
             raise ValidationError("no values to set")
         dps = self._schema.encode(values)  # validates every value (range, options, read-only) first
-        _, route, fallback = await self._attempt(lambda r, t: r.write(dps, values, timeout=t), timeout)
+        own = Deadline.resolve(deadline, timeout, self.timeout)
+        _, route, fallback = await self._attempt(lambda r, d: r.write(dps, values, deadline=d), own)
         self._merge(dps, route, emit=True)
         return CommandResult(device_id=self._record.id, dps=dps, route=route, fallback=fallback)
 
-    async def _attempt(self, op: Callable[[Route, float], Awaitable[T]], timeout: float | None) -> tuple[T, str, bool]:
+    async def _attempt(self, op: Callable[[Route, Deadline], Awaitable[T]], deadline: Deadline) -> tuple[T, str, bool]:
+        """Run ``op`` on each route in turn until one serves it, all within ``deadline``.
+
+        A route that is not the last gets at most ``lan_timeout`` of the budget, so the fallback is
+        left time to answer; the last route gets whatever remains.
+        """
         if not self._routes:
             raise TuyaConnectionError(
                 f"no route to {self._record.name}: it has no LAN address and local key, and no cloud login is set"
             )
-        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         errors: list[TuyaError] = []
         last = len(self._routes) - 1
         for index, (route, tracker) in enumerate(self._routes):
             if index < last and not tracker.due():
                 continue  # known down and not yet due: go straight to the next route
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline.expired():
                 break
-            budget = min(remaining, self.lan_timeout) if index < last else remaining
+            budget = deadline.capped(self.lan_timeout) if index < last else deadline
             try:
                 result = await op(route, budget)
             except DeviceBusyError as exc:
@@ -206,32 +240,23 @@ class TuyaDevice:
 
     # ---------------------------------------------------------------- state and events
 
-    def events(self) -> AsyncIterator[DeviceEvent]:
-        queue: asyncio.Queue[DeviceEvent | None] = asyncio.Queue(_QUEUE_SIZE)
-        self._subscribers.add(queue)
-        return self._drain(queue)
+    def events(self) -> Subscription[DeviceEvent]:
+        sub = self._bus.subscribe()
+        if self._closed:
+            sub.close()
+        return sub
 
-    async def _drain(self, queue: asyncio.Queue[DeviceEvent | None]) -> AsyncIterator[DeviceEvent]:
-        try:
-            while not self._closed or not queue.empty():
-                event = await queue.get()
-                if event is None:
-                    return
-                yield event
-        finally:
-            self._subscribers.discard(queue)
+    def listen(self, callback: Callable[[DeviceEvent], None]) -> Callable[[], None]:
+        return self._bus.listen(callback)
 
     def _emit(self, event: DeviceEvent) -> None:
-        for queue in list(self._subscribers):
-            _offer(queue, event)
+        self._bus.publish(event)
 
     def _merge(self, dps: Mapping[str, Any], route: str, *, emit: bool) -> None:
         changed = {k: v for k, v in dps.items() if self._dps.get(k, _MISSING) != v}
         self._dps.update(dps)
         self._updated_at = self._clock()
         self._cache_route = route
-        if changed and self._on_state is not None:
-            self._on_state(self._record.id, dict(self._dps))
         if changed and emit:
             self._emit(
                 DeviceEvent(
@@ -264,7 +289,7 @@ class TuyaDevice:
         while not self._closed and not tracker.healthy:
             await asyncio.sleep(tracker.delay())
             try:
-                dps = await self._lan.read(timeout=self.lan_timeout)
+                dps = await self._lan.read(deadline=Deadline.after(self.lan_timeout))
             except FALLBACK_ERRORS as exc:
                 tracker.failed(exc)
                 continue
@@ -276,33 +301,29 @@ class TuyaDevice:
             self._set_online(True)
             _LOGGER.info("%s: LAN route is back", self._record.name)
 
-    async def _pump_lan(self, lan: LanRoute) -> None:
+    def _on_lan_event(self, event: Event) -> None:
+        """Fold one event of the LAN connection into the cache and online state (runs in its reader)."""
         from tuyagate.lan.events import EventKind
 
+        lan = self._lan
+        assert lan is not None
         tracker = next(t for r, t in self._routes if r is lan)
-        while not self._closed:
-            try:
-                async with lan.subscribe() as subscription:
-                    async for event in subscription:
-                        if event.kind is EventKind.STATUS:
-                            self._merge(event.dps, "lan", emit=True)
-                            tracker.ok()
-                            self._set_online(True)
-                        elif event.kind is EventKind.ONLINE and lan.cid is not None:
-                            if lan.cid in (event.online or []):
-                                self._set_online(True)
-                            elif lan.cid in (event.offline or []):
-                                self._set_online(False)
-                        elif event.kind is EventKind.CONNECTED:
-                            tracker.ok()
-                            self._set_online(True)
-                        elif event.kind is EventKind.DISCONNECTED:
-                            self._set_online(self._cloud_healthy())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a pump must survive anything and retry
-                _LOGGER.debug("%s: event pump restarts after %s", self._record.name, exc)
-            await asyncio.sleep(1.0)
+        if event.kind is EventKind.STATUS:
+            if lan.cid is not None and event.cid != lan.cid:
+                return
+            self._merge(event.dps, "lan", emit=True)
+            tracker.ok()
+            self._set_online(True)
+        elif event.kind is EventKind.ONLINE and lan.cid is not None:
+            if lan.cid in (event.online or []):
+                self._set_online(True)
+            elif lan.cid in (event.offline or []):
+                self._set_online(False)
+        elif event.kind is EventKind.CONNECTED:
+            tracker.ok()
+            self._set_online(True)
+        elif event.kind is EventKind.DISCONNECTED:
+            self._set_online(self._cloud_healthy())
 
 
 _MISSING = object()
@@ -311,11 +332,3 @@ _MISSING = object()
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-def _offer(queue: asyncio.Queue[DeviceEvent | None], item: DeviceEvent | None) -> None:
-    """Put without ever blocking: a slow subscriber loses its oldest events, not the device."""
-    if queue.full():
-        with contextlib.suppress(asyncio.QueueEmpty):
-            queue.get_nowait()
-    queue.put_nowait(item)

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from tuyagate.bus import EventBus, Subscription
+from tuyagate.deadline import Deadline
 from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
 from tuyagate.errors import ConfigError, TuyaConnectionError, TuyaError, TuyaTimeoutError
 from tuyagate.flashed.backend import Description, FlashedBackend
@@ -26,31 +28,6 @@ from tuyagate.flashed.schema import Schema
 __all__ = ["BACKENDS", "FlashedDevice", "esphome_device", "make_device", "openbeken_device", "tasmota_device"]
 
 _LOG = logging.getLogger(__name__)
-_CLOSED = object()
-
-
-class _Subscription:
-    """An async iterator over one subscriber's queue; ``aclose()`` (or device close) ends it."""
-
-    def __init__(self, device: FlashedDevice, queue: asyncio.Queue[Any]) -> None:
-        self._device = device
-        self._queue = queue
-
-    def __aiter__(self) -> _Subscription:
-        return self
-
-    async def __anext__(self) -> DeviceEvent:
-        item = await self._queue.get()
-        if item is _CLOSED:
-            self._queue.put_nowait(_CLOSED)  # stay closed for later calls
-            raise StopAsyncIteration
-        event: DeviceEvent = item
-        return event
-
-    async def aclose(self) -> None:
-        self._device._unsubscribe(self._queue)
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(_CLOSED)
 
 
 class FlashedDevice:
@@ -66,8 +43,10 @@ class FlashedDevice:
         poll_interval: float = 5.0,
         cache_ttl: float = 1.0,
         queue_size: int = 256,
+        timeout: float = 5.0,
     ) -> None:
         self.backend = backend
+        self.timeout = timeout  # default deadline of one request, waiting for the device's turn included
         self.poll_interval = poll_interval
         self.cache_ttl = cache_ttl
         host, port = backend.transport.host, backend.transport.port
@@ -83,7 +62,10 @@ class FlashedDevice:
         self._last_ok: float | None = None
         self._last_error: str | None = None
         self._failures = 0
-        self._subscribers: set[asyncio.Queue[Any]] = set()
+        # The watcher runs while anyone follows the device's events (a subscription or a listener).
+        self._bus: EventBus[DeviceEvent] = EventBus(
+            lost=lambda n: DeviceEvent.lost(n, self._id), maxsize=queue_size, on_change=self._followers_changed
+        )
         self._watcher: asyncio.Task[None] | None = None
         self._watching = asyncio.Event()  # set once the watcher has seen the device (first poll or push)
         # One request at a time per device: the firmware's web server is single-threaded (the event
@@ -152,27 +134,44 @@ class FlashedDevice:
         if self._closed:
             raise TuyaConnectionError(f"{self._id} is closed")
 
-    async def status(self, *, refresh: bool = True, timeout: float | None = None) -> DeviceState:
+    async def status(
+        self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> DeviceState:
         """Read the device; callers that ask while a read is queued share the next one."""
         self._check_open()
         if not refresh and self._values is not None and time.time() - self._updated_at < self.cache_ttl:
             return self._state("cache")
+        own = Deadline.resolve(deadline, timeout, self.timeout)
         asked = time.monotonic()
-        async with self._io:
+        async with self._turn(own):
             if self._description is None:
-                await self._describe_locked(timeout)
+                await self._describe_locked(own.remaining())
             elif self._read_started < asked:  # no read began since we asked: do one
                 started = time.monotonic()
-                self._apply(await self._call(self.backend.status(timeout=timeout)))
+                self._apply(await self._call(self.backend.status(timeout=own.remaining())))
                 self._read_started = started
         return self._state(self.backend.kind)
 
-    async def set(self, values: Mapping[str, Any], *, timeout: float | None = None) -> CommandResult:
+    @contextlib.asynccontextmanager
+    async def _turn(self, deadline: Deadline) -> AsyncIterator[None]:
+        """The device's one request slot, held at most until ``deadline`` (waiting for it included)."""
+        try:
+            async with deadline.timeout(), self._io:
+                yield
+        except TuyaTimeoutError:
+            raise
+        except TimeoutError:
+            raise TuyaTimeoutError(f"{self.info.name} did not answer before the deadline") from None
+
+    async def set(
+        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> CommandResult:
         self._check_open()
-        async with self._io:
-            await self._describe_locked(timeout)
+        own = Deadline.resolve(deadline, timeout, self.timeout)
+        async with self._turn(own):
+            await self._describe_locked(own.remaining())
             resolved = self._schema.resolve(values)
-            confirmed = await self._call(self.backend.set(resolved, timeout=timeout))
+            confirmed = await self._call(self.backend.set(resolved, timeout=own.remaining()))
             writes = {c: v for c, v in resolved.items() if self._schema.spec(c).mode == "rw"}
             self._apply(writes | confirmed)
         return CommandResult(device_id=self._id, dps=self._schema.dps(resolved), route=self.backend.kind)
@@ -231,35 +230,31 @@ class FlashedDevice:
 
     # -- Device: events -------------------------------------------------------------------------
 
-    def events(self) -> AsyncIterator[DeviceEvent]:
-        queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
+    def events(self) -> Subscription[DeviceEvent]:
+        sub = self._bus.subscribe()
         if self._closed:
-            queue.put_nowait(_CLOSED)
-        else:
-            self._subscribers.add(queue)
+            sub.close()
+        return sub
+
+    def listen(self, callback: Callable[[DeviceEvent], None]) -> Callable[[], None]:
+        return self._bus.listen(callback)
+
+    def _followers_changed(self) -> None:
+        if len(self._bus) and not self._closed:
             if self._watcher is None or self._watcher.done():
                 self._watcher = asyncio.create_task(self._watch(), name=f"tuyagate-watch-{self._id}")
-        return _Subscription(self, queue)
+        elif not len(self._bus) and self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+            self._watching.clear()
 
     async def wait_watching(self, timeout: float = 5.0) -> None:
         """Wait until the events watcher has its first poll or push in (tests use it before acting)."""
         async with asyncio.timeout(timeout):
             await self._watching.wait()
 
-    def _unsubscribe(self, queue: asyncio.Queue[Any]) -> None:
-        self._subscribers.discard(queue)
-        if not self._subscribers and self._watcher is not None:
-            self._watcher.cancel()
-            self._watcher = None
-            self._watching.clear()
-
     def _publish(self, event: DeviceEvent) -> None:
-        for queue in list(self._subscribers):
-            if queue.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()  # a slow consumer loses the oldest event, not the newest
-                _LOG.warning("event queue of %s full: dropped the oldest event", self._id)
-            queue.put_nowait(event)
+        self._bus.publish(event)  # a slow subscriber loses its oldest events, then reads a lost marker
 
     async def _watch(self) -> None:
         """Follow the device while anyone listens: its push stream if it has one, else polling."""
@@ -295,15 +290,12 @@ class FlashedDevice:
 
     async def close(self) -> None:
         self._closed = True
-        if self._watcher is not None:
-            self._watcher.cancel()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watcher
-            self._watcher = None
-        for queue in list(self._subscribers):
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(_CLOSED)
-        self._subscribers.clear()
+                await watcher
+        self._bus.close()
         await self.backend.close()
 
 

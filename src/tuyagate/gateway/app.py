@@ -1,6 +1,6 @@
 """The app factory: ``create_app(settings, manager)`` builds one gateway web app.
 
-Everything the app needs (settings, device manager, metrics, token store, event hub) hangs off
+Everything the app needs (settings, device manager, metrics, token store, event streams) hangs off
 ``app.state.gateway``; there are no module globals, so tests and ``tuyagate demo`` can run several
 gateways in one process. The app starts and stops the device manager with its lifespan unless told
 that someone else owns it.
@@ -21,7 +21,7 @@ from tuyagate.gateway.auth import JsonTokenStore, TokenStore
 from tuyagate.gateway.browser_guard import BrowserGuardMiddleware
 from tuyagate.gateway.cloud_tokens import CloudTokens
 from tuyagate.gateway.errors import install_error_handlers
-from tuyagate.gateway.events_api import EventHub
+from tuyagate.gateway.events_api import EventStreams
 from tuyagate.gateway.guard import Guard, install_security_scheme
 from tuyagate.gateway.limits import BodyLimitMiddleware
 from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
@@ -67,12 +67,12 @@ def create_app(
     """
     metrics = Metrics()
     tokens = token_store if token_store is not None else JsonTokenStore(settings.tokens_file)
-    hub = EventHub(manager, metrics, queue_size=settings.sse_queue_size, max_clients=settings.sse_max_clients)
+    streams = EventStreams(manager, metrics, queue_size=settings.sse_queue_size, max_clients=settings.sse_max_clients)
     state = GatewayState(
         settings=settings,
         manager=manager,
         metrics=metrics,
-        hub=hub,
+        streams=streams,
         guard=Guard(settings, tokens, metrics),
         tokens=tokens,
         cloud_tokens=CloudTokens(settings.cloud_token_ttl) if settings.cloud_compat_enabled else None,
@@ -82,12 +82,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_manager:
             await manager.start()
-        hub.start()
         log.info("gateway ready with %d devices", len(manager.list()))
         try:
             yield
         finally:
-            await hub.close()
+            streams.close_streams()
             if manage_manager:
                 await manager.close()
 

@@ -191,6 +191,6 @@ async def metrics(request: Request) -> PlainTextResponse:
     gw = _gw(request)
     devices = gw.manager.list()
     text = gw.metrics.render(
-        devices_total=len(devices), devices_online=sum(1 for d in devices if d.online), sse_clients=gw.hub.clients
+        devices_total=len(devices), devices_online=sum(1 for d in devices if d.online), sse_clients=gw.streams.clients
     )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -53,7 +53,7 @@ class _GatewayServer(uvicorn.Server):
         return None
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self._state.hub.close_streams()
+        self._state.streams.close_streams()
         await super().shutdown(sockets)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from tuyagate.bus import EventBus
 from tuyagate.errors import (
     ConfigError,
     DeviceBusyError,
@@ -34,7 +35,7 @@ from tuyagate.errors import (
     TuyaTimeoutError,
 )
 from tuyagate.lan.backoff import Backoff
-from tuyagate.lan.events import Event, EventHub, EventKind, Subscription
+from tuyagate.lan.events import Event, EventKind, Subscription, for_child
 from tuyagate.lan.keepalive import KeepAlive
 from tuyagate.lan.link import Link, ProbeNotes
 from tuyagate.lan.support import ConnectionStats, Pending, again, expire, key_bytes
@@ -64,8 +65,8 @@ class DeviceConnection:
 
     __slots__ = (
         "_backoff",
+        "_bus",
         "_d22_dps",
-        "_hub",
         "_keep",
         "_keepalive",
         "_key",
@@ -119,7 +120,7 @@ class DeviceConnection:
         self._lock = asyncio.Lock()
         self._link: Link | None = None
         self._pending: Pending | None = None
-        self._hub = EventHub(self._subscribers_changed)
+        self._bus: EventBus[Event] = EventBus(on_change=self._subscribers_changed)
         self._seq = 0
         self._last_tx = 0.0
         self._next_attempt = 0.0
@@ -202,7 +203,7 @@ class DeviceConnection:
         self._keepalive.cancel()
         if self._link is not None:
             self._detach(self._link, "closed by the client", publish=False)
-        self._hub.close_all()
+        self._bus.close()
         await self._keepalive.wait_stopped()
 
     # ---------------------------------------------------------------- public requests
@@ -278,7 +279,20 @@ class DeviceConnection:
 
     def events(self, *, cid: str | None = None, maxsize: int = 256) -> Subscription:
         """Subscribe to pushes. While subscribed, a lost connection is re-opened in the background."""
-        return self._hub.subscribe(maxsize=maxsize, cid=cid)
+        return self._bus.subscribe(accept=for_child(cid), maxsize=maxsize)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the connection should be kept open: ``keep_connected``, or someone follows its events."""
+        return self._keep or len(self._bus) > 0
+
+    def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` with every event, inside the reader (no queue); returns the function that stops it.
+
+        The router's devices follow their connection this way. Like a subscription, a listener keeps a
+        lost connection re-opening in the background.
+        """
+        return self._bus.listen(callback)
 
     def child(self, cid: str) -> SubDevice:
         """A handle on sub-device ``cid`` of this gateway; it uses this connection."""
@@ -528,9 +542,9 @@ class DeviceConnection:
         link.close()
 
     def _publish(self, event: Event) -> None:
-        if len(self._hub):
+        if len(self._bus):
             self.stats.events += 1
-            self._hub.publish(event)
+            self._bus.publish(event)
 
     def _subscribers_changed(self) -> None:
         if not self.connected:

@@ -1,23 +1,21 @@
-"""Push events of a device connection and their fan-out to subscribers.
+"""Push events of a device connection: what they say, and which subscriber each is for.
 
-The connection's reader must never wait for a slow consumer (that would stall replies to every
-other caller), so each subscriber gets a bounded queue: when it is full the oldest event is
-dropped and counted. Subscriptions are held weakly, so an ``async for`` loop that is abandoned
-without closing its subscription does not leak.
+The fan-out itself is the one event bus (:mod:`tuyagate.bus`): the connection's reader publishes and
+never waits, each subscriber has a bounded queue that drops its oldest event when full. A
+subscription for one sub-device (``cid``) sees that child's STATUS pushes and every connection-wide
+event (connected, disconnected, online reports).
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 
-__all__ = ["Event", "EventHub", "EventKind", "Subscription"]
+from tuyagate.bus import Subscription as _BusSubscription
+
+__all__ = ["Event", "EventKind", "Subscription", "for_child"]
 
 
 class EventKind(Enum):
@@ -56,97 +54,18 @@ class Event:
         return out
 
 
-class Subscription:
-    """A bounded stream of events; use as ``async with`` and/or ``async for``."""
-
-    __slots__ = ("__weakref__", "_closed", "_hub", "_queue", "_waiter", "cid", "dropped")
-
-    def __init__(self, hub: EventHub, *, maxsize: int, cid: str | None = None) -> None:
-        self._hub = hub
-        self._queue: deque[Event] = deque(maxlen=maxsize)
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed = False
-        self.cid = cid
-        self.dropped = 0
-
-    def _offer(self, event: Event) -> None:
-        if self._closed or (self.cid is not None and event.cid != self.cid and event.kind in _PER_CHILD):
-            return
-        if len(self._queue) == self._queue.maxlen:
-            self.dropped += 1  # deque(maxlen) drops the oldest on append
-        self._queue.append(event)
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def close(self) -> None:
-        """Stop receiving; a pending ``get`` or ``async for`` ends."""
-        if not self._closed:
-            self._closed = True
-            self._hub.discard(self)
-            self._wake()
-
-    async def get(self, timeout: float | None = None) -> Event:
-        """The next event; StopAsyncIteration once closed, TimeoutError after ``timeout`` seconds."""
-        async with asyncio.timeout(timeout):
-            while not self._queue:
-                if self._closed:
-                    raise StopAsyncIteration
-                self._waiter = asyncio.get_running_loop().create_future()
-                try:
-                    await self._waiter
-                finally:
-                    self._waiter = None
-        return self._queue.popleft()
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Event:
-        return await self.get()
-
-    async def __aenter__(self) -> Subscription:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
+Subscription: TypeAlias = _BusSubscription[Event]
+"""A bounded stream of one connection's events (``async for`` / ``async with``)."""
 
 _PER_CHILD = frozenset({EventKind.STATUS})
 
 
-class EventHub:
-    """Fan events out to subscribers without ever blocking the publisher."""
+def for_child(cid: str | None) -> Callable[[Event], bool] | None:
+    """The bus filter of a subscription to sub-device ``cid`` (None: the whole connection)."""
+    if cid is None:
+        return None
 
-    __slots__ = ("_on_change", "_subs")
+    def accept(event: Event) -> bool:
+        return event.cid == cid or event.kind not in _PER_CHILD
 
-    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
-        self._subs: weakref.WeakSet[Subscription] = weakref.WeakSet()
-        self._on_change = on_change
-
-    def subscribe(self, *, maxsize: int = 256, cid: str | None = None) -> Subscription:
-        """A new subscription (registered at once, so no event after this call is missed)."""
-        sub = Subscription(self, maxsize=maxsize, cid=cid)
-        self._subs.add(sub)
-        if self._on_change is not None:
-            self._on_change()
-        return sub
-
-    def discard(self, sub: Subscription) -> None:
-        self._subs.discard(sub)
-
-    def publish(self, event: Event) -> None:
-        for sub in list(self._subs):
-            sub._offer(event)
-
-    def close_all(self) -> None:
-        for sub in list(self._subs):
-            sub.close()
-
-    def __len__(self) -> int:
-        return len(self._subs)
+    return accept

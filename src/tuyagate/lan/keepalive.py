@@ -81,7 +81,7 @@ class KeepAlive:
     def maybe_reconnect(self) -> None:
         """Start the background reconnect if the connection is wanted and none runs."""
         conn = self.conn
-        if conn.closed or self._reconnect is not None or not (conn._keep or len(conn._hub)):
+        if conn.closed or self._reconnect is not None or not conn.wanted:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -93,7 +93,7 @@ class KeepAlive:
         conn = self.conn
         loop = asyncio.get_running_loop()
         try:
-            while not conn.closed and not conn.connected and (conn._keep or len(conn._hub)):
+            while not conn.closed and not conn.connected and conn.wanted:
                 wait = conn._next_attempt - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
