@@ -26,6 +26,7 @@ __all__ = [
     "DeviceManager",
     "DeviceState",
     "RouteHealth",
+    "command_values",
 ]
 
 Backend = Literal["tuya-lan", "tuya-cloud", "tasmota", "openbeken", "esphome"]
@@ -139,9 +140,16 @@ class Device(Protocol):
         ...
 
     async def set(
-        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Deadline | None = None
+        self,
+        values: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+        **by_code: Any,
     ) -> CommandResult:
-        """Set values keyed by code or DP id; validated against the schema before sending.
+        """Set values keyed by code or DP id (``set({"1": True})``, ``set(switch_1=True)``, or both);
+        validated against the schema before sending.
 
         Raises ValidationError (bad value, message names the allowed range), UnknownDpError (a code
         or DP id the schema lacks), TuyaTimeoutError, TuyaConnectionError, TuyaAuthError, DeviceError,
@@ -183,3 +191,10 @@ class DeviceManager(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def command_values(values: Mapping[str, Any] | None, by_code: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of one ``Device.set`` call: the mapping, then the keyword arguments (which win)."""
+    merged = dict(values) if values else {}
+    merged.update(by_code)
+    return merged

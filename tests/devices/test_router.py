@@ -13,7 +13,7 @@ import pytest
 from tests.emulated_home import emulated_home, registry_with
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.device_api import DeviceEvent
-from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
+from tuyagate.devices.hub import Home, HubOptions, build_hub
 from tuyagate.devices.registry import Registry
 from tuyagate.errors import NotFoundError, ValidationError
 from tuyagate.sim.fleet import SimFleet
@@ -26,7 +26,7 @@ CLIENT_ID, SECRET = "routertest", "r" * 32
 class World:
     fleet: SimFleet
     manifest: FleetManifest
-    hub: DeviceHub
+    hub: Home
     registry: Registry
 
 

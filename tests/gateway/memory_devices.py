@@ -95,8 +95,9 @@ class MemoryDevice:
         return self._state("lan")
 
     async def set(
-        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Any = None
+        self, values: Any = None, /, *, timeout: float | None = None, deadline: Any = None, **by_code: Any
     ) -> CommandResult:
+        values = {**(values or {}), **by_code}
         dps = {dp: raw for dp, raw in (self._encode(key, value) for key, value in values.items())}
         await self._talk(timeout)
         self.commands.append(dps)

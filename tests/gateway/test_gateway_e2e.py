@@ -23,7 +23,7 @@ from tests.emulated_home import emulated_home, registry_with
 from tests.gateway.conftest import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, make_settings
 from tests.gateway.many_clients import many_clients
 from tuyagate.cloud.client import TuyaCloudClient
-from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
+from tuyagate.devices.hub import Home, HubOptions, build_hub
 from tuyagate.gateway.app import create_app
 from tuyagate.gateway.server import ServedApp, serve_app
 from tuyagate.gateway.settings import GatewaySettings
@@ -36,7 +36,7 @@ EMU_ID, EMU_SECRET = "gatewaye2e", "g" * 32
 @dataclass
 class Stack:
     fleet: SimFleet
-    hub: DeviceHub
+    hub: Home
     served: ServedApp
     client: httpx.AsyncClient
     settings: GatewaySettings

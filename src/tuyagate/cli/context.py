@@ -6,8 +6,8 @@
 - :func:`cloud_client_from_store` makes a cloud client from command-line options, the
   ``TUYAGATE_CLOUD_*`` environment, or the login ``tuyagate cloud login`` stored; None when
   there is none at all, so callers can run LAN-only.
-- :func:`open_hub` builds and starts a :class:`~tuyagate.devices.hub.DeviceHub` (LAN first,
-  cloud fallback when a login exists), for ``status``/``set``/``watch`` by name and for ``serve``.
+- :func:`hub_session` opens the home (:func:`tuyagate.open_home`: LAN first, cloud fallback when
+  a login exists) for ``status``/``set``/``watch`` by name.
 """
 
 from __future__ import annotations
@@ -19,26 +19,24 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
-from tuyagate.cloud.credentials import ENV_VARS, CloudCredentials, resolve_credentials
+from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices import paths
-from tuyagate.devices.cloud_login import load_cloud_login
-from tuyagate.devices.registry import DeviceRecord, Registry
+from tuyagate.devices.cloud_login import cloud_client_for
+from tuyagate.devices.registry import Registry
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import ConfigError
 
 if TYPE_CHECKING:  # httpx, the LAN stack and the flashed clients load only when a command needs them
     from tuyagate.cloud.client import TuyaCloudClient
-    from tuyagate.devices.hub import DeviceHub, HubOptions
+    from tuyagate.devices.hub import Home, HubOptions
 
 __all__ = [
     "add_data_dir_arg",
     "cloud_client_from_store",
     "emit",
     "hub_session",
-    "open_hub",
     "open_store",
     "read_secret",
-    "select_records",
     "table",
 ]
 
@@ -70,10 +68,8 @@ def open_store(args: argparse.Namespace) -> Iterator[tuple[Registry, Vault]]:
 
 def cloud_client_from_store(registry: Registry, vault: Vault, args: argparse.Namespace) -> TuyaCloudClient | None:
     """A cloud client from ``args`` (``--client-id`` ... if the command has them), the environment or
-    the stored login, in that order; None when none of them gives anything.
-
-    A half-given login (an id without a secret, no endpoint) is a ConfigError naming what is missing.
-    """
+    the stored login, in that order; None when none of them gives anything (see
+    :func:`tuyagate.devices.cloud_login.cloud_client_for`)."""
     given = CloudCredentials(
         client_id=getattr(args, "client_id", None) or "",
         secret=getattr(args, "secret", None) or "",
@@ -81,94 +77,31 @@ def cloud_client_from_store(registry: Registry, vault: Vault, args: argparse.Nam
         base_url=getattr(args, "base_url", None),
         ca_bundle=getattr(args, "ca_bundle", None),
     )
-    stored = load_cloud_login(registry, vault)
-    # Only an id or a secret counts as "a login was meant": a CA bundle or region variable alone,
-    # with nothing stored, leaves the command LAN-only instead of failing.
-    named = ("client_id", "secret")
-    anything = any(getattr(given, n) for n in named) or any(os.environ.get(ENV_VARS[n]) for n in named)
-    if stored is None and not anything:
-        return None
-    creds = resolve_credentials(given, stored=lambda: stored)
-    from tuyagate.cloud.client import TuyaCloudClient
-    from tuyagate.cloud.signing import SignScheme
-
-    return TuyaCloudClient(
-        creds.client_id,
-        creds.secret,
-        region=creds.region,
-        base_url=creds.base_url,
-        verify=creds.ca_bundle or True,
-        sign_scheme=SignScheme.OLD if getattr(args, "old_sign", False) else SignScheme.CURRENT,
+    return cloud_client_for(
+        registry,
+        vault,
+        given,
         timeout=float(getattr(args, "timeout", None) or 10.0),
+        old_sign=bool(getattr(args, "old_sign", False)),
     )
-
-
-def select_records(registry: Registry, names: Sequence[str]) -> list[DeviceRecord]:
-    """The devices named (by id or name), followed by the gateways of any sub-devices among them."""
-    chosen: dict[str, DeviceRecord] = {}
-    for name in names:
-        record = registry.get(name)
-        chosen.setdefault(record.id, record)
-    for record in list(chosen.values()):
-        if record.parent_id and record.parent_id not in chosen:
-            parent = registry.find(record.parent_id)
-            if parent is None or parent.id != record.parent_id:
-                raise ConfigError(f"{record.name} names gateway {record.parent_id}, which is not in the registry")
-            chosen[parent.id] = parent
-    return list(chosen.values())
-
-
-async def open_hub(
-    args: argparse.Namespace,
-    *,
-    names: Sequence[str] | None = None,
-    options: HubOptions | None = None,
-    store: tuple[Registry, Vault] | None = None,
-) -> DeviceHub:
-    """A started hub over the registry (or only the devices ``names``, plus their gateways).
-
-    The cloud route is added when :func:`cloud_client_from_store` finds a login. Close the hub
-    with ``await hub.close()`` (it closes its connections and the cloud client). With ``store``
-    the caller owns the registry and closes it after the hub; without it the hub gets its own
-    registry connection, which it keeps (to save device states) until the process ends; prefer
-    :func:`hub_session`, which closes both.
-    """
-    from tuyagate.devices.hub import build_hub
-
-    owned = store is None
-    if store is None:
-        directory = paths.data_dir(getattr(args, "data_dir", None))
-        registry = Registry.open(directory)
-    else:
-        registry, vault = store
-    cloud: TuyaCloudClient | None = None
-    try:
-        if store is None:
-            vault = Vault.open(registry.db, directory)
-        records = select_records(registry, names) if names else None
-        cloud = cloud_client_from_store(registry, vault, args)
-        hub = build_hub(registry, vault, cloud=cloud, options=options, records=records)
-    except BaseException:
-        if cloud is not None:
-            await cloud.aclose()
-        if owned:
-            registry.close()
-        raise
-    await hub.start()
-    return hub
 
 
 @asynccontextmanager
 async def hub_session(
     args: argparse.Namespace, *, names: Sequence[str] | None = None, options: HubOptions | None = None
-) -> AsyncIterator[DeviceHub]:
-    """``async with hub_session(args, names=["Desk plug"]) as hub:``: store and hub, closed in order."""
-    with open_store(args) as store:
-        hub = await open_hub(args, names=names, options=options, store=store)
-        try:
-            yield hub
-        finally:
-            await hub.close()
+) -> AsyncIterator[Home]:
+    """``async with hub_session(args, names=["Desk plug"]) as home:``: :func:`tuyagate.open_home` for a command.
+
+    The data directory and any cloud options come from ``args``; the home is closed on exit.
+    """
+    from tuyagate.devices.home import open_home
+
+    with open_store(args) as (registry, vault):
+        cloud = cloud_client_from_store(registry, vault, args)
+    async with open_home(
+        getattr(args, "data_dir", None), devices=names, cloud=cloud if cloud is not None else False, options=options
+    ) as home:
+        yield home
 
 
 def read_secret(value: str | None, *, from_stdin: bool, prompt: str, ask: bool) -> str | None:

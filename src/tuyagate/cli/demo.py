@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices.cloud_login import save_cloud_login
-from tuyagate.devices.hub import DeviceHub, HubOptions, build_hub
+from tuyagate.devices.home import open_home
+from tuyagate.devices.hub import Home, HubOptions
 from tuyagate.devices.manifest_import import parse_fleet_manifest
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.tinytuya_import import write_import
@@ -52,7 +53,7 @@ class DemoWorld:
     tasmota: TasmotaSim | None = None
     esphome: EspHomeSim | None = None
     registry: Registry | None = None
-    hub: DeviceHub | None = None
+    hub: Home | None = None
     served: ServedApp | None = None
     client_id: str = ""
     secret: str = field(default="", repr=False)
@@ -86,7 +87,7 @@ class DemoWorld:
             self.esphome = await start_esphome(EspHomeConfig(name="Garden pump"))
 
             self.registry = Registry.open(self.data_dir)
-            vault = Vault.open(self.registry.db, self.data_dir, env={})
+            vault = Vault.open(self.registry.db, self.data_dir)
             write_import(parse_fleet_manifest(manifest.to_dict()), self.registry, vault)
             for ident, name, backend, url in (
                 ("tasmota-porch-plug", "Porch plug (Tasmota)", "tasmota", self.tasmota.url),
@@ -99,7 +100,7 @@ class DemoWorld:
             creds = CloudCredentials(DEMO_CLOUD_CLIENT_ID, cloud_secret, base_url=self.cloud.base_url)
             save_cloud_login(self.registry, vault, creds)
             client = TuyaCloudClient(creds.client_id, creds.secret, base_url=creds.base_url, timeout=3.0, retries=1)
-            self.hub = build_hub(self.registry, vault, cloud=client, options=self.options)
+            self.hub = await open_home(self.data_dir, cloud=client, options=self.options)
 
             self.client_id = "tuyagate" + secrets.token_hex(6)
             self.secret = secrets.token_hex(16)
@@ -110,7 +111,7 @@ class DemoWorld:
                 cloud_client_id=self.client_id,
                 cloud_client_secret=self.secret,
             )
-            self.served = await serve_app(create_app(settings, self.hub))
+            self.served = await serve_app(create_app(settings, self.hub, manage_manager=False))
         except BaseException:
             await self.stop()
             raise
@@ -121,7 +122,7 @@ class DemoWorld:
             with contextlib.suppress(Exception):
                 await self.served.stop()
             self.served = None
-        elif self.hub is not None:
+        if self.hub is not None:
             with contextlib.suppress(Exception):
                 await self.hub.close()
         self.hub = None

@@ -68,12 +68,9 @@ async def _run_demo(args: argparse.Namespace) -> int:
 
 
 async def _run_serve(args: argparse.Namespace) -> int:
-    from tuyagate.cloud.client import TuyaCloudClient
     from tuyagate.devices import paths
-    from tuyagate.devices.cloud_login import load_cloud_login
-    from tuyagate.devices.hub import HubOptions, build_hub
-    from tuyagate.devices.registry import Registry
-    from tuyagate.devices.vault import Vault
+    from tuyagate.devices.home import open_home
+    from tuyagate.devices.hub import HubOptions
     from tuyagate.gateway.app import create_app
     from tuyagate.gateway.server import serve_app
     from tuyagate.gateway.settings import load_settings
@@ -85,27 +82,12 @@ async def _run_serve(args: argparse.Namespace) -> int:
         data_dir=paths.data_dir(args.data_dir) if args.data_dir else None,
     )
     stop = stop_signal()
-    registry = Registry.open(settings.data_dir)
-    try:
-        vault = Vault.open(registry.db, registry.db.path.parent)
-        creds = load_cloud_login(registry, vault)
-        cloud = None
-        if creds is not None:
-            cloud = TuyaCloudClient(
-                creds.client_id,
-                creds.secret,
-                region=creds.region,
-                base_url=creds.base_url,
-                verify=creds.ca_bundle or True,
-            )
-        options = HubOptions(discovery_listen=None if args.no_follow else "0.0.0.0")
-        hub = build_hub(registry, vault, cloud=cloud, options=options)
-        served = await serve_app(create_app(settings, hub))
-        print_ready({"url": served.url, "devices": len(hub.list()), "cloud": creds is not None})
+    options = HubOptions(discovery_listen=None if args.no_follow else "0.0.0.0")
+    async with open_home(settings.data_dir, options=options) as home:
+        served = await serve_app(create_app(settings, home, manage_manager=False))
+        print_ready({"url": served.url, "devices": len(home.devices()), "cloud": home.cloud is not None})
         try:
             await stop.wait()
         finally:
             await served.stop()
-    finally:
-        registry.close()
     return 0

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices import paths
 from tuyagate.devices.registry import Registry
 from tuyagate.devices.vault import Vault
 
+if TYPE_CHECKING:  # httpx loads only when a client is made
+    from tuyagate.cloud.client import TuyaCloudClient
+
 __all__ = [
     "CLOUD_ACCESS_TOKEN",
     "CLOUD_REFRESH_TOKEN",
     "CLOUD_SECRET",
     "CLOUD_SETTING",
+    "cloud_client_for",
     "forget_cloud_login",
     "load_cloud_login",
     "save_cloud_login",
@@ -92,3 +97,41 @@ def stored_login_loader(
             return load_cloud_login(registry, Vault.open(registry.db, where, env=env))
 
     return load
+
+
+def cloud_client_for(
+    registry: Registry,
+    vault: Vault,
+    given: CloudCredentials | None = None,
+    *,
+    timeout: float = 10.0,
+    old_sign: bool = False,
+) -> TuyaCloudClient | None:
+    """A cloud client from ``given``, the ``TUYAGATE_CLOUD_*`` environment or the stored login, in that
+    order; None when none of them names a login at all, so callers run LAN-only.
+
+    A half-given login (an id without a secret, no endpoint) is a ConfigError naming what is missing.
+    """
+    from tuyagate.cloud.credentials import ENV_VARS, resolve_credentials
+
+    given = given or CloudCredentials(client_id="", secret="")
+    stored = load_cloud_login(registry, vault)
+    # Only an id or a secret counts as "a login was meant": a CA bundle or region variable alone,
+    # with nothing stored, leaves the home LAN-only instead of failing.
+    named = ("client_id", "secret")
+    anything = any(getattr(given, n) for n in named) or any(os.environ.get(ENV_VARS[n]) for n in named)
+    if stored is None and not anything:
+        return None
+    creds = resolve_credentials(given, stored=lambda: stored)
+    from tuyagate.cloud.client import TuyaCloudClient
+    from tuyagate.cloud.signing import SignScheme
+
+    return TuyaCloudClient(
+        creds.client_id,
+        creds.secret,
+        region=creds.region,
+        base_url=creds.base_url,
+        verify=creds.ca_bundle or True,
+        sign_scheme=SignScheme.OLD if old_sign else SignScheme.CURRENT,
+        timeout=timeout,
+    )

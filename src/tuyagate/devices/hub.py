@@ -1,15 +1,16 @@
-"""All configured devices behind one :class:`~tuyagate.device_api.DeviceManager`.
+"""A home: all configured devices behind one :class:`~tuyagate.device_api.DeviceManager`.
 
-:func:`build_hub` turns registry records into devices: a stock Tuya device gets a LAN route (one
+Library users get one from :func:`tuyagate.open_home`. :func:`build_hub`, which it calls, turns
+registry records into devices: a stock Tuya device gets a LAN route (one
 :class:`~tuyagate.lan.connection.DeviceConnection` per address, shared by a Zigbee gateway's
 sub-devices) and, when a cloud login is given, a cloud route; a reflashed device gets its
 firmware's backend.
 
-The hub owns the one event bus of the home: every device's events are published into it by a
-listener (a function call inside the device's own publish, no task and no queue), and every
-consumer (SSE clients, the registry flush, MQTT, the dashboard, ``home.events()``) subscribes to
-it with its own bounded queue. The registry flush is a listener too: it notes which devices
-changed and writes their last state to the registry in batches (not on every push).
+The home owns the one event bus: every device's events are published into it by a listener (a
+function call inside the device's own publish, no task and no queue), and every consumer (SSE
+clients, the registry flush, MQTT, the dashboard, ``home.events()``) subscribes to it with its own
+bounded queue. The registry flush is a listener too: it notes which devices changed and writes
+their last state to the registry in batches (not on every push).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from tuyagate.lan.connection import DeviceConnection
     from tuyagate.lan.follower import DiscoveryFollower
 
-__all__ = ["DeviceHub", "HubOptions", "build_hub"]
+__all__ = ["Home", "HubOptions", "build_hub"]
 
 _LOGGER = logging.getLogger(__name__)
 FLASHED_BACKENDS = ("tasmota", "openbeken", "esphome")
@@ -59,8 +60,12 @@ class HubOptions:
     discovery_ports: tuple[int, ...] = (6666, 6667)
 
 
-class DeviceHub:
-    """A set of devices started and stopped together, with one merged event stream."""
+class Home:
+    """A set of devices started and stopped together, with the one event bus they publish into.
+
+    ``async with`` starts and closes it. With ``owns_registry`` closing it also closes the registry
+    (``open_home`` opens one for the home's lifetime); otherwise the caller owns the registry.
+    """
 
     def __init__(
         self,
@@ -71,6 +76,7 @@ class DeviceHub:
         cloud: TuyaCloudClient | None = None,
         flush_interval: float = 5.0,
         discovery: tuple[str, tuple[int, ...]] | None = None,
+        owns_registry: bool = False,
     ) -> None:
         self._devices: dict[str, Device] = {}
         for device in devices:
@@ -85,9 +91,31 @@ class DeviceHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._discovery = discovery
+        self._owns_registry = owns_registry
         self.follower: DiscoveryFollower | None = None
 
-    # ---------------------------------------------------------------- DeviceManager
+    def __repr__(self) -> str:
+        return f"Home({len(self._devices)} devices, cloud={'yes' if self._cloud is not None else 'no'})"
+
+    # ---------------------------------------------------------------- devices
+
+    @property
+    def registry(self) -> Registry | None:
+        """The registry the devices came from (None for an ad-hoc home)."""
+        return self._registry
+
+    @property
+    def cloud(self) -> TuyaCloudClient | None:
+        """The cloud client behind every device's cloud route (None when LAN-only)."""
+        return self._cloud
+
+    def devices(self) -> list[Device]:
+        """Every device, in registry order."""
+        return list(self._devices.values())
+
+    def device(self, id_or_name: str) -> Device:
+        """The device with this id, else the one device with this name (any case); NotFoundError otherwise."""
+        return self.get(id_or_name)
 
     def list(self) -> list[Device]:
         return list(self._devices.values())
@@ -162,8 +190,10 @@ class DeviceHub:
                 await self._cloud.aclose()
         self._flush()
         self._bus.close()
+        if self._owns_registry and self._registry is not None:
+            self._registry.close()
 
-    async def __aenter__(self) -> DeviceHub:
+    async def __aenter__(self) -> Home:
         await self.start()
         return self
 
@@ -221,7 +251,8 @@ def build_hub(
     cloud: TuyaCloudClient | None = None,
     options: HubOptions | None = None,
     records: Iterable[DeviceRecord] | None = None,
-) -> DeviceHub:
+    owns_registry: bool = False,
+) -> Home:
     """Devices for every registry record (or ``records``), with their routes."""
     from tuyagate.lan.connection import DeviceConnection
 
@@ -282,8 +313,9 @@ def build_hub(
             )
         )
     discovery = (opts.discovery_listen, opts.discovery_ports) if opts.discovery_listen is not None else None
-    hub = DeviceHub(
+    hub = Home(
         devices,
+        owns_registry=owns_registry,
         registry=registry,
         connections=connections.values(),
         cloud=cloud,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tuyagate.bus import EventBus, Subscription
 from tuyagate.deadline import Deadline
-from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth, command_values
 from tuyagate.devices.health import RouteTracker
 from tuyagate.devices.registry import DeviceRecord
 from tuyagate.devices.routes import CloudRoute, LanRoute, Route
@@ -70,7 +70,10 @@ class TuyaDevice:
         retry_base: float = 1.0,
         retry_cap: float = 30.0,
         clock: Callable[[], float] = time.time,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_close`` runs last in :meth:`close`: a device made by ``tuyagate.connect`` closes its own
+        connection there (in a home, the home closes the shared connections)."""
         self._record = record
         self._schema = schema if schema is not None else record.schema
         self._lan = lan
@@ -84,6 +87,7 @@ class TuyaDevice:
         self.lan_timeout = lan_timeout
         self.cache_ttl = cache_ttl
         self._clock = clock
+        self._on_close = on_close
         self._dps: dict[str, Any] = dict(record.last_state or {})
         self._updated_at = record.last_seen or 0.0
         self._cache_route = "cache"
@@ -148,6 +152,9 @@ class TuyaDevice:
                 await self._probe
             self._probe = None
         self._bus.close()
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            await on_close()
 
     # ---------------------------------------------------------------- reading and writing
 
@@ -187,8 +194,15 @@ class TuyaDevice:
         return dps, route
 
     async def set(
-        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Deadline | None = None
+        self,
+        values: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+        **by_code: Any,
     ) -> CommandResult:
+        values = command_values(values, by_code)
         if not values:
             raise ValidationError("no values to set")
         dps = self._schema.encode(values)  # validates every value (range, options, read-only) first

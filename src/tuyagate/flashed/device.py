@@ -19,7 +19,7 @@ from typing import Any
 
 from tuyagate.bus import EventBus, Subscription
 from tuyagate.deadline import Deadline
-from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth
+from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth, command_values
 from tuyagate.errors import ConfigError, TuyaConnectionError, TuyaError, TuyaTimeoutError
 from tuyagate.flashed.backend import Description, FlashedBackend
 from tuyagate.flashed.http_base import HttpOptions
@@ -164,8 +164,15 @@ class FlashedDevice:
             raise TuyaTimeoutError(f"{self.info.name} did not answer before the deadline") from None
 
     async def set(
-        self, values: Mapping[str, Any], *, timeout: float | None = None, deadline: Deadline | None = None
+        self,
+        values: Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+        **by_code: Any,
     ) -> CommandResult:
+        values = command_values(values, by_code)
         self._check_open()
         own = Deadline.resolve(deadline, timeout, self.timeout)
         async with self._turn(own):
