@@ -134,8 +134,7 @@ async def test_pushes_become_events_and_fresh_cache(world: World) -> None:
                 return event
         raise AssertionError("event stream ended")
 
-    waiter = asyncio.create_task(next_state())
-    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(next_state())  # the subscription exists already: nothing to wait for
     await sim.set_dps({"3": 40})  # the motor reports a new position by itself
     event = await asyncio.wait_for(waiter, 3.0)
     assert (event.dps, event.values, event.route) == ({"3": 40}, {"percent_state": 40}, "lan")
