@@ -52,6 +52,7 @@ EXPORTED = {
     "HandshakeTimeoutError",
     "DeviceError",
     "CloudError",
+    "CloudAuthError",
     "__version__",
 }
 

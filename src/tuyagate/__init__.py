@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tuyagate.errors import (
+    CloudAuthError,
     CloudError,
     ConfigError,
     DeviceBusyError,
@@ -70,6 +71,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CloudAuthError",
     "CloudError",
     "CommandResult",
     "ConfigError",

@@ -8,6 +8,7 @@ or a sentinel return. Messages say what happened and what to do, and never conta
 from __future__ import annotations
 
 __all__ = [
+    "CloudAuthError",
     "CloudError",
     "ConfigError",
     "DeviceBusyError",
@@ -129,3 +130,7 @@ class CloudError(TuyaError):
         self.code = code
         self.msg = msg
         self.hint = hint
+
+
+class CloudAuthError(CloudError, TuyaAuthError):
+    """The cloud refused the project's credentials (secret, access id or signature: 1001, 1004, 1005, 1007)."""

@@ -22,7 +22,7 @@ from tests.cloud.conftest import (
 )
 from tuyagate.cloud.codes import CLIENT_QUOTA
 from tuyagate.cloud.signing import SignScheme
-from tuyagate.errors import CloudError, TuyaConnectionError, TuyaTimeoutError
+from tuyagate.errors import CloudAuthError, CloudError, TuyaConnectionError, TuyaTimeoutError
 from tuyagate.sim.cloud_sample import sample_fleet
 from tuyagate.sim.cloud_server import RunningCloud
 
@@ -343,7 +343,7 @@ async def test_token_refused_twice_is_an_error_not_a_loop(cloud: RunningCloud, m
 
 async def test_wrong_secret_is_1004_and_never_shows_the_secret(cloud: RunningCloud, make_client: ClientFactory) -> None:
     client = make_client(cloud, secret="wrong-secret-value-0123456789ab")
-    with pytest.raises(CloudError) as info:
+    with pytest.raises(CloudAuthError) as info:  # a TuyaAuthError: a wrong credential, not an outage
         await client.status(PLUG)
     assert info.value.code == 1004
     assert "Access Secret" in str(info.value)

@@ -106,3 +106,16 @@ def test_mapping_from_specification() -> None:
     assert mapping.to_dps({"cur_voltage": 2301, "nope": 1}) == {"20": 2301}
     assert spec.status[2].values == {}
     assert FunctionSpec.from_api({"code": "c", "type": "Json", "values": '{"b":1,"a":2}'}).raw_values == '{"b":1,"a":2}'
+
+
+def test_credential_codes_are_auth_errors() -> None:
+    from tuyagate.cloud.codes import cloud_error
+    from tuyagate.errors import CloudAuthError, CloudError, TuyaAuthError
+
+    for code in (1001, 1004, 1005, 1007):
+        error = cloud_error(code, "")
+        assert isinstance(error, CloudAuthError)
+        assert isinstance(error, TuyaAuthError)
+        assert error.code == code
+    assert not isinstance(cloud_error(2008, "command or value not support"), TuyaAuthError)
+    assert type(cloud_error(1106, "")) is CloudError

@@ -3,7 +3,9 @@
 The ``kind`` column drives the client: ``reauth`` codes get a fresh token and one retry,
 ``clock`` gets the clock corrected from the server's ``t`` and one retry, ``retry`` codes are
 retried with backoff inside the retry budget, everything else goes to the caller as a
-:class:`~tuyagate.errors.CloudError` whose hint is the "what to do" text below.
+:class:`~tuyagate.errors.CloudError` whose hint is the "what to do" text below;
+``credentials`` codes as its :class:`~tuyagate.errors.CloudAuthError` branch, a
+:class:`~tuyagate.errors.TuyaAuthError` too, so a wrong secret is never taken for a passing outage.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tuyagate.errors import CloudError
+from tuyagate.errors import CloudAuthError, CloudError
 
 __all__ = [
     "CLIENT_QUOTA",
@@ -25,7 +27,7 @@ __all__ = [
     "kind_of",
 ]
 
-Kind = Literal["reauth", "clock", "retry", "account", "request"]
+Kind = Literal["reauth", "clock", "retry", "account", "request", "credentials"]
 
 # Code of the CloudError raised *before* sending when a call would exceed the client's own daily quota.
 CLIENT_QUOTA = "client-quota"
@@ -54,7 +56,13 @@ _PERMISSION = (
 CODES: dict[int, CodeInfo] = _table(
     CodeInfo(500, "system error, please contact the admin", "the cloud failed or timed out", "retry later", "retry"),
     CodeInfo(1000, "data not exist", "the requested data does not exist", "check the ids in the request"),
-    CodeInfo(1001, "secret invalid", "the access secret is wrong", "copy the Access Secret of the cloud project"),
+    CodeInfo(
+        1001,
+        "secret invalid",
+        "the access secret is wrong",
+        "copy the Access Secret of the cloud project",
+        "credentials",
+    ),
     CodeInfo(1002, "access_token is null", "the request carried no access token", "get a token first"),
     CodeInfo(1003, "grant type invalid", "the token request used a wrong grant_type", "use grant_type=1"),
     CodeInfo(
@@ -63,12 +71,17 @@ CODES: dict[int, CodeInfo] = _table(
         "the signature does not match",
         "check the Access Secret, the sign scheme (new vs old) and the clock; the body hash and the sorted "
         "query must be of what was sent",
+        "credentials",
     ),
     CodeInfo(
-        1005, "clientId invalid", "the Access ID is unknown", "copy the Access ID (client id) of the cloud project"
+        1005,
+        "clientId invalid",
+        "the Access ID is unknown",
+        "copy the Access ID (client id) of the cloud project",
+        "credentials",
     ),
     CodeInfo(1006, "not support content type", "wrong Content-Type", "send POST bodies as application/json"),
-    CodeInfo(1007, "not support key", "the app key is not supported", "check the Access ID"),
+    CodeInfo(1007, "not support key", "the app key is not supported", "check the Access ID", "credentials"),
     CodeInfo(1008, "invalid access", "the access is not allowed", "check the project's permissions"),
     CodeInfo(1010, "token invalid", "the access token expired or was replaced", "get a new token", "reauth"),
     CodeInfo(1011, "token invalid", "the access token is not valid", "get a new token", "reauth"),
@@ -213,4 +226,6 @@ def cloud_error(code: int | str, msg: str, *, hint: str | None = None) -> CloudE
         hint = info.action
     if not msg and info is not None:
         msg = info.msg
+    if info is not None and info.kind == "credentials":
+        return CloudAuthError(code, msg, hint=hint)
     return CloudError(code, msg, hint=hint)
