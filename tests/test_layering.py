@@ -4,6 +4,10 @@
   stack and nothing of tuyagate beyond the error tree, so the device emulator, the transport and
   third-party code can all build on it.
 - ``import tuyagate`` stays light: no gateway, emulator, CLI or web framework until asked for.
+- The library and the CLI work without the ``gateway`` extra (``pip install tuyagate``): the LAN, cloud
+  and flashed clients, the domain layer, the LAN emulators, every public name of ``tuyagate`` and the
+  CLI's parser load no web framework, ASGI server or uvloop; only the HTTP servers do
+  (tests/test_packaging.py runs them in a venv that really lacks the extra).
 - No module of ``tuyagate.protocol`` imports a clock, a random source or an I/O layer: time,
   nonces and IVs are passed in, which is what makes the known-answer tests possible.
 
@@ -26,7 +30,9 @@ PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "src" / "tuyagate" / "proto
 
 # Top-level packages the protocol core must not load, directly or through a dependency.
 IO_AND_WEB = ["asyncio", "socket", "ssl", "selectors", "http", "httpx", "fastapi", "starlette", "uvicorn"]
-WEB_FRAMEWORKS = ["fastapi", "starlette", "uvicorn", "httpx", "aiohttp", "flask", "paho", "aiomqtt"]
+WEB_FRAMEWORKS = ["fastapi", "starlette", "pydantic", "uvicorn", "httpx", "aiohttp", "flask", "paho", "aiomqtt"]
+# What the `gateway` extra installs: nothing outside the HTTP servers may import it.
+GATEWAY_EXTRA = ["fastapi", "starlette", "pydantic", "uvicorn", "httptools", "uvloop"]
 # What protocol/ source may not import: I/O, event loops, clocks and randomness.
 FORBIDDEN_IN_PROTOCOL = {"asyncio", "socket", "time", "random", "secrets", "selectors", "ssl", "datetime"}
 
@@ -56,6 +62,34 @@ def test_package_import_is_light() -> None:
     modules = modules_after_import("import tuyagate")
     for name in ("tuyagate.gateway", "tuyagate.sim", "tuyagate.cli", *WEB_FRAMEWORKS):
         assert loaded(modules, name) == [], f"import tuyagate loads {name}"
+
+
+# The library's entry points, and what `tuyagate --help` and every command without the extra import.
+LIBRARY_PATHS = {
+    "public names": "import tuyagate\nfor name in tuyagate.__all__: getattr(tuyagate, name)",
+    "lan": "import tuyagate.lan, tuyagate.lan.scanner",
+    "cloud": "import tuyagate.cloud, tuyagate.cloud.client",
+    "flashed": "import tuyagate.flashed.device",
+    "devices": "import tuyagate.devices.hub, tuyagate.devices.registry, tuyagate.devices.vault, tuyagate.schema",
+    "lan emulators": "import tuyagate.sim.device, tuyagate.sim.fleet",
+    "cli parser": "from tuyagate.cli.main import build_parser\nbuild_parser()",
+    "cli commands": "import tuyagate.cli.control_cmds, tuyagate.cli.registry_cmds, tuyagate.gateway.token_cli",
+}
+
+
+@pytest.mark.parametrize("statement", LIBRARY_PATHS.values(), ids=LIBRARY_PATHS.keys())
+def test_library_paths_load_nothing_of_the_gateway_extra(statement: str) -> None:
+    modules = modules_after_import(statement)
+    assert "tuyagate" in modules
+    for name in GATEWAY_EXTRA:
+        assert loaded(modules, name) == [], f"{statement!r} loads {name}"
+
+
+def test_the_http_servers_do_load_it() -> None:
+    """The check above can fail: the gateway app and the HTTP emulators import the extra's modules."""
+    modules = modules_after_import("import tuyagate.gateway.app, tuyagate.sim.tasmota_app")
+    assert loaded(modules, "fastapi")
+    assert loaded(modules, "starlette")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

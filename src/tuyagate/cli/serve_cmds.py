@@ -7,20 +7,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tuyagate.cli.extras import extra_note, require_extra
 from tuyagate.cli.sim_device_cmds import print_ready, stop_signal
 from tuyagate.errors import ConfigError
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add ``serve`` and ``demo``."""
+    """Add ``serve`` and ``demo`` (both need the gateway extra)."""
+    note = extra_note("gateway")
     demo = commands.add_parser(
         "demo",
-        help="run the gateway on an emulated home (no hardware needed)",
+        help="run the gateway on an emulated home (no hardware needed)" + note,
         description=(
             "Start a dozen emulated Tuya devices (protocol 3.1-3.5, a Zigbee gateway with sub-devices, a cloud-only "
             "plug), an emulated Tuya cloud, an emulated Tasmota plug and ESPHome device, and the gateway in front of "
             "them. Prints one JSON line (url, client_id, secret of the Tuya-cloud-compatible API), then example "
-            "commands, and runs until Ctrl-C."
+            "commands, and runs until Ctrl-C." + note
         ),
     )
     demo.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
@@ -31,8 +33,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     serve = commands.add_parser(
         "serve",
-        help="run the gateway for the devices in the registry",
-        description="Serve the REST, Tuya-cloud-compatible and Tasmota-compatible APIs for every registered device.",
+        help="run the gateway for the devices in the registry" + note,
+        description="Serve the REST, Tuya-cloud-compatible and Tasmota-compatible APIs for every registered device."
+        + note,
     )
     serve.add_argument("--config", default=None, help="TOML configuration file ([gateway] table)")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -47,6 +50,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _run_demo(args: argparse.Namespace) -> int:
+    require_extra("gateway", "tuyagate demo")
     from tuyagate.cli.demo import DemoWorld
 
     world = DemoWorld(host=args.host, port=args.port, fleet_ip=args.fleet_ip, fleet_port=args.fleet_port)
@@ -68,6 +72,7 @@ async def _run_demo(args: argparse.Namespace) -> int:
 
 
 async def _run_serve(args: argparse.Namespace) -> int:
+    require_extra("gateway", "tuyagate serve")
     from tuyagate.devices import paths
     from tuyagate.devices.home import open_home
     from tuyagate.devices.hub import HubOptions

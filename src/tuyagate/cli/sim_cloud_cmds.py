@@ -10,17 +10,19 @@ import signal
 import sys
 from typing import Any
 
+from tuyagate.cli.extras import extra_note, require_extra
 from tuyagate.errors import ConfigError
 
 
 def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
-    """Add ``cloud`` to ``tuyagate sim``."""
+    """Add ``cloud`` to ``tuyagate sim`` (an HTTP server: needs the gateway extra)."""
+    note = extra_note("gateway")
     p = sim_commands.add_parser(
         "cloud",
-        help="emulate the Tuya Cloud OpenAPI (signatures, tokens, limits, devices from a fleet manifest)",
+        help="emulate the Tuya Cloud OpenAPI (signatures, tokens, limits, devices from a fleet manifest)" + note,
         description=(
             "Serve an emulated Tuya cloud project. Prints one JSON line with its base URL once listening, "
-            "then serves until interrupted. Faults: POST /_sim/faults (see docs/sections/cloud.md)."
+            "then serves until interrupted. Faults: POST /_sim/faults (see the README, The Tuya cloud)." + note
         ),
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -38,6 +40,7 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    require_extra("gateway", "tuyagate sim cloud")
     from tuyagate.sim.cloud_sample import sample_fleet
     from tuyagate.sim.cloud_server import start_cloud_server
     from tuyagate.sim.cloud_state import CloudConfig

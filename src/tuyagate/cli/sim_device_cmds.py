@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import Any
 
+from tuyagate.cli.extras import extra_note, require_extra
 from tuyagate.errors import ConfigError
 
 
@@ -54,7 +55,12 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
     f.add_argument("--manifest", required=True, help="where to write the fleet manifest (JSON, holds local keys)")
     f.add_argument("--first-ip", default="127.0.1.1", help="address of the first device (default 127.0.1.1)")
     f.add_argument("--port", type=int, default=6668, help="TCP port of every device (default 6668; 0 = any)")
-    f.add_argument("--cloud-port", type=int, default=None, help="also run the emulated cloud on this port")
+    f.add_argument(
+        "--cloud-port",
+        type=int,
+        default=None,
+        help="also run the emulated cloud on this port" + extra_note("gateway"),
+    )
     f.add_argument("--client-id", default="tuyagatesimclient", help="client id of the emulated cloud")
     f.add_argument("--secret", default=None, help="secret of the emulated cloud (default: random, printed once)")
     f.add_argument("--tls", action="store_true", help="serve the emulated cloud over HTTPS (self-signed)")
@@ -144,6 +150,9 @@ async def _run_fleet(args: argparse.Namespace) -> int:
     import secrets
 
     from tuyagate.sim.fleet import SimFleet
+
+    if args.cloud_port is not None:  # checked before any device starts
+        require_extra("gateway", "tuyagate sim fleet --cloud-port")
 
     if args.demo:
         manifest = SimFleet.demo(first_ip=args.first_ip, port=args.port)

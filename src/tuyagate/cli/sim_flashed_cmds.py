@@ -15,6 +15,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from tuyagate.cli.extras import extra_note, require_extra
+
 __all__ = ["register_sim"]
 
 
@@ -34,8 +36,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
-    """Add ``tasmota`` and ``esphome`` to ``tuyagate sim``."""
-    tas = sim_commands.add_parser("tasmota", help="an emulated Tasmota (or OpenBeken) device: /cm?cmnd=...")
+    """Add ``tasmota`` and ``esphome`` to ``tuyagate sim`` (HTTP servers: they need the gateway extra)."""
+    note = extra_note("gateway")
+    tas = sim_commands.add_parser(
+        "tasmota",
+        help="an emulated Tasmota (or OpenBeken) device: /cm?cmnd=..." + note,
+        description=note.strip() or None,
+    )
     _common(tas)
     tas.add_argument("--relays", type=int, default=1, help="number of power outputs (default 1)")
     tas.add_argument("--light", choices=["none", "dimmer", "ct", "rgb", "rgbct"], default="none", help="light type")
@@ -44,7 +51,11 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
     tas.add_argument("--legacy", action="store_true", help="Tasmota before 12: query-string auth, integer Power")
     tas.set_defaults(func=_run_tasmota)
 
-    esp = sim_commands.add_parser("esphome", help="an emulated ESPHome device: web_server REST API and /events")
+    esp = sim_commands.add_parser(
+        "esphome",
+        help="an emulated ESPHome device: web_server REST API and /events" + note,
+        description=note.strip() or None,
+    )
     _common(esp)
     esp.add_argument(
         "--id-format",
@@ -73,6 +84,7 @@ async def _until_signal() -> None:
 
 
 async def _run_tasmota(args: argparse.Namespace) -> int:
+    require_extra("gateway", "tuyagate sim tasmota")
     from tuyagate.sim.tasmota import Faults, TasmotaConfig
     from tuyagate.sim.tasmota_app import start_tasmota
 
@@ -119,6 +131,7 @@ def _entities(path: str) -> list[Any]:
 
 
 async def _run_esphome(args: argparse.Namespace) -> int:
+    require_extra("gateway", "tuyagate sim esphome")
     from tuyagate.sim.esphome import EspHomeConfig, Faults, default_entities
     from tuyagate.sim.esphome_app import start_esphome
 
