@@ -148,6 +148,11 @@ def test_a_forgotten_check_still_ends_in_the_one_line(
     assert extra_for_module(None) is None
 
 
+def test_the_readme_shows_the_line_the_cli_prints() -> None:
+    head = (ROOT / "docs" / "readme-head.md").read_text(encoding="utf-8")
+    assert "$ tuyagate serve\n" + EXTRA_LINE.format(command="tuyagate serve") + "\n```" in head
+
+
 # ---- a real bare install ------------------------------------------------------------------------------------
 
 NETWORK_TROUBLE = (
