@@ -7,11 +7,11 @@ Two halves:
   'tuyagate[gateway]'`` and exit code 1, before it starts anything; the other commands keep working.
 - A real bare install (marked ``packaging``): a fresh venv (no system site-packages, no pip of its own)
   gets the worktree's package built and installed by pip with its core dependencies resolved from the
-  configured index, exactly what ``pip install tuyagate`` does. Then, in that venv, the library reads
-  and sets DPs on an emulated device over the LAN protocol, lists the emulated cloud's devices and
-  switches an emulated Tasmota plug, and the CLI does the same from the shell, while the emulators
-  run here. The venv is built once per test session (pip's cache keeps it to ~15 s); when the index
-  is unreachable the tests are skipped and the reason says so.
+  configured index, exactly what ``pip install tuyagate`` does. Then, in that venv, the library
+  (``tuyagate.connect``) reads and sets DPs on an emulated device over the LAN protocol, lists the
+  emulated cloud's devices and switches an emulated Tasmota plug, and the CLI does the same from the
+  shell, while the emulators run here. The venv is built once per test session (with pip's cache it
+  takes seconds); when the index is unreachable the tests are skipped and the reason says so.
 """
 
 from __future__ import annotations
@@ -296,27 +296,27 @@ import asyncio, importlib.util, json, sys
 import tuyagate
 from tuyagate.cloud import TuyaCloudClient
 from tuyagate.flashed.device import tasmota_device
-from tuyagate.lan import DeviceConnection
 
 cfg = json.loads(sys.argv[1])
 
 
 async def main() -> dict:
-    async with DeviceConnection(cfg["id"], "127.0.0.1", cfg["key"], "3.4", port=cfg["port"]) as dev:
+    async with tuyagate.connect(cfg["id"], "127.0.0.1", cfg["key"], "3.4", port=cfg["port"]) as dev:
         before = await dev.status()
-        await dev.set_dps({"1": True, "2": 75})
-        after = await dev.status()
+        sent = await dev.set({"1": True, "2": 75})
+        after = await dev.status(refresh=True)
     async with TuyaCloudClient(cfg["client_id"], cfg["secret"], base_url=cfg["cloud"], retries=0) as cloud:
         names = sorted(d.name for d in await cloud.devices())
     plug = tasmota_device(cfg["tasmota"], poll_interval=60.0)
     try:
-        await plug.set({"switch_1": True})
+        await plug.set(switch_1=True)
         switched = (await plug.status()).values["switch_1"]
     finally:
         await plug.close()
     stack = cfg["stack"]
     return {
-        "before": before, "after": after, "cloud_names": names, "tasmota_switch_1": switched,
+        "before": before.dps, "sent": [sent.route, sent.dps], "after": [after.route, after.dps],
+        "cloud_names": names, "tasmota_switch_1": switched,
         "tuyagate_file": tuyagate.__file__,
         "importable": [m for m in stack if importlib.util.find_spec(m) is not None],
         "loaded": sorted(m for m in sys.modules if m.split(".")[0] in stack),
@@ -349,7 +349,8 @@ async def test_bare_install_is_a_working_library(bare_venv: BareVenv, emulators:
     assert result["importable"] == []  # fastapi, uvicorn, uvloop, ...: not installed at all
     assert result["loaded"] == []
     assert result["before"] == {"1": False, "2": 10}
-    assert result["after"] == {"1": True, "2": 75}
+    assert result["sent"] == ["lan", {"1": True, "2": 75}]
+    assert result["after"] == ["lan", {"1": True, "2": 75}]
     assert emulators.device.dps == {"1": True, "2": 75}  # the device itself changed
     from tuyagate.sim.cloud_sample import sample_fleet
 
