@@ -11,9 +11,9 @@ import sys
 import time
 from typing import Any
 
-from tuyagate.devices.builtin_schemas import builtin_schema
 from tuyagate.devices.db import Database
 from tuyagate.devices.registry import DeviceRecord, Registry
+from tuyagate.schema.builtin import builtin_schema
 
 PAD = "x" * 1500  # spreads each record over more bytes, so a kill is likelier to land mid-write
 

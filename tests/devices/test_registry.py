@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from tuyagate.device_api import DeviceInfo
-from tuyagate.devices.builtin_schemas import builtin_schema
 from tuyagate.devices.db import SCHEMA_VERSION, Database
 from tuyagate.devices.paths import DB_FILENAME
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import ConfigError, NotFoundError
+from tuyagate.schema.builtin import builtin_schema
 
 KEY = bytes(range(32))
 

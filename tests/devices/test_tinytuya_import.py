@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from tinytuya import Cloud, scanner
 
-from tuyagate.devices.builtin_schemas import switch_schema
 from tuyagate.devices.paths import DB_FILENAME
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.tinytuya_import import (
@@ -22,6 +21,7 @@ from tuyagate.devices.tinytuya_import import (
 )
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import ConfigError
+from tuyagate.schema.builtin import switch_schema
 
 FIXTURES = Path(__file__).with_name("fixtures") / "tinytuya"
 DEVICES = FIXTURES / "devices.json"

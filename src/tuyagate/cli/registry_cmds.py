@@ -249,7 +249,7 @@ def _tuya_record(
         settings=settings,
     )
     if not record.schema and record.category:
-        from tuyagate.devices.builtin_schemas import guess_builtin_schema
+        from tuyagate.schema.builtin import guess_builtin_schema
 
         guessed = guess_builtin_schema(record.category, record.last_state)
         if guessed:

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from tuyagate.devices.builtin_schemas import guess_builtin_schema
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import CloudError, ConfigError, TuyaError
 from tuyagate.schema import DpSchema
+from tuyagate.schema.builtin import guess_builtin_schema
 
 if TYPE_CHECKING:
     from tuyagate.cloud.client import TuyaCloudClient

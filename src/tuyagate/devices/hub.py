@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from tuyagate.bus import EventBus, Subscription
 from tuyagate.device_api import Device, DeviceEvent
-from tuyagate.devices.builtin_schemas import guess_builtin_schema
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.routes import CloudRoute, LanRoute
 from tuyagate.devices.tuya_device import TuyaDevice
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import NotFoundError
+from tuyagate.schema.builtin import guess_builtin_schema
 
 if TYPE_CHECKING:
     from tuyagate.cloud.client import TuyaCloudClient

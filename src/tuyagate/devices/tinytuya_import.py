@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from tuyagate.cloud.credentials import CloudCredentials
-from tuyagate.devices.builtin_schemas import guess_builtin_schema
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import ConfigError
 from tuyagate.schema import DpSchema
+from tuyagate.schema.builtin import guess_builtin_schema
 
 __all__ = [
     "ImportResult",

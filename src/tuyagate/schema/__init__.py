@@ -8,12 +8,17 @@ the package and imports only the standard library and :mod:`tuyagate.errors`.
 
 - :mod:`tuyagate.schema.dp`: one DP (:class:`DpDef`) and the conversion of its values.
 - :mod:`tuyagate.schema.device_schema`: all DPs of a device (:class:`DpSchema`).
+- :mod:`tuyagate.schema.describe`: the typed description front ends read (:class:`DpDescription`).
+- :mod:`tuyagate.schema.labels`: human names for codes; :mod:`tuyagate.schema.quote`: values in messages.
+- :mod:`tuyagate.schema.builtin`: the built-in schemas of the common categories;
+  :mod:`tuyagate.schema.build`: short constructors for schemas written in code.
 - :mod:`tuyagate.schema.colour`: Tuya's colour encodings.
 """
 
 from __future__ import annotations
 
+from tuyagate.schema.describe import DpDescription
 from tuyagate.schema.device_schema import DpSchema
 from tuyagate.schema.dp import DpDef, DpMode, DpType
 
-__all__ = ["DpDef", "DpMode", "DpSchema", "DpType"]
+__all__ = ["DpDef", "DpDescription", "DpMode", "DpSchema", "DpType"]

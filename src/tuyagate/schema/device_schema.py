@@ -5,9 +5,15 @@ Where a schema comes from (the first that exists wins, see ``docs/sections/devic
 - the cloud: ``GET /v1.1/devices/{id}/specifications`` (:meth:`DpSchema.from_cloud_specification`);
 - tinytuya's ``devices.json`` ``mapping`` (:meth:`DpSchema.from_mapping`), itself made from that call;
 - the user's configuration or our registry (:meth:`DpSchema.from_dicts`, the shape of :meth:`DpSchema.to_dicts`);
-- the built-in schemas of common categories (:mod:`tuyagate.devices.builtin_schemas`).
+- the built-in schemas of common categories (:mod:`tuyagate.schema.builtin`).
 
 A schema is immutable; :meth:`DpSchema.merged` gives a new one with some DPs overridden.
+
+Commands name DPs by code or DP id and give user values either way (``{"temp_set": 21.5}`` and
+``{"2": 21.5}`` are the same command). A DP the schema does not have is refused with
+:class:`~tuyagate.errors.UnknownDpError` naming the known codes, whether it was named by code or by
+id: a typo must not reach the device. Only a device with no schema at all takes DP ids as they are
+(:attr:`DpSchema.validates` is then False, and command results say so).
 """
 
 from __future__ import annotations
@@ -17,17 +23,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from tuyagate.errors import ConfigError, NotFoundError, TuyaError
+from tuyagate.errors import ConfigError, TuyaError, UnknownDpError
+from tuyagate.schema.describe import DpDescription
 from tuyagate.schema.dp import DpDef, DpMode, DpType
+from tuyagate.schema.quote import json_quote
 
 __all__ = ["DpDef", "DpMode", "DpSchema", "DpType"]
 
 _LOGGER = logging.getLogger(__name__)
 _Values = Mapping[str, Any] | Mapping[int, Any] | Mapping[str | int, Any]  # keyed by code or DP id
-_MAX_CODES_IN_ERROR = 12
-_ENTRY_KEYS = frozenset(
-    {"dp_id", "code", "type", "mode", "values", "name"}
-)  # an unknown-code error lists the known codes, up to this many
+_MAX_CODES_IN_ERROR = 12  # an unknown-DP error lists the known codes, up to this many
+_ENTRY_KEYS = frozenset({"dp_id", "code", "type", "mode", "values", "name"})
 
 
 class DpSchema:
@@ -41,10 +47,11 @@ class DpSchema:
         self._by_code: dict[str, DpDef] = {}
         for dp in ordered:
             if dp.dp_id in self._by_id:
-                raise ConfigError(f"DP id {dp.dp_id} is defined twice ({self._by_id[dp.dp_id].code!r} and {dp.code!r})")
+                first = self._by_id[dp.dp_id].code
+                raise ConfigError(f"DP id {dp.dp_id} is defined twice ({json_quote(first)} and {json_quote(dp.code)})")
             if dp.code in self._by_code:
                 raise ConfigError(
-                    f"DP code {dp.code!r} is defined twice (DP {self._by_code[dp.code].dp_id} and {dp.dp_id})"
+                    f"DP code {json_quote(dp.code)} is defined twice (DP {self._by_code[dp.code].dp_id} and {dp.dp_id})"
                 )
             self._by_id[dp.dp_id] = dp
             self._by_code[dp.code] = dp
@@ -101,9 +108,10 @@ class DpSchema:
     def from_dicts(cls, items: Iterable[Mapping[str, Any]]) -> DpSchema:
         """From :meth:`to_dicts` output or user configuration; strict, errors name the bad entry.
 
-        Each item is ``{"dp_id", "code", "type", "values", "mode"}``; in hand-written configuration the
-        limits may be given flat instead of in ``values`` (``{"dp_id": 2, "code": "temp_set",
-        "type": "Integer", "min": 50, "max": 350, "scale": 1, "step": 5}``). ``mode`` defaults to ``rw``.
+        Each item is ``{"dp_id", "code", "type", "values", "mode"}`` and optionally ``name`` (the human
+        name front ends show); in hand-written configuration the limits may be given flat instead of in
+        ``values`` (``{"dp_id": 2, "code": "temp_set", "type": "Integer", "min": 50, "max": 350,
+        "scale": 1, "step": 5}``). ``mode`` defaults to ``rw``.
         """
         dps = []
         for item in items:
@@ -115,17 +123,26 @@ class DpSchema:
                         item.get("type", "Raw"),
                         item["values"] if "values" in item else _flat_values(item),
                         item.get("mode", "rw"),
+                        name=str(item.get("name") or ""),
                     )
                 )
             except KeyError as exc:
-                raise ConfigError(f"DP schema entry {dict(item)!r} lacks {exc.args[0]!r}") from None
+                raise ConfigError(f"DP schema entry {json_quote(dict(item))} lacks {json_quote(exc.args[0])}") from None
             except ValueError:
-                raise ConfigError(f"DP schema entry {dict(item)!r}: mode must be rw, ro or wr") from None
+                raise ConfigError(f"DP schema entry {json_quote(dict(item))}: mode must be rw, ro or wr") from None
         return cls(dps)
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        """JSON-ready list, by DP id: ``{"dp_id", "code", "type", "values", "mode"}``."""
+        """JSON-ready list, by DP id: ``{"dp_id", "code", "type", "values", "mode"}`` (the stored form)."""
         return [dp.to_dict() for dp in self._dps]
+
+    def describe(self) -> list[dict[str, Any]]:
+        """JSON-ready descriptions, by DP id: :meth:`to_dicts`'s keys plus label, user-unit range, ... ."""
+        return [dp.describe() for dp in self._dps]
+
+    def descriptions(self) -> list[DpDescription]:
+        """The typed descriptions, by DP id (what MQTT discovery and the dashboard read)."""
+        return [dp.description() for dp in self._dps]
 
     def merged(self, override: DpSchema | Iterable[DpDef]) -> DpSchema:
         """A schema with ``override``'s DPs replacing ours that share their DP id or their code."""
@@ -136,6 +153,11 @@ class DpSchema:
 
     # ---- lookup ---------------------------------------------------------------------------------
 
+    @property
+    def validates(self) -> bool:
+        """False for an empty schema: :meth:`encode` then passes DP ids through unchecked."""
+        return bool(self._dps)
+
     def get(self, key: str | int) -> DpDef | None:
         """The DP named by code or DP id, or None."""
         if isinstance(key, str):
@@ -145,17 +167,28 @@ class DpSchema:
             key = key.strip()
             if not key.isdigit():
                 return None
+        elif not isinstance(key, int) or isinstance(key, bool):
+            return None
         return self._by_id.get(int(key))
 
     def dp(self, key: str | int) -> DpDef:
-        """The DP named by code or DP id; raises NotFoundError naming the known codes."""
+        """The DP named by code or DP id; raises UnknownDpError naming the known codes."""
         found = self.get(key)
         if found is None:
-            known = [d.code for d in self._dps]
-            listed = ", ".join(known[:_MAX_CODES_IN_ERROR]) + (", ..." if len(known) > _MAX_CODES_IN_ERROR else "")
-            hint = f"known: {listed}" if known else "the schema is empty; give a DP id"
-            raise NotFoundError(f"no data point {key!r} in this device's schema ({hint})")
+            raise self.unknown(key)
         return found
+
+    def unknown(self, key: Any) -> UnknownDpError:
+        """The error for a DP this schema does not have: names the key and the known codes."""
+        known = tuple(d.code for d in self._dps)
+        text = str(key).strip()
+        what = f"DP id {text}" if text.isdigit() else f"data point {json_quote(key)}"
+        if known:
+            listed = ", ".join(f"{d.code} ({d.dp_id})" for d in self._dps[:_MAX_CODES_IN_ERROR])
+            hint = f"known: {listed}{', ...' if len(known) > _MAX_CODES_IN_ERROR else ''}"
+        else:
+            hint = "the device has no DP schema, so only DP ids can be given"
+        return UnknownDpError(f"no {what} in this device's schema ({hint})", key=text, known=known)
 
     def code_for(self, dp_id: str | int) -> str | None:
         found = self._by_id.get(int(dp_id)) if str(dp_id).strip().isdigit() else None
@@ -176,22 +209,25 @@ class DpSchema:
         return self.dp(key).to_cloud(value)
 
     def from_wire(self, key: str | int, raw: Any) -> Any:
-        """The user value of a reported raw value (``235`` -> ``23.5``); NotFoundError for an unknown DP."""
+        """The user value of a reported raw value (``235`` -> ``23.5``); UnknownDpError for an unknown DP."""
         return self.dp(key).from_wire(raw)
 
     def encode(self, values: _Values) -> dict[str, Any]:
         """User values keyed by code or DP id -> LAN ``dps`` (``{"20": True, "22": 500}``), all validated.
 
-        A DP id that is not in the schema passes through unchanged (raw access to undocumented DPs);
-        an unknown code raises NotFoundError. The first bad value raises ValidationError.
+        A code or DP id the schema does not have raises UnknownDpError; the first bad value raises
+        ValidationError. An empty schema (a device nobody described) passes DP ids through as they
+        are and refuses codes, since it knows none: see :attr:`validates`.
         """
         out: dict[str, Any] = {}
         for key, value in values.items():
             dp = self.get(key)
-            if dp is None and str(key).strip().isdigit():
-                out[str(int(key))] = value
+            if dp is None:
+                text = str(key).strip()
+                if self._dps or not text.isdigit():
+                    raise self.unknown(key)
+                out[str(int(text))] = value
                 continue
-            dp = self.dp(key) if dp is None else dp
             out[str(dp.dp_id)] = dp.to_wire(value)
         return out
 
@@ -202,6 +238,18 @@ class DpSchema:
             dp = self.dp(key)
             commands.append({"code": dp.code, "value": dp.to_cloud(value)})
         return commands
+
+    def dps_of(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Values a device reported by code, in user units -> LAN-form ``dps`` by DP id, unchecked.
+
+        For backends that read user units (reflashed firmware); codes not in the schema are left out.
+        """
+        out: dict[str, Any] = {}
+        for code, value in values.items():
+            dp = self._by_code.get(code)
+            if dp is not None:
+                out[str(dp.dp_id)] = dp.wire_of(value)
+        return out
 
     def decode(self, dps: Mapping[str, Any]) -> dict[str, Any]:
         """LAN ``dps`` -> user values by code; DPs not in the schema keep their id as key and raw value."""

@@ -4,74 +4,33 @@ A *user value* is what people read and write (``23.5`` degrees, ``"colour"``, ``
 *wire value* is what the device carries in its DPs (``235`` with scale 1, a hex colour string, base64
 for raw DPs). :meth:`DpDef.to_wire` validates before converting, so a bad value is refused with a
 message that names the allowed range or options before anything is sent; :meth:`DpDef.from_wire`
-is lenient, because what a device reports is a fact, not a request.
+is lenient, because what a device reports is a fact, not a request. Messages quote values as JSON
+(``got null``, ``got "abc"``), the way callers of the gateway wrote them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from tuyagate.errors import ConfigError, ValidationError
 from tuyagate.schema.colour import HSV_KEYS, V1_MAX_SV, decode_colour, encode_colour_hex, is_colour_fields
+from tuyagate.schema.describe import DpDescription, user_number
+from tuyagate.schema.kinds import DpMode, DpType
+from tuyagate.schema.labels import default_label
+from tuyagate.schema.numbers import MAX_DIGITS, MAX_RAW, limit, opt_int, to_decimal
+from tuyagate.schema.quote import json_list, json_quote
 
 __all__ = ["DpDef", "DpMode", "DpType"]
 
 _TRUE_WORDS = frozenset({"true", "on", "yes", "1"})
-_MAX_RAW = 2**63  # no DP value is wider than a signed 64-bit integer; anything bigger is refused early
-_MAX_DIGITS = 20  # digits of a number given as text (2**64 has 20)
-_MAX_QUOTED = 60  # characters of a bad value quoted in an error message
 _FALSE_WORDS = frozenset({"false", "off", "no", "0"})
-
-
-class DpType(enum.StrEnum):
-    """DP types, spelled as the Tuya cloud spells them in specifications."""
-
-    BOOLEAN = "Boolean"
-    INTEGER = "Integer"
-    ENUM = "Enum"
-    STRING = "String"
-    JSON = "Json"
-    RAW = "Raw"
-    BITMAP = "Bitmap"
-
-    @classmethod
-    def parse(cls, text: str) -> DpType:
-        """Accept the cloud's names and the DP-level names of Tuya's docs (``bool``, ``value``, ``fault``)."""
-        found = _TYPE_ALIASES.get(str(text).strip().lower())
-        if found is None:
-            raise ConfigError(f"unknown DP type {text!r} (expected one of {', '.join(t.value for t in cls)})")
-        return found
-
-
-_TYPE_ALIASES: dict[str, DpType] = {
-    "boolean": DpType.BOOLEAN,
-    "bool": DpType.BOOLEAN,
-    "integer": DpType.INTEGER,
-    "value": DpType.INTEGER,
-    "int": DpType.INTEGER,
-    "enum": DpType.ENUM,
-    "string": DpType.STRING,
-    "str": DpType.STRING,
-    "json": DpType.JSON,
-    "raw": DpType.RAW,
-    "bitmap": DpType.BITMAP,
-    "fault": DpType.BITMAP,
-}
-
-
-class DpMode(enum.StrEnum):
-    """Who may write a DP: ``rw`` both ways, ``ro`` reported only, ``wr`` write-only (commands)."""
-
-    RW = "rw"
-    RO = "ro"
-    WR = "wr"
+_COLOUR_SHAPE = '{"h": ..., "s": ..., "v": ...}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +50,20 @@ class DpDef:
     maxlen: int | None = None  # String (characters), Raw (bytes), Bitmap (bits)
     labels: tuple[str, ...] = ()  # Bitmap: the name of each bit, lowest first
     fields: Mapping[str, Any] = field(default_factory=dict, hash=False)  # Json: sub-schema (h/s/v for colours)
+    name: str = ""  # a human name given by the schema's source; "" = made from the code (see ``label``)
 
     # ---- construction -------------------------------------------------------------------------
 
     @classmethod
     def from_values(
-        cls, dp_id: int | str, code: str, type_: str | DpType, values: Any, mode: str | DpMode = DpMode.RW
+        cls,
+        dp_id: int | str,
+        code: str,
+        type_: str | DpType,
+        values: Any,
+        mode: str | DpMode = DpMode.RW,
+        *,
+        name: str = "",
     ) -> DpDef:
         """Build from the cloud's ``values`` (a dict, or the JSON text the cloud sends)."""
         if isinstance(values, str):
@@ -110,28 +77,28 @@ class DpDef:
         try:
             ident = int(dp_id)
         except (TypeError, ValueError):
-            raise ConfigError(f"DP id of {code!r} must be an integer, got {dp_id!r}") from None
+            raise ConfigError(f"DP id of {json_quote(code)} must be an integer, got {json_quote(dp_id)}") from None
         kwargs: dict[str, Any] = {}
         if dp_type is DpType.INTEGER:
             kwargs = {
                 "unit": str(values.get("unit") or ""),
-                "min": _opt_int(values.get("min")),
-                "max": _opt_int(values.get("max")),
-                "scale": _opt_int(values.get("scale")) or 0,
-                "step": max(_opt_int(values.get("step")) or 1, 1),
+                "min": opt_int(values.get("min")),
+                "max": opt_int(values.get("max")),
+                "scale": opt_int(values.get("scale")) or 0,
+                "step": max(opt_int(values.get("step")) or 1, 1),
             }
         elif dp_type is DpType.ENUM:
             kwargs = {"range": tuple(str(v) for v in values.get("range") or ())}
         elif dp_type in (DpType.STRING, DpType.RAW):
-            kwargs = {"maxlen": _opt_int(values.get("maxlen"))}
+            kwargs = {"maxlen": opt_int(values.get("maxlen"))}
         elif dp_type is DpType.BITMAP:
             kwargs = {
                 "labels": tuple(str(v) for v in values.get("label") or ()),
-                "maxlen": _opt_int(values.get("maxlen")),
+                "maxlen": opt_int(values.get("maxlen")),
             }
         elif dp_type is DpType.JSON:
             kwargs = {"fields": dict(values)}
-        return cls(dp_id=ident, code=str(code), type=dp_type, mode=DpMode(str(mode)), **kwargs)
+        return cls(dp_id=ident, code=str(code), type=dp_type, mode=DpMode(str(mode)), name=str(name or ""), **kwargs)
 
     @property
     def values(self) -> dict[str, Any]:
@@ -158,22 +125,69 @@ class DpDef:
         return {}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``dp_id``, ``code``, ``type``, ``values``, ``mode`` (the fleet manifest's shape too)."""
-        return {
+        """JSON-ready: ``dp_id``, ``code``, ``type``, ``values``, ``mode`` (the fleet manifest's shape too).
+
+        ``name`` is added only when the schema's source gave one, so stored schemas keep their shape.
+        """
+        out = {
             "dp_id": self.dp_id,
             "code": self.code,
             "type": self.type.value,
             "values": self.values,
             "mode": self.mode.value,
         }
+        if self.name:
+            out["name"] = self.name
+        return out
+
+    # ---- description --------------------------------------------------------------------------
 
     @property
     def writable(self) -> bool:
+        """Commands may set it (``rw``, ``wr``)."""
         return self.mode is not DpMode.RO
+
+    @property
+    def readable(self) -> bool:
+        """The device reports it (``rw``, ``ro``)."""
+        return self.mode is not DpMode.WR
 
     @property
     def is_colour(self) -> bool:
         return self.type is DpType.JSON and is_colour_fields(self.fields)
+
+    @property
+    def label(self) -> str:
+        """The human name: the schema's own ``name``, else one made from the code (``cur_power`` -> "Power")."""
+        return self.name or default_label(self.code)
+
+    def description(self) -> DpDescription:
+        """The typed description front ends read (ranges in user units)."""
+        number = self.type is DpType.INTEGER
+        return DpDescription(
+            dp_id=self.dp_id,
+            code=self.code,
+            type=self.type,
+            mode=self.mode,
+            label=self.label,
+            unit=self.unit,
+            min=None if not number or self.min is None else user_number(self.min, self.scale),
+            max=None if not number or self.max is None else user_number(self.max, self.scale),
+            step=user_number(self.step, self.scale) if number else None,
+            scale=self.scale if number else 0,
+            options=self.range,
+            flags=self.labels,
+            maxlen=self.maxlen,
+            colour={k: self._colour_range(k) for k in HSV_KEYS} if self.is_colour else None,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready: :meth:`to_dict`'s keys plus the description's (label, user-unit range, ...)."""
+        return self.to_dict() | self.description().to_dict()
+
+    def _colour_range(self, key: str) -> tuple[int, int]:
+        limits = self.fields[key]
+        return limit(limits, "min", 0), limit(limits, "max", 1000)
 
     # ---- user value -> wire value (validating) -----------------------------------------------
 
@@ -184,8 +198,7 @@ class DpDef:
         if self.type is DpType.JSON:
             if self.is_colour:
                 hsv = self._check_colour(value)
-                v1 = _limit(self.fields["s"], "max", 1000) <= V1_MAX_SV
-                return encode_colour_hex(hsv["h"], hsv["s"], hsv["v"], v1=v1)
+                return encode_colour_hex(hsv["h"], hsv["s"], hsv["v"], v1=self._colour_range("s")[1] <= V1_MAX_SV)
             return self._json_text(value)
         return self._to_common(value)
 
@@ -202,6 +215,22 @@ class DpDef:
             except ValueError:
                 return text
         return self._to_common(value)
+
+    def wire_of(self, value: Any) -> Any:
+        """The wire form of a value a device *reported* in user units, without checks (a report is a fact).
+
+        The lenient inverse of :meth:`from_wire`, for backends that read user units (reflashed
+        firmware) but show Tuya-style ``dps``: a value that does not fit the type is returned as is.
+        """
+        if self.type is DpType.INTEGER:
+            number = to_decimal(value)
+            if number is not None:
+                return int(number.scaleb(self.scale).to_integral_value())
+        elif self.is_colour:
+            hsv = decode_colour(value)
+            if hsv is not None:
+                return encode_colour_hex(hsv["h"], hsv["s"], hsv["v"], v1=self._colour_range("s")[1] <= V1_MAX_SV)
+        return value
 
     def _to_common(self, value: Any) -> Any:
         if self.type is DpType.BOOLEAN:
@@ -227,17 +256,17 @@ class DpDef:
                 return True
             if word in _FALSE_WORDS:
                 return False
-        raise ValidationError(f"{self.code} must be true or false, got {_short(value)}")
+        raise ValidationError(f"{self.code} must be true or false, got {json_quote(value)}")
 
     def _check_integer(self, value: Any) -> int:
-        number = _to_decimal(value)
+        number = to_decimal(value)
         raw = None if number is None else number.scaleb(self.scale)
         if raw is None or raw != raw.to_integral_value() or not self._in_range(raw):
-            raise ValidationError(f"{self.code} must be {self._describe_integer()}, got {_short(value)}")
+            raise ValidationError(f"{self.code} must be {self._describe_integer()}, got {json_quote(value)}")
         return int(raw)
 
     def _in_range(self, raw: Decimal) -> bool:
-        if raw.copy_abs() > _MAX_RAW:  # checked before int(), as is every parsed number: "1e999999999" stays small
+        if raw.copy_abs() > MAX_RAW:  # checked before int(), as is every parsed number: "1e999999999" stays small
             return False
         if self.min is not None and raw < self.min:
             return False
@@ -258,23 +287,22 @@ class DpDef:
         return f"{kind}{unit} ({step})"
 
     def _user(self, raw: int) -> str:
-        """A raw limit shown in user units (``50`` with scale 1 is ``5.0``)."""
+        """A raw limit shown in user units with the DP's decimals (``50`` with scale 1 is ``5.0``)."""
         if self.scale <= 0:
             return str(raw * 10 ** (-self.scale))
         return f"{Decimal(raw).scaleb(-self.scale):.{self.scale}f}"
 
     def _check_enum(self, value: Any) -> str:
         text = value if isinstance(value, str) else None
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_RAW:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_RAW:
             text = str(value)  # options like "1", "2" given as numbers on a command line
         if text is not None and (text in self.range or not self.range):
             return text
-        options = ", ".join(repr(v) for v in self.range)
-        raise ValidationError(f"{self.code} must be one of {options}, got {_short(value)}")
+        raise ValidationError(f"{self.code} must be one of {json_list(self.range)}, got {json_quote(value)}")
 
     def _check_string(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise ValidationError(f"{self.code} must be a string, got {_short(value)}")
+            raise ValidationError(f"{self.code} must be a string, got {json_quote(value)}")
         if self.maxlen is not None and len(value) > self.maxlen:
             raise ValidationError(
                 f"{self.code} must be a string of at most {self.maxlen} characters, got {len(value)} characters"
@@ -282,22 +310,21 @@ class DpDef:
         return value
 
     def _check_raw(self, value: Any) -> str:
+        shape = f'{self.code} must be raw bytes as base64 text or "hex:...", got {json_quote(value)}'
         if isinstance(value, (bytes, bytearray, memoryview)):
             data = bytes(value)
         elif isinstance(value, str) and value.startswith("hex:"):
             try:
                 data = bytes.fromhex(value[4:])
             except ValueError:
-                raise ValidationError(f"{self.code}: {value[:40]!r} is not valid hex after 'hex:'") from None
+                raise ValidationError(f'{self.code}: {json_quote(value)} is not valid hex after "hex:"') from None
         elif isinstance(value, str):
             try:
                 data = base64.b64decode(value, validate=True)
             except (binascii.Error, ValueError):
-                raise ValidationError(
-                    f"{self.code} must be raw bytes as base64 text or 'hex:...', got {value[:40]!r}"
-                ) from None
+                raise ValidationError(shape) from None
         else:
-            raise ValidationError(f"{self.code} must be raw bytes as base64 text or 'hex:...', got {_short(value)}")
+            raise ValidationError(shape)
         if self.maxlen is not None and len(data) > self.maxlen:
             raise ValidationError(f"{self.code} must be at most {self.maxlen} bytes, got {len(data)} bytes")
         return base64.b64encode(data).decode("ascii")
@@ -308,30 +335,30 @@ class DpDef:
             number = 0
             for label in value:
                 if label not in self.labels:
-                    options = ", ".join(repr(v) for v in self.labels)
-                    raise ValidationError(f"{self.code}: unknown flag {_short(label)} (flags: {options})")
+                    raise ValidationError(
+                        f"{self.code}: unknown flag {json_quote(label)} (flags: {json_list(self.labels)})"
+                    )
                 number |= 1 << self.labels.index(label)
             return number
-        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= _MAX_DIGITS:
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= MAX_DIGITS:
             value = int(value.strip())
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < (1 << bits):
             return value
         raise ValidationError(
-            f"{self.code} must be an integer bitmap between 0 and {(1 << bits) - 1}, got {_short(value)}"
+            f"{self.code} must be an integer bitmap between 0 and {(1 << bits) - 1}, got {json_quote(value)}"
         )
 
     def _check_colour(self, value: Any) -> dict[str, int]:
         hsv = decode_colour(value)
         if hsv is None:
             raise ValidationError(
-                f"{self.code} must be a colour {{'h': ..., 's': ..., 'v': ...}} (or its hex form), got {_short(value)}"
+                f"{self.code} must be a colour {_COLOUR_SHAPE} (or its hex form), got {json_quote(value)}"
             )
         for key in HSV_KEYS:
-            limits = self.fields[key]
-            low, high = _limit(limits, "min", 0), _limit(limits, "max", 1000)
+            low, high = self._colour_range(key)
             if not low <= hsv[key] <= high:
                 raise ValidationError(
-                    f"{self.code}.{key} must be an integer between {low} and {high}, got {_short(hsv[key])}"
+                    f"{self.code}.{key} must be an integer between {low} and {high}, got {json_quote(hsv[key])}"
                 )
         return hsv
 
@@ -342,20 +369,20 @@ class DpDef:
             try:
                 return json.dumps(value, separators=(",", ":"), allow_nan=False)
             except (TypeError, ValueError):
-                raise ValidationError(f"{self.code} must be JSON data, got {_short(value)}") from None
-        raise ValidationError(f"{self.code} must be a JSON object, list or text, got {_short(value)}")
+                raise ValidationError(f"{self.code} must be JSON data, got {json_quote(value)}") from None
+        raise ValidationError(f"{self.code} must be a JSON object, list or text, got {json_quote(value)}")
 
     # ---- wire value -> user value (lenient) ----------------------------------------------------
 
     def from_wire(self, raw: Any) -> Any:
         """The user value of a reported wire value; a value that does not fit the type is returned as is."""
         if self.type is DpType.INTEGER and self.scale and not isinstance(raw, bool):
-            number = _to_decimal(raw)
+            number = to_decimal(raw)
             if number is None:
                 return raw
             return float(number.scaleb(-self.scale))
         if self.type is DpType.INTEGER and isinstance(raw, str):
-            number = _to_decimal(raw)
+            number = to_decimal(raw)
             if number is None or number != number.to_integral_value():
                 return raw
             return int(number)
@@ -372,40 +399,3 @@ class DpDef:
 
     def __repr__(self) -> str:
         return f"DpDef({self.dp_id}, {self.code!r}, {self.type.value}, mode={self.mode.value})"
-
-
-def _short(value: Any) -> str:
-    """A value quoted in an error, cut short: errors must stay one readable line."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long to print (Python limits int-to-text conversion)
-        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else type(value).__name__
-    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
-
-
-def _limit(limits: Mapping[str, Any], key: str, default: int) -> int:
-    found = _opt_int(limits.get(key))
-    return default if found is None else found
-
-
-def _opt_int(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _to_decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return Decimal(value) if abs(value) <= _MAX_RAW else None
-    if isinstance(value, (float, str, Decimal)):
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            return None
-        return number if number.is_finite() and number.copy_abs() <= _MAX_RAW else None  # copy_abs: no context overflow
-    return None

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tuyagate.devices.builtin_schemas import (
+from tuyagate.errors import NotFoundError, ValidationError
+from tuyagate.schema import DpSchema
+from tuyagate.schema.builtin import (
     BUILTIN_CATEGORIES,
     builtin_schema,
     guess_builtin_schema,
     schema_for,
     switch_schema,
 )
-from tuyagate.errors import NotFoundError, ValidationError
-from tuyagate.schema import DpSchema
 from tuyagate.schema.dp import DpMode
 
 
@@ -73,7 +73,7 @@ def test_light_values() -> None:
 def test_cover_thermostat_sensor() -> None:
     cover = builtin_schema("cl")
     assert cover.encode({"control": "close", "percent_control": 40}) == {"1": "close", "2": 40}
-    with pytest.raises(ValidationError, match="control must be one of 'open', 'stop', 'close', 'continue', got 'up'"):
+    with pytest.raises(ValidationError, match='control must be one of "open", "stop", "close", "continue", got "up"'):
         cover.to_wire("control", "up")
     thermostat = builtin_schema("wk")
     assert thermostat.to_wire("temp_set", 21.5) == 215

@@ -18,7 +18,8 @@ DP ids and limits follow Tuya's standard function definitions and what real devi
 - temperature/humidity sensors ``wsdcg``: 1 ``va_temperature`` (scale 1), 2 ``va_humidity``,
   3 ``battery_state``, 4 ``battery_percentage``, 9 ``temp_unit_convert``.
 
-A device's real schema (cloud specification or tinytuya mapping) always wins over these.
+A device's real schema (cloud specification or tinytuya mapping) always wins over these. They live
+beside the schema itself so that every layer (the router, the emulators, tests) can use them.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tuyagate.errors import NotFoundError
-from tuyagate.schema import DpSchema
-from tuyagate.schema.dp import DpDef, DpMode, DpType
+from tuyagate.schema.build import bitmap, boolean, colour, enum, integer, json_dp
+from tuyagate.schema.device_schema import DpSchema
+from tuyagate.schema.dp import DpDef, DpMode
 
 __all__ = [
     "BUILTIN_CATEGORIES",
@@ -45,21 +47,7 @@ __all__ = [
 MAX_GANGS = 6  # switch_1..switch_6 is as far as Tuya's standard switch definition goes
 SWITCH_CATEGORIES = ("kg", "cz", "pc")
 METERING_DPS = ("17", "18", "19", "20")  # a device reporting any of these meters energy
-RO, RW = DpMode.RO, DpMode.RW
-
-
-def _int(
-    dp_id: int, code: str, lo: int, hi: int, *, unit: str = "", scale: int = 0, step: int = 1, mode: DpMode = RW
-) -> DpDef:
-    return DpDef(dp_id, code, DpType.INTEGER, mode, unit=unit, min=lo, max=hi, scale=scale, step=step)
-
-
-def _enum(dp_id: int, code: str, options: tuple[str, ...], mode: DpMode = RW) -> DpDef:
-    return DpDef(dp_id, code, DpType.ENUM, mode, range=options)
-
-
-def _bool(dp_id: int, code: str, mode: DpMode = RW) -> DpDef:
-    return DpDef(dp_id, code, DpType.BOOLEAN, mode)
+RO = DpMode.RO
 
 
 def switch_schema(gangs: int = 1, *, metering: bool = False) -> DpSchema:
@@ -68,33 +56,31 @@ def switch_schema(gangs: int = 1, *, metering: bool = False) -> DpSchema:
         raise NotFoundError(f"no built-in schema for {gangs} gangs (1 to {MAX_GANGS})")
     dps: list[DpDef] = []
     for i in range(1, gangs + 1):
-        dps.append(_bool(i, f"switch_{i}"))
-        dps.append(_int(9 if gangs == 1 else 6 + i, f"countdown_{i}", 0, 86400, unit="s"))
+        dps.append(boolean(i, f"switch_{i}"))
+        dps.append(integer(9 if gangs == 1 else 6 + i, f"countdown_{i}", 0, 86400, unit="s"))
     if metering:
         dps += [
-            _int(17, "add_ele", 0, 50000, unit="kWh", scale=3, step=100),
-            _int(18, "cur_current", 0, 30000, unit="mA", mode=RO),
-            _int(19, "cur_power", 0, 80000, unit="W", scale=1, mode=RO),
-            _int(20, "cur_voltage", 0, 5000, unit="V", scale=1, mode=RO),
-            DpDef(26, "fault", DpType.BITMAP, RO, labels=("ov_cr", "ov_vol", "ov_pwr", "ls_cr", "ls_vol", "ls_pow")),
-            _enum(38, "relay_status", ("off", "on", "memory")),
+            integer(17, "add_ele", 0, 50000, unit="kWh", scale=3, step=100),
+            integer(18, "cur_current", 0, 30000, unit="mA", mode=RO),
+            integer(19, "cur_power", 0, 80000, unit="W", scale=1, mode=RO),
+            integer(20, "cur_voltage", 0, 5000, unit="V", scale=1, mode=RO),
+            bitmap(26, "fault", ("ov_cr", "ov_vol", "ov_pwr", "ls_cr", "ls_vol", "ls_pow")),
+            enum(38, "relay_status", ("off", "on", "memory")),
         ]
     return DpSchema(dps)
 
 
 def light_schema() -> DpSchema:
     """White and colour lights with the v2 DP set (20..26)."""
-    level = {"min": 0, "max": 1000, "scale": 0, "step": 1, "unit": ""}
-    colour = {"h": {"min": 0, "max": 360, "scale": 0, "step": 1, "unit": ""}, "s": dict(level), "v": dict(level)}
     return DpSchema(
         [
-            _bool(20, "switch_led"),
-            _enum(21, "work_mode", ("white", "colour", "scene", "music")),
-            _int(22, "bright_value_v2", 10, 1000),
-            _int(23, "temp_value_v2", 0, 1000),
-            DpDef(24, "colour_data_v2", DpType.JSON, RW, fields=colour),
-            DpDef(25, "scene_data_v2", DpType.JSON, RW),
-            _int(26, "countdown_1", 0, 86400, unit="s"),
+            boolean(20, "switch_led"),
+            enum(21, "work_mode", ("white", "colour", "scene", "music")),
+            integer(22, "bright_value_v2", 10, 1000),
+            integer(23, "temp_value_v2", 0, 1000),
+            colour(24, "colour_data_v2"),
+            json_dp(25, "scene_data_v2"),
+            integer(26, "countdown_1", 0, 86400, unit="s"),
         ]
     )
 
@@ -103,11 +89,11 @@ def cover_schema() -> DpSchema:
     """Curtains, blinds and shutters."""
     return DpSchema(
         [
-            _enum(1, "control", ("open", "stop", "close", "continue")),
-            _int(2, "percent_control", 0, 100, unit="%"),
-            _int(3, "percent_state", 0, 100, unit="%", mode=RO),
-            _enum(5, "control_back_mode", ("forward", "back")),
-            _enum(7, "work_state", ("opening", "closing"), mode=RO),
+            enum(1, "control", ("open", "stop", "close", "continue")),
+            integer(2, "percent_control", 0, 100, unit="%"),
+            integer(3, "percent_state", 0, 100, unit="%", mode=RO),
+            enum(5, "control_back_mode", ("forward", "back")),
+            enum(7, "work_state", ("opening", "closing"), mode=RO),
         ]
     )
 
@@ -116,11 +102,11 @@ def thermostat_schema() -> DpSchema:
     """Room and floor thermostats: on/off, target and current temperature, mode."""
     return DpSchema(
         [
-            _bool(1, "switch"),
-            _int(2, "temp_set", 50, 350, unit="°C", scale=1, step=5),
-            _int(3, "temp_current", -200, 1000, unit="°C", scale=1, mode=RO),
-            _enum(4, "mode", ("auto", "manual", "eco", "holiday", "program")),
-            _bool(6, "child_lock"),
+            boolean(1, "switch"),
+            integer(2, "temp_set", 50, 350, unit="°C", scale=1, step=5),
+            integer(3, "temp_current", -200, 1000, unit="°C", scale=1, mode=RO),
+            enum(4, "mode", ("auto", "manual", "eco", "holiday", "program")),
+            boolean(6, "child_lock"),
         ]
     )
 
@@ -129,11 +115,11 @@ def th_sensor_schema() -> DpSchema:
     """Battery temperature and humidity sensors."""
     return DpSchema(
         [
-            _int(1, "va_temperature", -200, 600, unit="°C", scale=1, mode=RO),
-            _int(2, "va_humidity", 0, 100, unit="%", mode=RO),
-            _enum(3, "battery_state", ("low", "middle", "high"), mode=RO),
-            _int(4, "battery_percentage", 0, 100, unit="%", mode=RO),
-            _enum(9, "temp_unit_convert", ("c", "f")),
+            integer(1, "va_temperature", -200, 600, unit="°C", scale=1, mode=RO),
+            integer(2, "va_humidity", 0, 100, unit="%", mode=RO),
+            enum(3, "battery_state", ("low", "middle", "high"), mode=RO),
+            integer(4, "battery_percentage", 0, 100, unit="%", mode=RO),
+            enum(9, "temp_unit_convert", ("c", "f")),
         ]
     )
 

@@ -1,4 +1,4 @@
-"""DP schema: parsing from every source, conversion both ways, and validation messages."""
+"""DP schema: parsing from every source, conversion both ways, and validation messages (values as JSON)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tuyagate.errors import ConfigError, NotFoundError, ValidationError
+from tuyagate.errors import ConfigError, UnknownDpError, ValidationError
 from tuyagate.schema import DpSchema
 from tuyagate.schema.dp import DpDef, DpMode, DpType
 
@@ -169,11 +169,11 @@ def test_to_dicts_round_trip_and_shape() -> None:
 def test_duplicates_and_bad_entries_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="DP id 1 is defined twice"):
         DpSchema([DpDef(1, "a", DpType.BOOLEAN), DpDef(1, "b", DpType.BOOLEAN)])
-    with pytest.raises(ConfigError, match="code 'a' is defined twice"):
+    with pytest.raises(ConfigError, match='code "a" is defined twice'):
         DpSchema([DpDef(1, "a", DpType.BOOLEAN), DpDef(2, "a", DpType.BOOLEAN)])
-    with pytest.raises(ConfigError, match="lacks 'code'"):
+    with pytest.raises(ConfigError, match='lacks "code"'):
         DpSchema.from_dicts([{"dp_id": 1}])
-    with pytest.raises(ConfigError, match="unknown DP type 'Float'"):
+    with pytest.raises(ConfigError, match='unknown DP type "Float"'):
         DpSchema.from_dicts([{"dp_id": 1, "code": "x", "type": "Float"}])
     with pytest.raises(ConfigError, match="mode must be rw, ro or wr"):
         DpSchema.from_dicts([{"dp_id": 1, "code": "x", "type": "bool", "mode": "rx"}])
@@ -211,22 +211,29 @@ def test_scaled_integer_both_ways() -> None:
     [
         ("bright_value_v2", 5000, "bright_value_v2 must be an integer between 10 and 1000 (step 1), got 5000"),
         ("bright_value_v2", 5, "bright_value_v2 must be an integer between 10 and 1000 (step 1), got 5"),
-        ("bright_value_v2", True, "bright_value_v2 must be an integer between 10 and 1000 (step 1), got True"),
-        ("bright_value_v2", "bright", "bright_value_v2 must be an integer between 10 and 1000 (step 1), got 'bright'"),
+        ("bright_value_v2", True, "bright_value_v2 must be an integer between 10 and 1000 (step 1), got true"),
+        ("bright_value_v2", None, "bright_value_v2 must be an integer between 10 and 1000 (step 1), got null"),
+        ("bright_value_v2", "bright", 'bright_value_v2 must be an integer between 10 and 1000 (step 1), got "bright"'),
         ("temp_set", 40, "temp_set must be a number between 5.0 and 35.0 °C (step 0.5), got 40"),
         ("temp_set", 23.45, "temp_set must be a number between 5.0 and 35.0 °C (step 0.5), got 23.45"),
         ("temp_set", 23.2, "temp_set must be a number between 5.0 and 35.0 °C (step 0.5), got 23.2"),
         ("add_ele", 0.05, "add_ele must be a number between 0.000 and 50.000 kWh (step 0.100), got 0.05"),
-        ("switch_1", "maybe", "switch_1 must be true or false, got 'maybe'"),
-        ("relay_status", "sometimes", "relay_status must be one of 'off', 'on', 'memory', got 'sometimes'"),
+        ("switch_1", "maybe", 'switch_1 must be true or false, got "maybe"'),
+        ("switch_1", None, "switch_1 must be true or false, got null"),
+        ("switch_1", {"h": 1}, 'switch_1 must be true or false, got {"h": 1}'),
+        ("relay_status", "sometimes", 'relay_status must be one of "off", "on", "memory", got "sometimes"'),
+        ("relay_status", False, 'relay_status must be one of "off", "on", "memory", got false'),
         ("label", "toolong", "label must be a string of at most 5 characters, got 7 characters"),
         ("label", 5, "label must be a string, got 5"),
         ("cur_power", 10, "cur_power is read-only (the device only reports it)"),
         ("blob", b"12345", "blob must be at most 4 bytes, got 5 bytes"),
-        ("blob", "not base64!", "blob must be raw bytes as base64 text or 'hex:...', got 'not base64!'"),
-        ("fault", ["ov_cr", "melted"], "fault: unknown flag 'melted' (flags: 'ov_cr', 'ov_vol', 'ov_pwr')"),
+        ("blob", "not base64!", 'blob must be raw bytes as base64 text or "hex:...", got "not base64!"'),
+        ("blob", "hex:zz", 'blob: "hex:zz" is not valid hex after "hex:"'),
+        ("blob", [1], 'blob must be raw bytes as base64 text or "hex:...", got [1]'),
+        ("fault", ["ov_cr", "melted"], 'fault: unknown flag "melted" (flags: "ov_cr", "ov_vol", "ov_pwr")'),
         ("fault", 8, "fault must be an integer bitmap between 0 and 7, got 8"),
         ("config", 3.5, "config must be a JSON object, list or text, got 3.5"),
+        ("config", float("nan"), "config must be a JSON object, list or text, got NaN"),
     ],
 )
 def test_validation_messages(key: str, value: object, message: str) -> None:
@@ -235,13 +242,41 @@ def test_validation_messages(key: str, value: object, message: str) -> None:
     assert str(info.value) == message
 
 
-def test_unknown_code_is_not_found_and_names_known_codes() -> None:
-    with pytest.raises(
-        NotFoundError, match=r"no data point 'bogus' in this device's schema \(known: switch_1, temp_set"
-    ):
+def test_unknown_code_or_dp_id_is_refused_naming_the_known_codes() -> None:
+    with pytest.raises(UnknownDpError) as info:
         metering().to_wire("bogus", 1)
-    with pytest.raises(NotFoundError, match="the schema is empty"):
+    assert str(info.value).startswith(
+        'no data point "bogus" in this device\'s schema (known: switch_1 (1), temp_set (2), add_ele (17), '
+    )
+    assert (info.value.key, info.value.known[:3]) == ("bogus", ("switch_1", "temp_set", "add_ele"))
+    assert len(info.value.known) == len(metering())
+    with pytest.raises(UnknownDpError, match=r"no DP id 99 in this device's schema \(known: switch_1 \(1\)") as by_id:
+        metering().encode({"switch_1": True, "99": 1})
+    assert by_id.value.key == "99"
+    with pytest.raises(UnknownDpError, match="no DP id 77"):
+        metering().encode({77: 5})
+    with pytest.raises(UnknownDpError, match="no DP id 5"):
+        metering().encode({" 5 ": 5})
+    with pytest.raises(UnknownDpError, match="has no DP schema, so only DP ids can be given") as empty:
         DpSchema().to_wire("switch_1", True)
+    assert empty.value.known == ()
+
+
+def test_unknown_dp_error_is_a_validation_error_listing_at_most_twelve() -> None:
+    wide = DpSchema([DpDef(i, f"switch_{i}", DpType.BOOLEAN) for i in range(1, 21)])
+    with pytest.raises(ValidationError) as info:
+        wide.encode({"switch_99": True})
+    assert str(info.value).endswith("switch_12 (12), ...)")
+    assert len(info.value.known) == 20  # type: ignore[attr-defined]
+
+
+def test_only_a_device_without_schema_takes_dp_ids_unchecked() -> None:
+    assert metering().validates
+    assert not DpSchema().validates
+    raw: dict[str | int, Any] = {"5": "anything", 7: [1]}
+    assert DpSchema().encode(raw) == {"5": "anything", "7": [1]}
+    with pytest.raises(UnknownDpError, match='no data point "switch_1"'):
+        DpSchema().encode({"5": 1, "switch_1": True})
 
 
 def test_booleans_enums_strings_raw_bitmap() -> None:
@@ -272,7 +307,7 @@ def test_booleans_enums_strings_raw_bitmap() -> None:
 def test_enum_of_digits_accepts_numbers() -> None:
     schema = DpSchema([DpDef(4, "mode", DpType.ENUM, range=("0", "1", "2"))])
     assert schema.to_wire("mode", 1) == "1"
-    with pytest.raises(ValidationError, match="mode must be one of '0', '1', '2', got 3"):
+    with pytest.raises(ValidationError, match='mode must be one of "0", "1", "2", got 3'):
         schema.to_wire("mode", 3)
 
 
@@ -300,13 +335,8 @@ def test_colour_v1_layout() -> None:
 
 def test_encode_decode_whole_devices() -> None:
     schema = metering()
-    mixed: dict[str | int, Any] = {"switch_1": True, "temp_set": 21.5, 38: "on", "99": "raw passthrough"}
-    assert schema.encode(mixed) == {
-        "1": True,
-        "2": 215,
-        "38": "on",
-        "99": "raw passthrough",
-    }
+    mixed: dict[str | int, Any] = {"switch_1": True, "temp_set": 21.5, 38: "on", "22": 500}
+    assert schema.encode(mixed) == {"1": True, "2": 215, "38": "on", "22": 500}
     assert schema.decode({"1": False, "2": 215, "19": 1234, "77": "x"}) == {
         "switch_1": False,
         "temp_set": 21.5,
@@ -319,8 +349,10 @@ def test_encode_decode_whole_devices() -> None:
     ]
     with pytest.raises(ValidationError):
         schema.encode({"switch_1": True, "temp_set": 99})
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UnknownDpError):
         schema.encode({"nope": 1})
+    with pytest.raises(UnknownDpError):
+        schema.encode_cloud({"99": 1})
 
 
 def test_dps_from_cloud_status() -> None:
@@ -422,7 +454,7 @@ def test_huge_numbers_are_refused_quickly_not_built() -> None:
     for bad in ("1e999999999", "-1E+999999999", 10**5000, "9" * 5000):
         with pytest.raises(ValidationError, match=r"bright_value_v2 must be an integer between 10 and 1000"):
             schema.to_wire("bright_value_v2", bad)
-    with pytest.raises(ValidationError, match=r"got '99999999999999999999999999999999999999999999999999999999\.\.\."):
+    with pytest.raises(ValidationError, match=r'got "99999999999999999999999999999999999999999999999999999999\.\.\.'):
         schema.to_wire("fault", "9" * 5000)
     with pytest.raises(ValidationError, match="relay_status must be one of"):
         schema.to_wire("relay_status", 10**5000)
