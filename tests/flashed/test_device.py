@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tuyagate.device_api import Device, DeviceEvent
-from tuyagate.errors import NotFoundError, TuyaConnectionError, TuyaConnectionRefused, ValidationError
+from tuyagate.errors import TuyaConnectionError, TuyaConnectionRefused, UnknownDpError, ValidationError
 from tuyagate.flashed.device import FlashedDevice, esphome_device, openbeken_device, tasmota_device
 from tuyagate.flashed.http_base import HttpOptions
 
@@ -61,8 +61,13 @@ async def test_same_interface_for_every_backend(tasmota, esphome, backend: str) 
         assert rows["bright_value"]["values"]["max"] == 1000
         assert rows["switch_1"]["dp_id"] == 1
 
+        assert rows["bright_value"]["label"] == "Brightness"
+        assert (rows["bright_value"]["min"], rows["bright_value"]["max"], rows["bright_value"]["step"]) == (0, 1000, 1)
+        assert rows["switch_1"]["read_only"] is False
+
         result = await dev.set({"switch_1": True, "22": 300})
         assert (result.device_id, result.route, result.dps) == ("esp1", backend, {"1": True, "22": 300})
+        assert result.validated
         cached = dev.cached_state()
         assert cached is not None
         assert cached.route == "cache"
@@ -71,10 +76,17 @@ async def test_same_interface_for_every_backend(tasmota, esphome, backend: str) 
         assert fresh.values["switch_1"] is True
         assert abs(fresh.values["bright_value"] - 300) <= 5
 
-        with pytest.raises(ValidationError, match=r"bright_value must be a number in 0\.\.1000"):
+        # The same refusals, in the same words, as a stock Tuya device with the same schema.
+        with pytest.raises(ValidationError, match=r"^bright_value must be an integer between 0 and 1000 \(step 1\)"):
             await dev.set({"bright_value": 5000})
-        with pytest.raises(NotFoundError, match="no code or DP 'switch_9'"):
+        with pytest.raises(ValidationError, match=r"^switch_1 must be true or false, got null$"):
+            await dev.set({"switch_1": None})
+        with pytest.raises(UnknownDpError, match=r'no data point "switch_9" .*known: switch_1 \(1\)') as unknown:
             await dev.set({"switch_9": True})
+        assert "switch_1" in unknown.value.known
+        with pytest.raises(UnknownDpError, match="no DP id 77"):
+            await dev.set({"switch_1": False, "77": 5})
+        assert dev.cached_state().values["switch_1"] is True  # type: ignore[union-attr]  # nothing was sent
         with pytest.raises(ValidationError, match="cur_power is read-only"):
             await dev.set({"cur_power": 3})
         assert (await dev.status(refresh=False)).route == "cache"

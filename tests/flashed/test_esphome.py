@@ -41,7 +41,9 @@ async def test_discovery_and_codes_in_every_id_format(esphome, id_format: str) -
     client = EspHomeClient(sim.url, options=FAST, discovery_quiet=0.1)
     try:
         desc = await client.describe()
-        assert {s.code for s in desc.specs} == CODES
+        assert {s.code for s in desc.schema} == CODES
+        labels = {d.code: d.label for d in desc.schema}  # the entity's own name where it has one
+        assert (labels["switch_1"], labels["colour_data"], labels["number_target"]) == ("Relay", "Colour", "Target")
         assert desc.name == "esphome-sim"
         assert desc.product == "ESPHome"
         key = "Relay" if id_format != "legacy" else "relay"
@@ -135,7 +137,7 @@ async def test_configured_entities_skip_discovery(esphome) -> None:
     client = EspHomeClient(sim.url, options=FAST, entities=["switch-relay", "sensor-power"])
     try:
         desc = await client.describe()
-        assert [s.code for s in desc.specs] == ["switch_1", "cur_power"]
+        assert [s.code for s in desc.schema] == ["switch_1", "cur_power"]
         assert await client.status() == {"switch_1": False, "cur_power": 0.0}
     finally:
         await client.close()
@@ -146,7 +148,7 @@ async def test_basic_auth_everywhere(esphome) -> None:
     good = EspHomeClient(sim.url, password="esp-pw", options=FAST, discovery_quiet=0.1)
     bad = EspHomeClient(sim.url, password="bad-pw", options=FAST)
     try:
-        assert (await good.describe()).specs
+        assert (await good.describe()).schema
         for call in (bad.entity("switch/Relay"), bad.call("switch/Relay", "turn_on"), bad.describe()):
             with pytest.raises(FlashedAuthError, match="HTTP 401"):
                 await call

@@ -5,9 +5,9 @@
   / ``esphome_device``;
 - ``tasmota``, ``openbeken``, ``esphome`` (+ ``esphome_map``): the firmware clients, each a code-keyed
   view (``status()``/``set()`` by Tuya-style codes) plus raw access;
-- ``schema`` (codes, DP ids, units, validation), ``light`` (unit conversions), ``sse`` (a sans-IO
-  Server-Sent Events parser), ``http_base`` (deadlines, retries, error mapping), ``errors``
-  (``FlashedAuthError``).
+- ``synthetic`` (codes and DP ids as a :class:`~tuyagate.schema.DpSchema`), ``light`` (unit
+  conversions), ``sse`` (a sans-IO Server-Sent Events parser), ``http_base`` (deadlines, retries, error
+  mapping), ``errors`` (``FlashedAuthError``).
 
 Nothing is imported here, so ``import tuyagate.flashed`` loads no HTTP stack.
 """

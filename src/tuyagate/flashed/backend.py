@@ -1,8 +1,8 @@
 """What a firmware client offers the device adapter: a code-keyed view of one reflashed device.
 
-Each client (Tasmota, OpenBeken, ESPHome) reads and writes values keyed by Tuya-style codes (see
-schema.py) and says which codes it has; :class:`tuyagate.flashed.device.FlashedDevice` turns any of
-them into a :class:`tuyagate.device_api.Device`.
+Each client (Tasmota, OpenBeken, ESPHome) reads and writes values keyed by Tuya-style codes and
+describes them as a :class:`~tuyagate.schema.DpSchema` (see synthetic.py);
+:class:`tuyagate.flashed.device.FlashedDevice` turns any of them into a :class:`tuyagate.device_api.Device`.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tuyagate.flashed.http_base import HttpTransport
-from tuyagate.flashed.schema import CodeSpec
+from tuyagate.schema import DpSchema
 
 __all__ = ["Description", "FlashedBackend"]
 
 
 @dataclass(frozen=True, slots=True)
 class Description:
-    """What a device says about itself: its codes, firmware and name, and the state read meanwhile."""
+    """What a device says about itself: its DP schema, firmware and name, and the state read meanwhile."""
 
-    specs: list[CodeSpec]
+    schema: DpSchema
     product: str  # "Tasmota", "OpenBeken", "ESPHome"
     firmware: str | None = None
     name: str | None = None

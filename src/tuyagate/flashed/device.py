@@ -20,10 +20,18 @@ from typing import Any
 from tuyagate.bus import EventBus, Subscription
 from tuyagate.deadline import Deadline
 from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth, command_values
-from tuyagate.errors import ConfigError, TuyaConnectionError, TuyaError, TuyaTimeoutError
+from tuyagate.errors import (
+    ConfigError,
+    TuyaConnectionError,
+    TuyaError,
+    TuyaTimeoutError,
+    UnknownDpError,
+    ValidationError,
+)
 from tuyagate.flashed.backend import Description, FlashedBackend
 from tuyagate.flashed.http_base import HttpOptions
-from tuyagate.flashed.schema import Schema
+from tuyagate.schema import DpMode, DpSchema
+from tuyagate.schema.quote import json_quote
 
 __all__ = ["BACKENDS", "FlashedDevice", "esphome_device", "make_device", "openbeken_device", "tasmota_device"]
 
@@ -55,7 +63,7 @@ class FlashedDevice:
         self._category = category
         self._queue_size = queue_size
         self._description: Description | None = None
-        self._schema = Schema([])
+        self._schema = DpSchema()
         self._values: dict[str, Any] | None = None
         self._updated_at = 0.0
         self._online = False
@@ -107,7 +115,7 @@ class FlashedDevice:
         ]
 
     def schema_dict(self) -> list[dict[str, Any]]:
-        return self._schema.to_dicts()
+        return self._schema.describe()
 
     def cached_state(self) -> DeviceState | None:
         if self._values is None:
@@ -124,7 +132,7 @@ class FlashedDevice:
     async def _describe_locked(self, timeout: float | None) -> Description:
         if self._description is None:
             desc = await self._call(self.backend.describe(timeout=timeout))
-            self._schema = Schema(desc.specs)
+            self._schema = desc.schema
             self._description = desc
             self._apply(desc.state)
             self._read_started = time.monotonic()
@@ -172,16 +180,23 @@ class FlashedDevice:
         deadline: Deadline | None = None,
         **by_code: Any,
     ) -> CommandResult:
+        """Validate like every device (codes or DP ids, user values), then send by code to the firmware."""
         values = command_values(values, by_code)
         self._check_open()
+        if not values:
+            raise ValidationError("no values to set")
         own = Deadline.resolve(deadline, timeout, self.timeout)
         async with self._turn(own):
             await self._describe_locked(own.remaining())
-            resolved = self._schema.resolve(values)
+            if not self._schema.validates:  # the firmware client can set only the values it described
+                key = str(next(iter(values)))
+                raise UnknownDpError(f"no data point {json_quote(key)} on {self._id}: it shows no values", key=key)
+            dps = self._schema.encode(values)  # UnknownDpError / ValidationError before anything is sent
+            resolved = self._schema.decode(dps)  # the firmware clients take user values by code
             confirmed = await self._call(self.backend.set(resolved, timeout=own.remaining()))
-            writes = {c: v for c, v in resolved.items() if self._schema.spec(c).mode == "rw"}
+            writes = {c: v for c, v in resolved.items() if self._schema.dp(c).mode is DpMode.RW}
             self._apply(writes | confirmed)
-        return CommandResult(device_id=self._id, dps=self._schema.dps(resolved), route=self.backend.kind)
+        return CommandResult(device_id=self._id, dps=dps, route=self.backend.kind)
 
     async def _call(self, coro: Any) -> Any:
         """Await a backend call, keeping route health and online/offline events up to date."""
@@ -224,7 +239,7 @@ class FlashedDevice:
                 DeviceEvent(
                     self._id,
                     "state",
-                    dps=self._schema.dps(changed),
+                    dps=self._schema.dps_of(changed),
                     values=changed,
                     route=self.backend.kind,
                     at=self._updated_at,
@@ -233,7 +248,7 @@ class FlashedDevice:
 
     def _state(self, route: str) -> DeviceState:
         values = dict(self._values or {})
-        return DeviceState(self._id, self._schema.dps(values), values, route, self._updated_at)
+        return DeviceState(self._id, self._schema.dps_of(values), values, route, self._updated_at)
 
     # -- Device: events -------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from tuyagate.flashed.backend import Description
 from tuyagate.flashed.esphome_map import Action, Binding, EntityRef, bind, calls_for, ref_from_state, values_from_state
 from tuyagate.flashed.http_base import HttpOptions, HttpTransport, excerpt, parse_json
 from tuyagate.flashed.sse import SseEvent, SseParser
+from tuyagate.flashed.synthetic import synthetic_schema
 
 __all__ = ["EspHomeClient"]
 
@@ -187,8 +188,8 @@ class EspHomeClient:
             doc = next((d for d in states if ref_from_state(d) == binding.ref), None)
             if doc is not None:
                 values |= values_from_state(binding, doc)
-        specs = [spec for binding in self._bindings for spec in binding.specs]
-        return Description(specs=specs, product=self.product, firmware=None, name=self._title, state=values)
+        schema = synthetic_schema(spec for binding in self._bindings for spec in binding.specs)
+        return Description(schema=schema, product=self.product, firmware=None, name=self._title, state=values)
 
     # -- code-keyed view ------------------------------------------------------------------------
 

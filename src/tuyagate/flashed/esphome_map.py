@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tuyagate.errors import ProtocolError, ValidationError
@@ -26,7 +26,8 @@ from tuyagate.flashed.light import (
     rgb_from_colour,
     temp_from_mired,
 )
-from tuyagate.flashed.schema import CodeSpec, boolean, canonical_spec, enum, integer, string
+from tuyagate.flashed.synthetic import boolean, canonical, decimals, enum, integer, string
+from tuyagate.schema import DpDef
 
 __all__ = ["Action", "Binding", "EntityRef", "bind", "calls_for", "ref_from_state", "values_from_state"]
 
@@ -99,7 +100,7 @@ class Binding:
 
     ref: EntityRef
     roles: dict[str, str]
-    specs: list[CodeSpec]
+    specs: list[DpDef]  # described in user units, not yet numbered (see flashed/synthetic.py)
     factor: float = 1.0  # sensors: firmware unit -> code unit
     digits: int = 2
 
@@ -137,14 +138,15 @@ def bind(states: Sequence[Mapping[str, Any]]) -> list[Binding]:
         ref = ref_from_state(doc)
         d, oid = ref.domain, ref.object_id
         generic = f"{d}_{oid}"
+        name = str(doc.get("name") or "")  # the entity's own name: the label front ends show
         n = counts[d] = counts.get(d, 0) + 1
         if d == "switch":
             code = take(f"switch_{n}", generic)
-            out.append(Binding(ref, {"on": code}, [boolean(code)]))
+            out.append(Binding(ref, {"on": code}, [boolean(code, name=name)]))
         elif d == "light":
             suffix = "" if n == 1 else f"_{n}"
             roles = {"on": take(f"switch_led{suffix}", generic)}
-            specs = [boolean(roles["on"])]
+            specs = [boolean(roles["on"], name=name)]
             color = doc.get("color")
             for role, base, present in (
                 ("bright", "bright_value", "brightness" in doc),
@@ -153,9 +155,9 @@ def bind(states: Sequence[Mapping[str, Any]]) -> list[Binding]:
             ):
                 if present:
                     roles[role] = take(base + suffix, f"{generic}_{base}")
-                    canonical = canonical_spec(base)
-                    assert canonical is not None
-                    specs.append(CodeSpec(roles[role], canonical.type, dict(canonical.values), canonical.mode))
+                    known = canonical(base)
+                    assert known is not None
+                    specs.append(replace(known, code=roles[role]))
             out.append(Binding(ref, roles, specs))
         elif d == "sensor":
             unit = str(doc.get("uom") or _unit_of(doc.get("state")))
@@ -164,20 +166,19 @@ def bind(states: Sequence[Mapping[str, Any]]) -> list[Binding]:
                 code = "humidity_value"
             if code and code not in used:
                 used.add(code)
-                spec = canonical_spec(code)
+                spec = canonical(code)
                 assert spec is not None
-                out.append(Binding(ref, {"value": code}, [spec], factor, spec.scale))
+                out.append(Binding(ref, {"value": code}, [replace(spec, name=name)], factor, spec.scale))
             else:
                 code = take(generic, generic)
-                out.append(
-                    Binding(ref, {"value": code}, [integer(code, -(10**9), 10**9, unit=unit, scale=2, mode="ro")])
-                )
+                spec = integer(code, -(10**9), 10**9, unit=unit, scale=2, mode="ro", name=name)
+                out.append(Binding(ref, {"value": code}, [spec]))
         elif d == "binary_sensor":
             code = take(generic, generic)
-            out.append(Binding(ref, {"on": code}, [boolean(code, mode="ro")]))
+            out.append(Binding(ref, {"on": code}, [boolean(code, mode="ro", name=name)]))
         elif d == "text_sensor":
             code = take(generic, generic)
-            out.append(Binding(ref, {"text": code}, [string(code)]))
+            out.append(Binding(ref, {"text": code}, [string(code, name=name)]))
         elif d == "cover":
             if "percent_control" not in used:
                 used.update(("control", "percent_control"))
@@ -188,31 +189,30 @@ def bind(states: Sequence[Mapping[str, Any]]) -> list[Binding]:
                 ]
             else:
                 roles = {"percent": take(generic, generic)}
-                specs = [integer(roles["percent"], 0, 100, unit="%")]
+                specs = [integer(roles["percent"], 0, 100, unit="%", name=name)]
             out.append(Binding(ref, roles, specs))
         elif d == "select":
             code = take(generic, generic)
             options = doc.get("option")
-            spec = enum(code, [str(o) for o in options]) if isinstance(options, list) else string(code, mode="rw")
+            spec = (
+                enum(code, [str(o) for o in options], name=name)
+                if isinstance(options, list)
+                else string(code, mode="rw", name=name)
+            )
             out.append(Binding(ref, {"option": code}, [spec]))
         elif d == "number":
             code = take(generic, generic)
             lo, hi, step = (_num(doc.get(k)) for k in ("min_value", "max_value", "step"))
             step = step if step is not None and step > 0 else 1.0
-            scale = min(6, max(0, -math.floor(math.log10(step)))) if step < 1 else 0
+            lo = lo if lo is not None else -(10**9)
+            hi = hi if hi is not None else 10**9
+            scale = decimals(lo, hi, step)
             unit = str(doc.get("uom") or "")
-            spec = integer(
-                code,
-                lo if lo is not None else -(10**9),
-                hi if hi is not None else 10**9,
-                unit=unit,
-                scale=scale,
-                step=step,
-            )
+            spec = integer(code, lo, hi, unit=unit, scale=scale, step=step, name=name)
             out.append(Binding(ref, {"number": code}, [spec], digits=scale))
         elif d == "button":
             code = take(generic, generic)
-            out.append(Binding(ref, {"press": code}, [boolean(code, mode="wr")]))
+            out.append(Binding(ref, {"press": code}, [boolean(code, mode="wr", name=name)]))
     return out
 
 

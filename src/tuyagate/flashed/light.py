@@ -1,4 +1,4 @@
-"""Pure conversions between firmware light units and tuyagate's Tuya-style codes (see schema.py)."""
+"""Pure conversions between firmware light units and tuyagate's Tuya-style codes (see synthetic.py)."""
 
 from __future__ import annotations
 

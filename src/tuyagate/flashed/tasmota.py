@@ -1,7 +1,7 @@
 """Tasmota's HTTP command API (``/cm?cmnd=...``) as a code-keyed client.
 
 Every Tasmota command is one GET; the answer is the JSON the command would publish on MQTT. The
-client maps those answers to Tuya-style codes (schema.py): ``POWER``/``POWERn`` -> ``switch_n``,
+client maps those answers to Tuya-style codes (synthetic.py): ``POWER``/``POWERn`` -> ``switch_n``,
 ``Dimmer`` -> ``bright_value``, ``CT`` -> ``temp_value``, ``HSBColor`` -> ``colour_data``, and the
 ``StatusSNS.ENERGY`` readings -> ``cur_power``/``cur_voltage``/``cur_current``/``add_ele``. It reads
 ``Status 0`` (one call answers everything), sends one command per single-value set and a ``Backlog``
@@ -38,7 +38,7 @@ from tuyagate.flashed.light import (
     percent_from_bright,
     temp_from_mired,
 )
-from tuyagate.flashed.schema import canonical_spec
+from tuyagate.flashed.synthetic import canonical, synthetic_schema
 
 __all__ = ["TasmotaClient", "parse_power_field", "parse_state"]
 
@@ -262,13 +262,13 @@ class TasmotaClient:
     async def describe(self, *, timeout: float | None = None) -> Description:
         doc = await self.status_all(timeout=timeout)
         values = self.parse_status(doc)
-        specs = [spec for code in values if (spec := canonical_spec(code)) is not None]
+        schema = synthetic_schema(spec for code in values if (spec := canonical(code)) is not None)
         fwr = doc.get("StatusFWR") if isinstance(doc.get("StatusFWR"), dict) else {}
         status = doc.get("Status") if isinstance(doc.get("Status"), dict) else {}
         version = fwr.get("Version") if isinstance(fwr, dict) else None
         name = status.get("DeviceName") if isinstance(status, dict) else None
         return Description(
-            specs=specs,
+            schema=schema,
             product=self.product,
             firmware=str(version) if version is not None else None,
             name=str(name) if name else None,
