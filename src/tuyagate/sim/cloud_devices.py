@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from tuyagate.errors import TuyaConnectionError, TuyaError, TuyaTimeoutError
-from tuyagate.sim.manifest import DpSpec, FleetManifest, ManifestDevice
+from tuyagate.schema import DpDef, DpType
+from tuyagate.sim.manifest import FleetManifest, ManifestDevice
 
 __all__ = ["CloudDeviceBackend", "CloudFleet", "CommandRefused", "InMemoryBackend"]
 
-READABLE = ("rw", "ro")
-WRITABLE = ("rw", "wr")
 LOG_TYPES = {"online": 1, "offline": 2, "command": 5, "report": 7}
 
 
@@ -57,21 +56,19 @@ class CommandRefused(Exception):
         self.msg = msg
 
 
-def _value_ok(spec: DpSpec, value: Any) -> bool:
-    values = spec.values
-    kind = spec.type.lower()
-    if kind == "boolean":
+def _value_ok(dp: DpDef, value: Any) -> bool:
+    """The checks the real cloud makes on a command value (raw units: ``temp_set`` 215, not 21.5)."""
+    if dp.type is DpType.BOOLEAN:
         return isinstance(value, bool)
-    if kind in ("integer", "value"):
+    if dp.type is DpType.INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
             return False
-        low, high = values.get("min"), values.get("max")
-        return (low is None or value >= low) and (high is None or value <= high)
-    if kind == "enum":
-        return value in (values.get("range") or [])
-    if kind == "string":
-        return isinstance(value, str) and len(value) <= int(values.get("maxlen", 255))
-    if kind == "bitmap":
+        return (dp.min is None or value >= dp.min) and (dp.max is None or value <= dp.max)
+    if dp.type is DpType.ENUM:
+        return value in dp.range
+    if dp.type is DpType.STRING:
+        return isinstance(value, str) and len(value) <= (dp.maxlen if dp.maxlen is not None else 255)
+    if dp.type is DpType.BITMAP:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, str | dict | list)  # Json, Raw
 
@@ -113,9 +110,9 @@ class CloudFleet:
     def status_items(device: ManifestDevice, dps: dict[str, Any]) -> list[dict[str, Any]]:
         """``[{"code", "value"}]`` for the DPs the schema names (the cloud hides the others)."""
         return [
-            {"code": spec.code, "value": dps[str(spec.dp_id)]}
-            for spec in device.schema
-            if spec.mode in READABLE and str(spec.dp_id) in dps
+            {"code": dp.code, "value": dps[str(dp.dp_id)]}
+            for dp in device.schema
+            if dp.readable and str(dp.dp_id) in dps
         ]
 
     async def status(self, device: ManifestDevice) -> list[dict[str, Any]]:
@@ -164,23 +161,23 @@ class CloudFleet:
         return obj
 
     @staticmethod
-    def spec_entry(spec: DpSpec, *, with_dp_id: bool) -> dict[str, Any]:
+    def spec_entry(dp: DpDef, *, with_dp_id: bool) -> dict[str, Any]:
         entry: dict[str, Any] = {
-            "code": spec.code,
-            "type": spec.type,
-            "values": json.dumps(spec.values, separators=(",", ":"), ensure_ascii=False),
-            "name": spec.code.replace("_", " ").capitalize(),
+            "code": dp.code,
+            "type": dp.type.value,
+            "values": json.dumps(dp.values, separators=(",", ":"), ensure_ascii=False),
+            "name": dp.label,
             "desc": "",
         }
         if with_dp_id:
-            entry["dp_id"] = spec.dp_id
+            entry["dp_id"] = dp.dp_id
         return entry
 
     def functions(self, device: ManifestDevice, *, with_dp_id: bool = False) -> list[dict[str, Any]]:
-        return [self.spec_entry(s, with_dp_id=with_dp_id) for s in device.schema if s.mode in WRITABLE]
+        return [self.spec_entry(dp, with_dp_id=with_dp_id) for dp in device.schema if dp.writable]
 
     def status_set(self, device: ManifestDevice, *, with_dp_id: bool = False) -> list[dict[str, Any]]:
-        return [self.spec_entry(s, with_dp_id=with_dp_id) for s in device.schema if s.mode in READABLE]
+        return [self.spec_entry(dp, with_dp_id=with_dp_id) for dp in device.schema if dp.readable]
 
     # -- commands --------------------------------------------------------------------------
 
@@ -190,10 +187,10 @@ class CloudFleet:
         for command in commands:
             if not isinstance(command, dict) or "code" not in command:
                 raise CommandRefused(1109, "param is illegal, please check it")
-            spec = next((s for s in device.schema if s.code == command["code"]), None)
-            if spec is None or spec.mode not in WRITABLE or not _value_ok(spec, command.get("value")):
+            dp = next((d for d in device.schema if d.code == command["code"]), None)
+            if dp is None or not dp.writable or not _value_ok(dp, command.get("value")):
                 raise CommandRefused(2008, "command or value not support")
-            dps[str(spec.dp_id)] = command.get("value")
+            dps[str(dp.dp_id)] = command.get("value")
         return dps
 
     async def command(self, device: ManifestDevice, commands: list[Any]) -> None:

@@ -17,42 +17,22 @@ Shape::
 
 ``lan`` false marks a cloud-only device (no LAN route). ``parent_id``/``cid`` mark a sub-device
 reached through its gateway's connection. ``backend`` is ``tuya`` for stock devices, or
-``tasmota``/``openbeken``/``esphome`` for reflashed ones reached at ``url``.
+``tasmota``/``openbeken``/``esphome`` for reflashed ones reached at ``url``. ``schema`` entries are
+:class:`tuyagate.schema.DpDef` in memory and :meth:`~tuyagate.schema.DpDef.to_dict`'s shape on disk:
+the emulators describe their DPs with the same schema the gateway validates with.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DpSpec", "FleetManifest", "ManifestDevice"]
+from tuyagate.schema import DpDef, DpSchema
 
-
-@dataclass(slots=True)
-class DpSpec:
-    """One data point as the Tuya cloud's specification describes it."""
-
-    dp_id: int
-    code: str
-    type: str  # Boolean, Integer, Enum, String, Json, Raw, Bitmap
-    values: dict[str, Any] = field(default_factory=dict)
-    mode: str = "rw"  # rw, ro, wr
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DpSpec:
-        values = data.get("values") or {}
-        if isinstance(values, str):
-            values = json.loads(values) if values.strip() else {}
-        return cls(
-            dp_id=int(data["dp_id"]),
-            code=str(data["code"]),
-            type=str(data.get("type", "Raw")),
-            values=dict(values),
-            mode=str(data.get("mode", "rw")),
-        )
+__all__ = ["FleetManifest", "ManifestDevice"]
 
 
 @dataclass(slots=True)
@@ -74,7 +54,7 @@ class ManifestDevice:
     cid: str | None = None
     backend: str = "tuya"
     url: str | None = None
-    schema: list[DpSpec] = field(default_factory=list)
+    schema: list[DpDef] = field(default_factory=list)  # the DPs as the emulated cloud's specification gives them
     status: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -95,25 +75,28 @@ class ManifestDevice:
             cid=data.get("cid"),
             backend=str(data.get("backend", "tuya")),
             url=data.get("url"),
-            schema=[DpSpec.from_dict(d) for d in data.get("schema", [])],
+            schema=list(DpSchema.from_dicts(data.get("schema", []))),
             status={str(k): v for k, v in dict(data.get("status", {})).items()},
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["schema"] = [dp.to_dict() for dp in self.schema]
+        out["status"] = dict(self.status)
+        return out
 
     def code_for(self, dp_id: str | int) -> str | None:
         """The code of a DP id, from the schema (None when the schema does not name it)."""
-        for spec in self.schema:
-            if spec.dp_id == int(dp_id):
-                return spec.code
+        for dp in self.schema:
+            if dp.dp_id == int(dp_id):
+                return dp.code
         return None
 
     def dp_for(self, code: str) -> str | None:
         """The DP id (as a string) of a code, from the schema."""
-        for spec in self.schema:
-            if spec.code == code:
-                return str(spec.dp_id)
+        for dp in self.schema:
+            if dp.code == code:
+                return str(dp.dp_id)
         return None
 
 
