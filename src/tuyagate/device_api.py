@@ -79,6 +79,7 @@ class CommandResult:
     dps: dict[str, Any]
     route: str
     fallback: bool = False  # True when the preferred route failed and another one served
+    validated: bool = True  # False when the device has no DP schema and the DP ids went out unchecked
 
 
 EventKind = Literal["state", "online", "offline", "lost"]
@@ -122,7 +123,13 @@ class Device(Protocol):
         ...
 
     def schema_dict(self) -> list[dict[str, Any]]:
-        """The DP schema as JSON-ready dicts (dp_id, code, type, values, mode)."""
+        """The DP schema as JSON-ready dicts, by DP id.
+
+        Each has the stored keys ``dp_id``, ``code``, ``type``, ``values``, ``mode`` and the description
+        front ends read: ``label``, ``read_only``, ``write_only``, ``unit``, ``min``/``max``/``step`` in
+        user units, ``scale``, ``options``, ``flags``, ``maxlen``, ``colour`` (see
+        :meth:`tuyagate.schema.DpSchema.describe`).
+        """
         ...
 
     def cached_state(self) -> DeviceState | None:
@@ -152,7 +159,8 @@ class Device(Protocol):
         validated against the schema before sending.
 
         Raises ValidationError (bad value, message names the allowed range), UnknownDpError (a code
-        or DP id the schema lacks), TuyaTimeoutError, TuyaConnectionError, TuyaAuthError, DeviceError,
+        or DP id the schema does not have; a device without any schema takes DP ids unchecked and
+        answers ``validated=False``), TuyaTimeoutError, TuyaConnectionError, TuyaAuthError, DeviceError,
         CloudError.
         """
         ...

@@ -15,7 +15,7 @@ from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.hub import Home, HubOptions, build_hub
 from tuyagate.devices.registry import Registry
-from tuyagate.errors import NotFoundError, ValidationError
+from tuyagate.errors import UnknownDpError, ValidationError
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest
 
@@ -86,11 +86,38 @@ async def test_bad_values_are_refused_before_anything_is_sent(world: World) -> N
         await light.set({"bright_value_v2": 5000})
     with pytest.raises(ValidationError, match="white"):
         await light.set({"work_mode": "disco"})
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UnknownDpError, match='no data point "no_such_code"'):
         await light.set({"no_such_code": 1})
     with pytest.raises(ValidationError, match="read-only"):
         await world.hub.get("Desk plug").set({"cur_power": 5})
     assert sim.stats.commands == before
+
+
+async def test_unknown_dp_ids_are_refused_naming_the_known_codes(world: World) -> None:
+    plug = world.hub.get("Desk plug")
+    sim = world.fleet.sim_for(plug.info.id)
+    before = sim.stats.commands
+    with pytest.raises(UnknownDpError, match=r"no DP id 77 in this device's schema \(known: switch_1 \(1\)") as info:
+        await plug.set({"77": 5})
+    assert (info.value.key, info.value.known[0]) == ("77", "switch_1")
+    with pytest.raises(UnknownDpError):
+        await plug.set({"switch_1": True, "77": 5})  # one unknown DP refuses the whole command
+    assert sim.stats.commands == before
+    assert "77" not in sim.dps
+    assert "77" not in (await plug.status()).dps
+    result = await plug.set({"1": True})
+    assert (result.dps, result.validated) == ({"1": True}, True)
+
+
+async def test_a_device_without_schema_takes_dp_ids_unchecked_and_says_so(world: World) -> None:
+    hub_device = world.hub.get("Zigbee gateway")  # no cloud specification and no built-in schema
+    assert hub_device.schema_dict() == []
+    sim = world.fleet.sim_for(hub_device.info.id)
+    result = await hub_device.set({"101": 7})
+    assert (result.dps, result.route, result.validated) == ({"101": 7}, "lan", False)
+    assert sim.dps["101"] == 7
+    with pytest.raises(UnknownDpError, match="has no DP schema, so only DP ids can be given"):
+        await hub_device.set({"switch_1": True})
 
 
 async def test_lan_down_falls_back_to_cloud_then_comes_back(world: World) -> None:

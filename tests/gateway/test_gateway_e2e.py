@@ -87,6 +87,33 @@ async def test_status_and_commands_over_the_lan(stack: Stack) -> None:
     assert "between 10 and 1000" in r.json()["error"]["message"]
 
 
+async def test_unknown_dps_are_refused_and_the_schema_is_described(stack: Stack) -> None:
+    plug_id = _id(stack, "Desk plug")
+    sim = stack.fleet.sim_for(plug_id)
+    before = sim.stats.commands
+    r = await stack.client.post(f"/api/v1/devices/{plug_id}/commands", json={"dps": {"77": 5}})
+    assert r.status_code == 422
+    assert r.json()["error"]["message"].startswith("no DP id 77 in this device's schema (known: switch_1 (1), ")
+    assert sim.stats.commands == before
+    status = (await stack.client.get(f"/api/v1/devices/{plug_id}/status", params={"refresh": "true"})).json()
+    assert "77" not in status["dps"]
+    schema = {e["code"]: e for e in (await stack.client.get(f"/api/v1/devices/{plug_id}")).json()["schema"]}
+    power = schema["cur_power"]
+    assert (power["dp_id"], power["type"], power["mode"], power["values"]["max"]) == (19, "Integer", "ro", 50000)
+    assert (power["label"], power["unit"], power["max"], power["step"], power["read_only"]) == (
+        "Power",
+        "W",
+        5000.0,
+        0.1,
+        True,
+    )
+    # A device with no schema at all takes DP ids as given, and the answer says they went unchecked.
+    r = await stack.client.post("/api/v1/devices/Zigbee gateway/commands", json={"dps": {"101": 1}})
+    assert (r.status_code, r.json()["validated"], r.json()["dps"]) == (200, False, {"101": 1})
+    r = await stack.client.post("/api/v1/devices/Desk plug/commands", json={"dps": {"1": False}})
+    assert r.json()["validated"] is True
+
+
 async def test_two_hundred_clients_one_tcp_connection(stack: Stack) -> None:
     device_id = _id(stack, "Lamp plug")  # protocol 3.1
     sim = stack.fleet.sim_for(device_id)

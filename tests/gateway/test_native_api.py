@@ -56,7 +56,14 @@ async def test_command_by_code_and_by_dp(gateway: Gateway) -> None:
         f"/api/v1/devices/{PLUG_ID}/commands", json={"commands": [{"code": "switch_1", "value": False}]}
     )
     assert r.status_code == 200
-    assert r.json() == {"device_id": PLUG_ID, "success": True, "dps": {"1": False}, "route": "lan", "fallback": False}
+    assert r.json() == {
+        "device_id": PLUG_ID,
+        "success": True,
+        "dps": {"1": False},
+        "route": "lan",
+        "fallback": False,
+        "validated": True,
+    }
     r = await gateway.client.post("/api/v1/devices/strip/commands", json={"dps": {"2": False, "3": True}})
     assert r.status_code == 200
     assert r.json()["dps"] == {"2": False, "3": True}

@@ -121,7 +121,7 @@ class TuyaDevice:
         return [tracker.snapshot() for _, tracker in self._routes]
 
     def schema_dict(self) -> list[dict[str, Any]]:
-        return self._schema.to_dicts()
+        return self._schema.describe()
 
     def cached_state(self) -> DeviceState | None:
         if not self._dps:
@@ -209,7 +209,9 @@ class TuyaDevice:
         own = Deadline.resolve(deadline, timeout, self.timeout)
         _, route, fallback = await self._attempt(lambda r, d: r.write(dps, values, deadline=d), own)
         self._merge(dps, route, emit=True)
-        return CommandResult(device_id=self._record.id, dps=dps, route=route, fallback=fallback)
+        return CommandResult(
+            device_id=self._record.id, dps=dps, route=route, fallback=fallback, validated=self._schema.validates
+        )
 
     async def _attempt(self, op: Callable[[Route, Deadline], Awaitable[T]], deadline: Deadline) -> tuple[T, str, bool]:
         """Run ``op`` on each route in turn until one serves it, all within ``deadline``.

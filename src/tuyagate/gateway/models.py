@@ -116,6 +116,7 @@ class CommandOut(BaseModel):
     dps: dict[str, Any] = Field(description="the DPs that were sent")
     route: str
     fallback: bool = Field(description="true when the preferred route failed and another one carried the command")
+    validated: bool = Field(description="false when the device has no DP schema and the DP ids were sent unchecked")
 
 
 def route_out(route: RouteHealth) -> dict[str, Any]:

@@ -93,6 +93,7 @@ async def _post_commands(request: Request) -> Response:
         raise ValidationError(str(exc)) from None
     answer = {"device_id": result.device_id, "success": True, "dps": result.dps, "route": result.route}
     answer["fallback"] = result.fallback
+    answer["validated"] = result.validated
     return JSONResponse(answer)
 
 
