@@ -12,6 +12,7 @@ from tuyagate.device_api import Device, DeviceEvent
 from tuyagate.errors import TuyaConnectionError, TuyaConnectionRefused, UnknownDpError, ValidationError
 from tuyagate.flashed.device import FlashedDevice, esphome_device, openbeken_device, tasmota_device
 from tuyagate.flashed.http_base import HttpOptions
+from tuyagate.sim.esphome import Entity
 
 from .conftest import FAST
 
@@ -215,3 +216,19 @@ async def test_close_ends_every_subscription(tasmota) -> None:
     assert isinstance(dev, FlashedDevice)
     with pytest.raises(TuyaConnectionError, match="is closed"):
         await dev.status()
+
+
+async def test_a_device_with_nothing_to_set_refuses_every_key(esphome) -> None:
+    # A stock device without schema passes DP ids through; a firmware client has nothing to send them to.
+    sim = await esphome(entities=[Entity("fan", "Ceiling fan", False)])  # a domain tuyagate gives no code
+    dev = esphome_device(sim.url, options=FAST, discovery_quiet=0.1)
+    try:
+        await dev.status()
+        assert dev.schema_dict() == []
+        for key in ("1", "switch_1"):
+            with pytest.raises(UnknownDpError, match=f'no data point "{key}" on .*: it shows no values'):
+                await dev.set({key: True})
+        with pytest.raises(ValidationError, match="no values to set"):
+            await dev.set({})
+    finally:
+        await dev.close()
