@@ -139,11 +139,11 @@ def connect(
         raise ConfigError("timeout must be positive")
 
     async def open_() -> Device:
-        from tuyagate.devices.builtin_schemas import guess_builtin_schema
         from tuyagate.devices.registry import DeviceRecord
         from tuyagate.devices.routes import LanRoute
         from tuyagate.devices.tuya_device import TuyaDevice
         from tuyagate.lan.connection import DeviceConnection
+        from tuyagate.schema.builtin import guess_builtin_schema
 
         connection = DeviceConnection(device_id, ip, local_key, version, port=port, timeout=timeout)
         record = DeviceRecord(
