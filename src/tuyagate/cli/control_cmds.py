@@ -247,10 +247,18 @@ async def _set_named(args: argparse.Namespace, name: str, values: dict[str, Any]
         result = await device.set(values, timeout=args.timeout)
         if args.json:
             _print_json(
-                {"device": device.info.id, "dps": result.dps, "route": result.route, "fallback": result.fallback}
+                {
+                    "device": device.info.id,
+                    "dps": result.dps,
+                    "route": result.route,
+                    "fallback": result.fallback,
+                    "validated": result.validated,
+                }
             )
         else:
             print(f"ok (via {result.route}{', after the LAN failed' if result.fallback else ''})")
+            if not result.validated:
+                print("note: this device has no DP schema, so the values were sent unchecked", file=sys.stderr)
     return 0
 
 
