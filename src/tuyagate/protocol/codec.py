@@ -28,6 +28,7 @@ from tuyagate.protocol.frames import (
     encode_55aa,
     encode_6699,
     open_6699,
+    retcode_present,
 )
 from tuyagate.protocol.payloads import dump_json
 from tuyagate.protocol.versions import VERSIONS, Encryption, FrameKind, VersionSpec
@@ -62,7 +63,6 @@ class Role(Enum):
 
 
 _CLIENT = Role.CLIENT
-_DEVICE = Role.DEVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +151,18 @@ def parse_body(seq: int, cmd: int, retcode: int | None, payload: bytes) -> Messa
 class MessageCodec:
     """Encode and decode the messages of one connection (sans-IO)."""
 
-    __slots__ = ("_ecb", "_key", "_splitter", "handshaking", "local_key", "role", "spec")
+    __slots__ = ("_ecb", "_key", "_retcodes", "_splitter", "handshaking", "local_key", "role", "spec")
 
     def __init__(
-        self, spec: VersionSpec, local_key: bytes, *, role: Role = Role.CLIENT, max_frame: int = DEFAULT_MAX_FRAME
+        self,
+        spec: VersionSpec,
+        local_key: bytes,
+        *,
+        role: Role = Role.CLIENT,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        retcodes: bool = True,
     ) -> None:
+        """``retcodes=False`` makes a device-role codec leave the return code out, as some devices do."""
         if spec.encryption is not Encryption.CONTROL_ONLY or local_key:
             if len(local_key) != 16:
                 raise ProtocolError(f"the local key must be 16 bytes, got {len(local_key)}")
@@ -165,6 +172,7 @@ class MessageCodec:
         self._ecb: EcbCipher | None = None
         self.key = local_key
         self.role = role
+        self._retcodes = role is Role.DEVICE and retcodes
         self.handshaking = False
         self._splitter = FrameSplitter(max_frame)
 
@@ -205,11 +213,12 @@ class MessageCodec:
     ) -> bytes:
         """One frame carrying ``body`` (a JSON object or raw bytes) as ``cmd``.
 
-        A device-role codec adds a retcode (0 unless given); a client never sends one. 3.5
-        needs a fresh 12-byte ``iv`` per frame from the caller.
+        A device-role codec adds a retcode (0 unless given) unless it was made with
+        ``retcodes=False``; a client never sends one. 3.5 needs a fresh 12-byte ``iv`` per frame
+        from the caller.
         """
         raw = dump_json(body) if isinstance(body, dict) else body
-        if self.role is not _DEVICE:
+        if not self._retcodes:
             retcode = None
         elif retcode is None:
             retcode = 0
@@ -286,7 +295,10 @@ class MessageCodec:
         if is_6699:
             seq, cmd, plain = open_6699(raw, self._key)
             retcode = None
-            if from_device and len(plain) >= 4:
+            if from_device and (
+                len(plain) & 15 == 4 if cmd in _HANDSHAKE_CMDS else retcode_present(plain, 0, len(plain))
+            ):
+                # A handshake answer is 48 bytes of nonce and HMAC, which may begin with anything.
                 retcode = _U32.unpack_from(plain)[0]
                 plain = plain[4:]
             return parse_body(seq, cmd, retcode, self._strip_header(cmd, plain))
@@ -302,7 +314,7 @@ class MessageCodec:
             return parse_body(seq, cmd, retcode, self._strip_header(cmd, body))
         seq, cmd, end = check_55aa(raw)
         start, retcode = 16, None
-        if from_device and end >= 20:
+        if from_device and retcode_present(raw, 16, end, blocks=enc is _ECB):
             retcode = _U32.unpack_from(raw, 16)[0]
             start = 20
         body = raw[start:end]

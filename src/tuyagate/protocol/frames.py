@@ -31,6 +31,7 @@ __all__ = [
     "encode_55aa",
     "encode_6699",
     "open_6699",
+    "retcode_present",
 ]
 
 PREFIX_55AA = b"\x00\x00\x55\xaa"
@@ -117,11 +118,38 @@ def check_55aa(raw: bytes, hmac_key: bytes | None = None) -> tuple[int, int, int
     return seq, cmd, end
 
 
-def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool = False) -> Frame:
-    """Verify and split a whole 0x55AA frame (as cut by :class:`FrameSplitter`)."""
+def retcode_present(buf: bytes, start: int, end: int, *, blocks: bool = False) -> bool:
+    """Whether a device's body ``buf[start:end]`` begins with a 4-byte return code.
+
+    Most devices put one in front of every answer, but some (and older stacks) leave it out, and
+    reading ``{"de`` as return code 2065851493 loses the answer. Real return codes are small
+    (0, 1, a few more), so their first byte is 0: a body that begins with ``{`` (JSON) or with a
+    ``3.x`` version header has none. With ``blocks`` (3.2/3.3 AES-ECB) the length decides the
+    rest exactly: ciphertext comes in 16-byte blocks, so a bare body is 0 mod 16 (15 with the
+    clear version header in front) and one with a code 4 (3) mod 16. Anything else, such as the
+    plaintext error texts of some firmware, keeps the code, as tinytuya and tuyapi assume.
+    """
+    size = end - start
+    if size < 4:
+        return False
+    first = buf[start]
+    if first == 0x7B or (first == 0x33 and buf[start + 1] == 0x2E):  # "{" or "3."
+        return False
+    if blocks:
+        return (size & 15) not in (0, 15)
+    return True
+
+
+def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool | None = False) -> Frame:
+    """Verify and split a whole 0x55AA frame (as cut by :class:`FrameSplitter`).
+
+    ``has_retcode=None`` applies :func:`retcode_present` (a device's frame whose code may be missing).
+    """
     seq, cmd, end = check_55aa(raw, hmac_key)
     start = _HDR_55AA.size
     retcode = None
+    if has_retcode is None:
+        has_retcode = retcode_present(raw, start, end)
     if has_retcode and end - start >= 4:
         retcode = _U32.unpack_from(raw, start)[0]
         start += 4
@@ -147,14 +175,13 @@ def open_6699(raw: bytes, key: bytes) -> tuple[int, int, bytes]:
 def decode_6699(raw: bytes, *, key: bytes, has_retcode: bool | None = False) -> Frame:
     """Verify and decrypt a whole 0x6699 frame.
 
-    ``has_retcode=None`` guesses (UDP): a retcode is taken only when the plaintext does not start
-    with ``{`` but byte 4 does.
+    ``has_retcode=None`` applies :func:`retcode_present` (UDP, and devices that omit the code).
     """
     seq, cmd, plain = open_6699(raw, key)
     iv = raw[_HDR_6699.size : _HDR_6699.size + _IV_LEN]
     retcode = None
     if has_retcode is None:
-        has_retcode = len(plain) >= 5 and plain[:1] != b"{" and plain[4:5] == b"{"
+        has_retcode = retcode_present(plain, 0, len(plain))
     if has_retcode and len(plain) >= 4:
         retcode = _U32.unpack_from(plain)[0]
         plain = plain[4:]
