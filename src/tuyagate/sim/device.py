@@ -5,8 +5,11 @@ protocol version including device22, keeps typed DP state, answers query, contro
 UPDATEDPS and the sub-device (``cid``) forms of a Zigbee gateway, pushes STATUS on every change,
 announces itself over UDP and answers 3.5 ``REQ_DEVINFO`` probes. It behaves like real
 hardware where clients depend on it: one TCP client at a time, the connection closed after
-``idle_timeout`` seconds without traffic, and silence (or a close, or an answer with its own
-key) when the client's key is wrong. :class:`Faults` injects the failures clients must survive.
+``idle_timeout`` seconds without traffic, silence (or a close, or an answer with its own key)
+when the client's key is wrong, and the wire quirks of :mod:`tuyagate.sim.device_options`
+(sequence numbering, missing return codes, ACK-only controls, several clients).
+:class:`Faults` injects the failures clients must survive; :mod:`tuyagate.sim.closes` records
+whether clients closed their connections cleanly.
 """
 
 from __future__ import annotations
@@ -17,23 +20,31 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from tuyagate.errors import HandshakeError, ProtocolError
 from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message, MessageCodec, Role
 from tuyagate.protocol.commands import Command
 from tuyagate.protocol.handshake import DeviceHandshake
-from tuyagate.protocol.versions import Encryption, Template, VersionSpec, get_spec
+from tuyagate.protocol.versions import Encryption, FrameKind, Template, VersionSpec, get_spec
+from tuyagate.sim.closes import CloseHow, CloseLog, CloseRecord
+from tuyagate.sim.device_options import (
+    ControlReply,
+    Faults,
+    SecondClient,
+    SeqMode,
+    SimChild,
+    SimStats,
+    WrongKey,
+)
 from tuyagate.sim.discovery import DevInfoResponder, DiscoveryAnnouncer
 
 __all__ = ["Faults", "SimChild", "SimDevice", "SimStats"]
 
 _LOGGER = logging.getLogger(__name__)
-SecondClient = Literal["replace", "refuse", "ignore"]
-WrongKey = Literal["answer", "silent", "close"]
 # Line noise (no frame prefix in it), then a well-framed 55AA frame whose CRC is wrong.
 _GARBAGE = (
     b"\xde\xad\xbe\xef noise that is not a frame \xff\xfe"
@@ -43,54 +54,33 @@ _GARBAGE = (
 )
 
 
-@dataclass(slots=True)
-class Faults:
-    """Failure knobs; change them at any time, they apply to the next frame."""
-
-    reply_delay: float = 0.0  # seconds before every answer
-    drop_after_frames: int | None = None  # close the connection after this many received frames
-    refuse: bool = False  # close new connections at once
-    garbage: bool = False  # send garbage bytes before every answer
-    silent: bool = False  # read everything, answer nothing
-
-
-@dataclass(slots=True)
-class SimChild:
-    """A sub-device behind an emulated gateway."""
-
-    dps: dict[str, Any] = field(default_factory=dict)
-    online: bool = True
-
-
-@dataclass(slots=True)
-class SimStats:
-    """Counters that tests assert on."""
-
-    connections_accepted: int = 0
-    connections_refused: int = 0
-    active_clients: int = 0
-    frames_received: int = 0
-    frames_sent: int = 0
-    handshakes: int = 0
-    bad_frames: int = 0
-    commands: int = 0
-
-
 class _Client:
     """One accepted TCP connection and its protocol state."""
 
-    __slots__ = ("codec", "established", "frames", "handshake", "writer")
+    __slots__ = ("codec", "ended_by_device", "established", "frames", "handshake", "writer")
 
-    def __init__(self, spec: VersionSpec, key: bytes, writer: asyncio.StreamWriter) -> None:
-        self.codec = MessageCodec(spec, key, role=Role.DEVICE)
+    def __init__(self, spec: VersionSpec, key: bytes, writer: asyncio.StreamWriter, *, retcodes: bool) -> None:
+        self.codec = MessageCodec(spec, key, role=Role.DEVICE, retcodes=retcodes)
         self.handshake = DeviceHandshake(self.codec, os.urandom(16)) if spec.session_key else None
         self.established = not spec.session_key
         self.writer = writer
         self.frames = 0
+        self.ended_by_device = ""  # why the device closed it, once it did
+
+    def end(self, reason: str) -> None:
+        if not self.ended_by_device:
+            self.ended_by_device = reason
+        self.writer.close()
 
 
 class SimDevice:
-    """An emulated Tuya device (``async with SimDevice(...) as dev``)."""
+    """An emulated Tuya device (``async with SimDevice(...) as dev``).
+
+    ``seq_mode`` defaults to ``device`` for 3.5 and ``echo`` otherwise; ``seq_start`` is the
+    number of the device's first frame (random by default, like a real device's counter).
+    ``record_closes`` keeps a :class:`~tuyagate.sim.closes.CloseLog` in :attr:`closes`;
+    ``close_log`` also appends it to a JSON-lines file.
+    """
 
     def __init__(
         self,
@@ -106,6 +96,12 @@ class SimDevice:
         idle_timeout: float = 30.0,
         second_client: SecondClient = "replace",
         wrong_key: WrongKey = "answer",
+        seq_mode: SeqMode | None = None,
+        seq_start: int | None = None,
+        return_codes: bool = True,
+        control_reply: ControlReply = "ack+status",
+        record_closes: bool = False,
+        close_log: str | Path | None = None,
         discovery_to: tuple[str, int] | None = None,
         discovery_interval: float = 5.0,
         probe_port: int | None = None,
@@ -122,13 +118,18 @@ class SimDevice:
         self.idle_timeout = idle_timeout
         self.second_client = second_client
         self.wrong_key = wrong_key
+        self.seq_mode: SeqMode = seq_mode or ("device" if self.spec.frame is FrameKind.P6699 else "echo")
+        first = seq_start if seq_start is not None else 1 + int.from_bytes(os.urandom(2), "big")
+        self._seq = (first - 1) & 0xFFFFFFFF  # the number of the last frame sent
+        self.return_codes = return_codes
+        self.control_reply = control_reply
+        self.closes: CloseLog | None = CloseLog(close_log) if record_closes or close_log is not None else None
         self.product_key = product_key
         self._bind = (host, port)
         self._server: asyncio.Server | None = None
-        self._client: _Client | None = None
+        self._clients: list[_Client] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._seq = 0
         self.host = host
         self.port = port
         self._announcer = (
@@ -159,14 +160,14 @@ class SimDevice:
             await self._responder.start()
 
     async def stop(self) -> None:
-        """Stop listening and drop the client, like pulling the plug."""
+        """Stop listening and drop the clients, like pulling the plug."""
         if self._announcer:
             await self._announcer.stop()
         if self._responder:
             await self._responder.stop()
         if self._server is not None:
             self._server.close()
-        self.disconnect()
+        self.disconnect("the device stopped")
         for writer in list(self._writers):
             writer.close()
         if self._tasks:
@@ -188,20 +189,25 @@ class SimDevice:
     ) -> None:
         await self.stop()
 
-    def disconnect(self) -> None:
-        """Close the current client connection (the device rebooted its socket)."""
-        if self._client is not None:
-            self._client.writer.close()
-            self._client = None
+    def disconnect(self, reason: str = "the device closed the connection") -> None:
+        """Close every client connection (the device rebooted its socket)."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            client.end(reason)
 
     @property
     def connected(self) -> bool:
-        return self._client is not None
+        return bool(self._clients)
+
+    @property
+    def clients(self) -> int:
+        """How many clients are connected now."""
+        return len(self._clients)
 
     # ---------------------------------------------------------------- state changes from "outside"
 
     async def set_dps(self, dps: Mapping[str, Any]) -> None:
-        """Change DPs as if someone pressed a button: the connected client gets a STATUS push."""
+        """Change DPs as if someone pressed a button: the connected clients get a STATUS push."""
         changed = {str(k): v for k, v in dps.items()}
         self.dps.update(changed)
         self._push(changed)
@@ -216,7 +222,7 @@ class SimDevice:
         """Push the whole current state now."""
         self._push(dict(self.dps))
 
-    def apply_dps(self, dps: Mapping[str, Any], *, cid: str | None = None) -> dict[str, Any]:
+    def apply_dps(self, dps: Mapping[str, Any], *, cid: str | None = None, push: bool = True) -> dict[str, Any]:
         """Apply values as a command would (type-checked); return what was accepted and push it."""
         target = self.children[cid].dps if cid else self.dps
         accepted: dict[str, Any] = {}
@@ -227,7 +233,7 @@ class SimDevice:
                 continue
             target[key] = value
             accepted[key] = value
-        if accepted:
+        if accepted and push:
             self._push(accepted, cid=cid)
         return accepted
 
@@ -238,30 +244,41 @@ class SimDevice:
         assert task is not None
         self._tasks.add(task)
         self._writers.add(writer)
+        how: CloseHow = "device"
+        reason = ""
         try:
-            await self._serve_one(reader, writer)
-        except (ConnectionError, OSError):
-            pass
+            how, reason = await self._serve_one(reader, writer)
+        except (ConnectionError, OSError) as exc:  # a reset, a broken pipe
+            how, reason = "reset", type(exc).__name__
         finally:
             self._tasks.discard(task)
             self._writers.discard(writer)
             writer.close()
+            self._record_close(writer, how, reason)
 
-    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _record_close(self, writer: asyncio.StreamWriter, how: CloseHow, reason: str) -> None:
+        if how == "clean":
+            self.stats.clean_closes += 1
+        elif how == "reset":
+            self.stats.reset_closes += 1
+        if self.closes is not None:
+            peer = writer.get_extra_info("peername") or ("?", 0)
+            self.closes.add(CloseRecord(f"{peer[0]}:{peer[1]}", how, reason))
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[CloseHow, str]:
         if self.faults.refuse:
             self.stats.connections_refused += 1
-            return
-        if self._client is not None:
+            return "device", "refused (fault)"
+        if self._clients and self.second_client != "allow":
             if self.second_client == "refuse":
                 self.stats.connections_refused += 1
-                return
+                return "device", "refused: another client is connected"
             if self.second_client == "ignore":
                 self.stats.connections_refused += 1
-                await self._drain_silently(reader)
-                return
-            self.disconnect()
-        client = _Client(self.spec, self._key, writer)
-        self._client = client
+                return await self._drain_silently(reader)
+            self.disconnect("replaced by a new client")
+        client = _Client(self.spec, self._key, writer, retcodes=self.return_codes)
+        self._clients.append(client)
         self.stats.connections_accepted += 1
         self.stats.active_clients += 1
         try:
@@ -270,20 +287,27 @@ class SimDevice:
                     data = await asyncio.wait_for(reader.read(4096), self.idle_timeout)
                 except TimeoutError:
                     _LOGGER.debug("sim %s: closing an idle connection", self.device_id)
-                    return
-                if not data or self._client is not client:
-                    return
+                    client.end(f"idle for {self.idle_timeout:g} s")
+                    return "device", client.ended_by_device
+                if client.ended_by_device:
+                    return "device", client.ended_by_device
+                if not data:
+                    return "clean", ""
                 if not await self._receive(client, data):
-                    return
+                    client.end(client.ended_by_device or "closed by a fault or a bad frame")
+                    return "device", client.ended_by_device
         finally:
             self.stats.active_clients -= 1
-            if self._client is client:
-                self._client = None
+            if client in self._clients:
+                self._clients.remove(client)
 
-    async def _drain_silently(self, reader: asyncio.StreamReader) -> None:
-        with contextlib.suppress(TimeoutError):
+    async def _drain_silently(self, reader: asyncio.StreamReader) -> tuple[CloseHow, str]:
+        try:
             while await asyncio.wait_for(reader.read(4096), self.idle_timeout):
                 pass
+        except TimeoutError:
+            return "device", f"ignored, then idle for {self.idle_timeout:g} s"
+        return "clean", "ignored"
 
     async def _receive(self, client: _Client, data: bytes) -> bool:
         """Handle received bytes; False closes the connection."""
@@ -297,12 +321,13 @@ class SimDevice:
             self.stats.frames_received += 1
             drop = self.faults.drop_after_frames
             if drop is not None and client.frames > drop:
+                client.end(f"dropped after {drop} frames (fault)")
                 return False
             try:
                 msg = client.codec.decode_frame(raw)
             except (ProtocolError, HandshakeError):
                 self.stats.bad_frames += 1
-                if not await self._on_undecodable(client, raw):
+                if not await self._on_undecodable(client):
                     return False
                 continue
             if self.faults.silent:
@@ -311,51 +336,66 @@ class SimDevice:
                 return False
         return True
 
-    async def _on_undecodable(self, client: _Client, raw: bytes) -> bool:
+    async def _on_undecodable(self, client: _Client) -> bool:
         """A frame we cannot verify: most likely the client uses another key."""
         if self.wrong_key == "close":
+            client.end("a frame failed its integrity check (wrong key)")
             return False
         if self.wrong_key == "answer" and client.handshake is not None and not client.established:
             # Answer the handshake with our own key, as many devices do: the client sees a bad HMAC.
-            await self._send(client, Command.SESS_KEY_NEG_RESP, os.urandom(48), seq=1)
+            await self._send(client, Command.SESS_KEY_NEG_RESP, os.urandom(48), request_seq=1)
         return True
 
-    def _next_seq(self, request_seq: int) -> int:
-        self._seq += 1
-        # 3.5 devices number their frames globally; older ones echo the request's seq.
-        return self._seq if self.spec.frame.value == "6699" else request_seq
+    # ---------------------------------------------------------------- sending
+
+    def _seq_for(self, request_seq: int | None) -> int:
+        """The number of the frame about to be sent.
+
+        ``device``: the next number of the one device-wide counter, which moves only here, when
+        a frame is sent (pushes and handshake answers included). ``echo``: the request's number,
+        and 0 for pushes and heartbeat answers (``request_seq`` None), as captured devices send.
+        """
+        if self.seq_mode == "device":
+            self._seq = (self._seq + 1) & 0xFFFFFFFF
+            return self._seq
+        return 0 if request_seq is None else request_seq
+
+    def _iv(self) -> bytes | None:
+        return os.urandom(12) if self.spec.encryption is Encryption.GCM_SESSION else None
 
     async def _send(
-        self, client: _Client, cmd: int, body: bytes | dict[str, Any], *, seq: int, retcode: int = 0
+        self, client: _Client, cmd: int, body: bytes | dict[str, Any], *, request_seq: int | None, retcode: int = 0
     ) -> None:
         if self.faults.reply_delay:
             await asyncio.sleep(self.faults.reply_delay)
-        if self._client is not client:
+        if client.ended_by_device:
             return
         if self.faults.garbage:
             client.writer.write(_GARBAGE)
-        iv = os.urandom(12) if self.spec.encryption is Encryption.GCM_SESSION else None
-        client.writer.write(client.codec.encode(cmd, body, seq=seq, retcode=retcode, iv=iv))
+        seq = self._seq_for(request_seq)
+        client.writer.write(client.codec.encode(cmd, body, seq=seq, retcode=retcode, iv=self._iv()))
         self.stats.frames_sent += 1
 
     def _push(self, dps: dict[str, Any], *, cid: str | None = None) -> None:
-        client = self._client
-        if client is None or not client.established or not dps or self.faults.silent:
+        if not dps or self.faults.silent:
             return
         body = payloads.status_push(self.spec, self.device_id, dps, t=int(time.time()), cid=cid)
-        self._seq += 1
-        iv = os.urandom(12) if self.spec.encryption is Encryption.GCM_SESSION else None
-        client.writer.write(client.codec.encode(Command.STATUS, body, seq=self._seq, iv=iv))
-        self.stats.frames_sent += 1
+        for client in self._clients:
+            if client.established and not client.ended_by_device:
+                frame = client.codec.encode(Command.STATUS, body, seq=self._seq_for(None), iv=self._iv())
+                client.writer.write(frame)
+                self.stats.frames_sent += 1
+
+    # ---------------------------------------------------------------- answering
 
     async def _dispatch(self, client: _Client, msg: Message) -> bool:
-        seq = self._next_seq(msg.seq)
         if not client.established:
-            return await self._handshake(client, msg, seq)
+            return await self._handshake(client, msg)
         cmd = msg.cmd
         data = msg.data or {}
+        seq = msg.seq
         if cmd == Command.HEART_BEAT:
-            await self._send(client, Command.HEART_BEAT, b"", seq=seq)
+            await self._send(client, Command.HEART_BEAT, b"", request_seq=None)
         elif cmd == Command.DP_QUERY:
             await self._answer_query(client, Command.DP_QUERY, data, seq)
         elif cmd == Command.DP_QUERY_NEW:
@@ -363,32 +403,38 @@ class SimDevice:
         elif cmd in (Command.CONTROL, Command.CONTROL_NEW):
             await self._answer_control(client, Command(cmd), data, seq)
         elif cmd == Command.UPDATEDPS:
-            await self._send(client, Command.UPDATEDPS, b"", seq=seq)
+            await self._send(client, Command.UPDATEDPS, b"", request_seq=seq)
             wanted = [str(d) for d in data.get("dpId", []) if str(d) in self.dps]
             self._push({d: self.dps[d] for d in wanted})
         elif cmd == Command.LAN_EXT_STREAM and data.get("reqType") == "subdev_online_stat_query":
             wanted = list((data.get("data") or {}).get("cids") or self.children)
             online = [c for c in wanted if c in self.children and self.children[c].online]
             offline = [c for c in wanted if c not in online]
-            await self._send(client, Command.LAN_EXT_STREAM, payloads.subdev_online_report(online, offline), seq=seq)
+            report = payloads.subdev_online_report(online, offline)
+            await self._send(client, Command.LAN_EXT_STREAM, report, request_seq=seq)
         elif cmd in (Command.SESS_KEY_NEG_START, Command.SESS_KEY_NEG_FINISH) and client.handshake is not None:
             client.established = False  # a client restarting the negotiation on the same socket
-            return await self._handshake(client, msg, seq)
+            return await self._handshake(client, msg)
         else:
-            await self._send(client, cmd, b"data format error", seq=seq, retcode=1)
+            await self._send(client, cmd, b"data format error", request_seq=seq, retcode=1)
         return True
 
-    async def _handshake(self, client: _Client, msg: Message, seq: int) -> bool:
+    async def _handshake(self, client: _Client, msg: Message) -> bool:
         assert client.handshake is not None
+        if self.faults.reply_delay and msg.cmd == Command.SESS_KEY_NEG_START:
+            await asyncio.sleep(self.faults.reply_delay)
+        # Only START is answered, so only START takes a number: FINISH moves no counter.
+        seq = self._seq_for(msg.seq) if msg.cmd == Command.SESS_KEY_NEG_START else 0
         try:
-            answer = client.handshake.receive(msg, seq=seq, iv=os.urandom(12))
+            answer = client.handshake.receive(msg, seq=seq, iv=self._iv())
         except HandshakeError:
             self.stats.bad_frames += 1
-            return self.wrong_key != "close"
+            if self.wrong_key == "close":
+                client.end("the handshake failed (wrong key)")
+                return False
+            return True
         if answer is not None:
-            if self.faults.reply_delay:
-                await asyncio.sleep(self.faults.reply_delay)
-            if self.faults.silent:
+            if self.faults.silent or client.ended_by_device:
                 return True
             client.writer.write(answer)
             self.stats.frames_sent += 1
@@ -409,26 +455,26 @@ class SimDevice:
         if cid is not None:
             child = self.children.get(cid)
             if child is None or not child.online:
-                await self._send(client, cmd, b"json obj data unvalid", seq=seq, retcode=1)
+                await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
                 return
             values = child.dps
         else:
             if self.spec.device22 and cmd == Command.DP_QUERY:
-                await self._send(client, cmd, b"json obj data unvalid", seq=seq, retcode=1)
+                await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
                 return
             values = self.dps
         body = payloads.query_reply(self.spec, self.device_id, values, t=int(time.time()), cid=cid)
-        await self._send(client, cmd, body, seq=seq)
+        await self._send(client, cmd, body, request_seq=seq)
 
     async def _answer_control(self, client: _Client, cmd: Command, data: Mapping[str, Any], seq: int) -> None:
         inner = data.get("data")
         dps = inner.get("dps") if isinstance(inner, dict) and "dps" in inner else data.get("dps")
         if not isinstance(dps, dict):
-            await self._send(client, cmd, b"json obj data unvalid", seq=seq, retcode=1)
+            await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
             return
         cid = self._cid_of(data)
         if cid is not None and (cid not in self.children or not self.children[cid].online):
-            await self._send(client, cmd, b"json obj data unvalid", seq=seq, retcode=1)
+            await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
             return
         self.stats.commands += 1
         wanted = {k: v for k, v in dps.items() if v is not None}
@@ -438,10 +484,11 @@ class SimDevice:
             source = self.children[cid].dps if cid else self.dps
             values = {k: source[k] for k in asked if k in source}
             body = payloads.query_reply(self.spec, self.device_id, values, t=int(time.time()), cid=cid)
-            await self._send(client, cmd, body, seq=seq)
+            await self._send(client, cmd, body, request_seq=seq)
             return
-        await self._send(client, cmd, b"", seq=seq)
-        self.apply_dps(wanted, cid=cid)
+        # Real devices ACK a control with an empty frame, then push STATUS with what changed.
+        await self._send(client, cmd, b"", request_seq=seq)
+        self.apply_dps(wanted, cid=cid, push=self.control_reply == "ack+status")
 
     def _discovery_info(self) -> dict[str, Any]:
         return {
