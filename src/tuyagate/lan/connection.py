@@ -35,6 +35,7 @@ from tuyagate.errors import (
     TuyaTimeoutError,
 )
 from tuyagate.lan.backoff import Backoff
+from tuyagate.lan.closing import close_gracefully
 from tuyagate.lan.events import Event, EventKind, Subscription, for_child
 from tuyagate.lan.keepalive import KeepAlive
 from tuyagate.lan.link import Link, ProbeNotes
@@ -80,6 +81,7 @@ class DeviceConnection:
         "_pending",
         "_seq",
         "_spec",
+        "_status_due",
         "closed",
         "device_id",
         "heartbeat_interval",
@@ -128,6 +130,7 @@ class DeviceConnection:
         self._last_status: dict[str, Any] | None = None
         self._keepalive = KeepAlive(self)
         self._notes: ProbeNotes | None = None
+        self._status_due: asyncio.Event | None = None  # set by the STATUS that follows a control's ACK
         self.stats = ConnectionStats()
         self.closed = False
 
@@ -198,11 +201,19 @@ class DeviceConnection:
             self._lock.release()
 
     async def close(self) -> None:
-        """Close the connection, stop heartbeats and reconnects, end every event stream."""
+        """Close the connection, stop heartbeats and reconnects, end every event stream.
+
+        The close is clean (see :mod:`tuyagate.lan.closing`): the STATUS that follows a control
+        is waited for briefly, then the connection is half-closed and drained to the device's EOF,
+        so the device never sees a reset. A request still in flight is failed at once.
+        """
         self.closed = True
         self._keepalive.cancel()
-        if self._link is not None:
-            self._detach(self._link, "closed by the client", publish=False)
+        link = self._link
+        if link is not None:
+            if self._pending is None:
+                await close_gracefully(link, status_due=self._status_due)
+            self._detach(link, "closed by the client", publish=False)
         self._bus.close()
         await self._keepalive.wait_stopped()
 
@@ -244,8 +255,17 @@ class DeviceConnection:
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
 
-        msg = await self._transact(build, want_data=False, idempotent=False, deadline=deadline, cid=cid)
-        self._check(msg, "command")
+        # The device pushes STATUS after its ACK (the event is set when it comes): a close waits
+        # briefly for it. Made before sending, as the STATUS can arrive in the ACK's own read.
+        due = self._status_due = asyncio.Event()
+        try:
+            msg = await self._transact(build, want_data=False, idempotent=False, deadline=deadline, cid=cid)
+            self._check(msg, "command")
+        except BaseException:
+            due.set()  # nothing was accepted, so nothing follows
+            raise
+        if msg.dps is not None:
+            due.set()  # the answer carried the values itself
 
     async def update_dps(self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None) -> None:
         """Ask the device to refresh these DPs (UPDATEDPS 0x12); the fresh values arrive as STATUS events."""
@@ -489,6 +509,8 @@ class DeviceConnection:
             if not pending.future.done():
                 pending.future.set_result(msg)
             return
+        if msg.cmd == Command.STATUS and self._status_due is not None:
+            self._status_due.set()
         if msg.dps is not None and (msg.cmd == Command.STATUS or msg.cid is not None):  # incl. another child's reply
             cid = msg.cid
             if cid is None:
@@ -508,7 +530,8 @@ class DeviceConnection:
             # The device dropped us: often for another client (it serves one at a time). Wait a
             # backoff step before taking the connection back, so two clients never ping-pong.
             self._next_attempt = asyncio.get_running_loop().time() + self._backoff.failure()
-            self._detach(link, f"connection lost ({exc})" if exc else "the device closed the connection")
+            reason = f"connection lost ({exc})" if exc else "the device closed the connection"
+            self._detach(link, reason, publish=not self.closed)
 
     def _foreign_frame(self, link: Link) -> None:
         if link is self._link:

@@ -41,7 +41,7 @@ class ProbeNotes:
 class Link(asyncio.Protocol):
     """The protocol object of one TCP connection; the owning DeviceConnection does the routing."""
 
-    __slots__ = ("codec", "handshake", "handshake_done", "lost", "owner", "transport")
+    __slots__ = ("_gone", "codec", "handshake", "handshake_done", "lost", "owner", "transport")
 
     def __init__(self, owner: DeviceConnection, codec: MessageCodec) -> None:
         self.owner = owner
@@ -50,6 +50,7 @@ class Link(asyncio.Protocol):
         self.handshake: ClientHandshake | None = None
         self.handshake_done: asyncio.Future[None] | None = None
         self.lost = False
+        self._gone: asyncio.Future[None] | None = None
 
     # ---------------------------------------------------------------- asyncio callbacks
 
@@ -77,6 +78,8 @@ class Link(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
         if self.handshake is not None:
             self._fail_handshake(
                 HandshakeError(
@@ -96,6 +99,14 @@ class Link(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def wait_lost(self) -> asyncio.Future[None]:
+        """A future that completes when the connection is gone (see :mod:`tuyagate.lan.closing`)."""
+        if self._gone is None:
+            self._gone = asyncio.get_running_loop().create_future()
+            if self.lost:
+                self._gone.set_result(None)
+        return self._gone
 
     def start_handshake(self, handshake: ClientHandshake, first_frame: bytes) -> asyncio.Future[None]:
         """Send START; the returned future completes when FINISH has been sent."""

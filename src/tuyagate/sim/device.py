@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,6 +79,7 @@ class SimDevice:
 
     ``seq_mode`` defaults to ``device`` for 3.5 and ``echo`` otherwise; ``seq_start`` is the
     number of the device's first frame (random by default, like a real device's counter).
+    ``status_delay`` is how long after a control's ACK the STATUS push follows.
     ``record_closes`` keeps a :class:`~tuyagate.sim.closes.CloseLog` in :attr:`closes`;
     ``close_log`` also appends it to a JSON-lines file.
     """
@@ -100,6 +102,7 @@ class SimDevice:
         seq_start: int | None = None,
         return_codes: bool = True,
         control_reply: ControlReply = "ack+status",
+        status_delay: float = 0.02,
         record_closes: bool = False,
         close_log: str | Path | None = None,
         discovery_to: tuple[str, int] | None = None,
@@ -123,6 +126,8 @@ class SimDevice:
         self._seq = (first - 1) & 0xFFFFFFFF  # the number of the last frame sent
         self.return_codes = return_codes
         self.control_reply = control_reply
+        self.status_delay = status_delay  # a real device pushes its STATUS some milliseconds after the ACK
+        self._due: list[tuple[dict[str, Any], str | None, asyncio.TimerHandle]] = []
         self.closes: CloseLog | None = CloseLog(close_log) if record_closes or close_log is not None else None
         self.product_key = product_key
         self._bind = (host, port)
@@ -167,6 +172,9 @@ class SimDevice:
             await self._responder.stop()
         if self._server is not None:
             self._server.close()
+        for _, _, handle in self._due:
+            handle.cancel()
+        self._due.clear()
         self.disconnect("the device stopped")
         for writer in list(self._writers):
             writer.close()
@@ -292,7 +300,7 @@ class SimDevice:
                 if client.ended_by_device:
                     return "device", client.ended_by_device
                 if not data:
-                    return "clean", ""
+                    return await self._on_eof(writer)
                 if not await self._receive(client, data):
                     client.end(client.ended_by_device or "closed by a fault or a bad frame")
                     return "device", client.ended_by_device
@@ -300,6 +308,23 @@ class SimDevice:
             self.stats.active_clients -= 1
             if client in self._clients:
                 self._clients.remove(client)
+
+    async def _on_eof(self, writer: asyncio.StreamWriter) -> tuple[CloseHow, str]:
+        """The client sent FIN. A real device still sends what it owes (the STATUS after a
+        control); a client that closed instead of half-closing answers that with a reset."""
+        if not self._due:
+            return "clean", ""
+        self._flush_due()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.drain()
+        sock = writer.get_extra_info("socket")
+        if sock is None:
+            return "clean", ""
+        for _ in range(10):  # the reset comes back within microseconds on loopback; allow 100 ms
+            await asyncio.sleep(0.01)
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                return "reset", "the client closed before reading the STATUS that follows its control"
+        return "clean", ""
 
     async def _drain_silently(self, reader: asyncio.StreamReader) -> tuple[CloseHow, str]:
         try:
@@ -375,6 +400,27 @@ class SimDevice:
         seq = self._seq_for(request_seq)
         client.writer.write(client.codec.encode(cmd, body, seq=seq, retcode=retcode, iv=self._iv()))
         self.stats.frames_sent += 1
+
+    def _push_later(self, dps: dict[str, Any], cid: str | None) -> None:
+        if self.status_delay <= 0 or not dps:
+            self._push(dps, cid=cid)
+            return
+        loop = asyncio.get_running_loop()
+        entry: list[Any] = [dps, cid]
+        handle = loop.call_later(self.status_delay, self._fire_due, entry)
+        self._due.append((dps, cid, handle))
+        entry.append(handle)
+
+    def _fire_due(self, entry: list[Any]) -> None:
+        dps, cid, handle = entry
+        self._due = [due for due in self._due if due[2] is not handle]
+        self._push(dps, cid=cid)
+
+    def _flush_due(self) -> None:
+        due, self._due = self._due, []
+        for dps, cid, handle in due:
+            handle.cancel()
+            self._push(dps, cid=cid)
 
     def _push(self, dps: dict[str, Any], *, cid: str | None = None) -> None:
         if not dps or self.faults.silent:
@@ -488,7 +534,9 @@ class SimDevice:
             return
         # Real devices ACK a control with an empty frame, then push STATUS with what changed.
         await self._send(client, cmd, b"", request_seq=seq)
-        self.apply_dps(wanted, cid=cid, push=self.control_reply == "ack+status")
+        accepted = self.apply_dps(wanted, cid=cid, push=False)
+        if self.control_reply == "ack+status":
+            self._push_later(accepted, cid)
 
     def _discovery_info(self) -> dict[str, Any]:
         return {
