@@ -29,7 +29,11 @@ DRAIN_WAIT = 1.0  # seconds to wait for the device's FIN after ours
 
 
 async def close_gracefully(
-    link: Link, *, status_due: asyncio.Event | None = None, status_wait: float = STATUS_WAIT, drain_wait: float = DRAIN_WAIT
+    link: Link,
+    *,
+    status_due: asyncio.Event | None = None,
+    status_wait: float = STATUS_WAIT,
+    drain_wait: float = DRAIN_WAIT,
 ) -> bool:
     """Close ``link`` as described above; True when the device closed its side in time.
 

@@ -48,7 +48,7 @@ class CloseLog:
     def add(self, record: CloseRecord) -> None:
         self.records.append(record)
         if self._path is not None:
-            with self._path.open("a", encoding="utf-8") as out:  # noqa: ASYNC230 - a short local append
+            with self._path.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(asdict(record)) + "\n")
 
     def count(self, how: CloseHow) -> int:

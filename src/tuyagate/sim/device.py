@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,11 +26,11 @@ from typing import Any
 
 from tuyagate.errors import HandshakeError, ProtocolError
 from tuyagate.protocol import payloads
-from tuyagate.protocol.codec import Message, MessageCodec, Role
+from tuyagate.protocol.codec import Message
 from tuyagate.protocol.commands import Command
-from tuyagate.protocol.handshake import DeviceHandshake
-from tuyagate.protocol.versions import Encryption, FrameKind, Template, VersionSpec, get_spec
+from tuyagate.protocol.versions import Encryption, FrameKind, get_spec
 from tuyagate.sim.closes import CloseHow, CloseLog, CloseRecord
+from tuyagate.sim.device_answers import plan_control, query_answer
 from tuyagate.sim.device_options import (
     ControlReply,
     Faults,
@@ -41,6 +40,7 @@ from tuyagate.sim.device_options import (
     SimStats,
     WrongKey,
 )
+from tuyagate.sim.device_wire import Numbering, SimConnection, StatusSchedule, reset_after_eof
 from tuyagate.sim.discovery import DevInfoResponder, DiscoveryAnnouncer
 
 __all__ = ["Faults", "SimChild", "SimDevice", "SimStats"]
@@ -53,25 +53,6 @@ _GARBAGE = (
     + b"\x00\x00\x00\x00"
     + bytes.fromhex("0000aa55")
 )
-
-
-class _Client:
-    """One accepted TCP connection and its protocol state."""
-
-    __slots__ = ("codec", "ended_by_device", "established", "frames", "handshake", "writer")
-
-    def __init__(self, spec: VersionSpec, key: bytes, writer: asyncio.StreamWriter, *, retcodes: bool) -> None:
-        self.codec = MessageCodec(spec, key, role=Role.DEVICE, retcodes=retcodes)
-        self.handshake = DeviceHandshake(self.codec, os.urandom(16)) if spec.session_key else None
-        self.established = not spec.session_key
-        self.writer = writer
-        self.frames = 0
-        self.ended_by_device = ""  # why the device closed it, once it did
-
-    def end(self, reason: str) -> None:
-        if not self.ended_by_device:
-            self.ended_by_device = reason
-        self.writer.close()
 
 
 class SimDevice:
@@ -123,16 +104,16 @@ class SimDevice:
         self.wrong_key = wrong_key
         self.seq_mode: SeqMode = seq_mode or ("device" if self.spec.frame is FrameKind.P6699 else "echo")
         first = seq_start if seq_start is not None else 1 + int.from_bytes(os.urandom(2), "big")
-        self._seq = (first - 1) & 0xFFFFFFFF  # the number of the last frame sent
+        self.numbering = Numbering(self.seq_mode, first)
         self.return_codes = return_codes
         self.control_reply = control_reply
-        self.status_delay = status_delay  # a real device pushes its STATUS some milliseconds after the ACK
-        self._due: list[tuple[dict[str, Any], str | None, asyncio.TimerHandle]] = []
+        # A real device pushes its STATUS some milliseconds after the ACK.
+        self._status = StatusSchedule(lambda dps, cid: self._push(dps, cid=cid), status_delay)
         self.closes: CloseLog | None = CloseLog(close_log) if record_closes or close_log is not None else None
         self.product_key = product_key
         self._bind = (host, port)
         self._server: asyncio.Server | None = None
-        self._clients: list[_Client] = []
+        self._clients: list[SimConnection] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self.host = host
@@ -172,9 +153,7 @@ class SimDevice:
             await self._responder.stop()
         if self._server is not None:
             self._server.close()
-        for _, _, handle in self._due:
-            handle.cancel()
-        self._due.clear()
+        self._status.cancel()
         self.disconnect("the device stopped")
         for writer in list(self._writers):
             writer.close()
@@ -285,7 +264,7 @@ class SimDevice:
                 self.stats.connections_refused += 1
                 return await self._drain_silently(reader)
             self.disconnect("replaced by a new client")
-        client = _Client(self.spec, self._key, writer, retcodes=self.return_codes)
+        client = SimConnection(self.spec, self._key, writer, retcodes=self.return_codes)
         self._clients.append(client)
         self.stats.connections_accepted += 1
         self.stats.active_clients += 1
@@ -312,18 +291,11 @@ class SimDevice:
     async def _on_eof(self, writer: asyncio.StreamWriter) -> tuple[CloseHow, str]:
         """The client sent FIN. A real device still sends what it owes (the STATUS after a
         control); a client that closed instead of half-closing answers that with a reset."""
-        if not self._due:
+        if not self._status:
             return "clean", ""
-        self._flush_due()
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.drain()
-        sock = writer.get_extra_info("socket")
-        if sock is None:
-            return "clean", ""
-        for _ in range(10):  # the reset comes back within microseconds on loopback; allow 100 ms
-            await asyncio.sleep(0.01)
-            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                return "reset", "the client closed before reading the STATUS that follows its control"
+        self._status.flush()
+        if await reset_after_eof(writer):
+            return "reset", "the client closed before reading the STATUS that follows its control"
         return "clean", ""
 
     async def _drain_silently(self, reader: asyncio.StreamReader) -> tuple[CloseHow, str]:
@@ -334,7 +306,7 @@ class SimDevice:
             return "device", f"ignored, then idle for {self.idle_timeout:g} s"
         return "clean", "ignored"
 
-    async def _receive(self, client: _Client, data: bytes) -> bool:
+    async def _receive(self, client: SimConnection, data: bytes) -> bool:
         """Handle received bytes; False closes the connection."""
         try:
             raws = client.codec.split(data)
@@ -361,7 +333,7 @@ class SimDevice:
                 return False
         return True
 
-    async def _on_undecodable(self, client: _Client) -> bool:
+    async def _on_undecodable(self, client: SimConnection) -> bool:
         """A frame we cannot verify: most likely the client uses another key."""
         if self.wrong_key == "close":
             client.end("a frame failed its integrity check (wrong key)")
@@ -373,23 +345,17 @@ class SimDevice:
 
     # ---------------------------------------------------------------- sending
 
-    def _seq_for(self, request_seq: int | None) -> int:
-        """The number of the frame about to be sent.
-
-        ``device``: the next number of the one device-wide counter, which moves only here, when
-        a frame is sent (pushes and handshake answers included). ``echo``: the request's number,
-        and 0 for pushes and heartbeat answers (``request_seq`` None), as captured devices send.
-        """
-        if self.seq_mode == "device":
-            self._seq = (self._seq + 1) & 0xFFFFFFFF
-            return self._seq
-        return 0 if request_seq is None else request_seq
-
     def _iv(self) -> bytes | None:
         return os.urandom(12) if self.spec.encryption is Encryption.GCM_SESSION else None
 
     async def _send(
-        self, client: _Client, cmd: int, body: bytes | dict[str, Any], *, request_seq: int | None, retcode: int = 0
+        self,
+        client: SimConnection,
+        cmd: int,
+        body: bytes | dict[str, Any],
+        *,
+        request_seq: int | None,
+        retcode: int = 0,
     ) -> None:
         if self.faults.reply_delay:
             await asyncio.sleep(self.faults.reply_delay)
@@ -397,30 +363,9 @@ class SimDevice:
             return
         if self.faults.garbage:
             client.writer.write(_GARBAGE)
-        seq = self._seq_for(request_seq)
+        seq = self.numbering.next(request_seq)
         client.writer.write(client.codec.encode(cmd, body, seq=seq, retcode=retcode, iv=self._iv()))
         self.stats.frames_sent += 1
-
-    def _push_later(self, dps: dict[str, Any], cid: str | None) -> None:
-        if self.status_delay <= 0 or not dps:
-            self._push(dps, cid=cid)
-            return
-        loop = asyncio.get_running_loop()
-        entry: list[Any] = [dps, cid]
-        handle = loop.call_later(self.status_delay, self._fire_due, entry)
-        self._due.append((dps, cid, handle))
-        entry.append(handle)
-
-    def _fire_due(self, entry: list[Any]) -> None:
-        dps, cid, handle = entry
-        self._due = [due for due in self._due if due[2] is not handle]
-        self._push(dps, cid=cid)
-
-    def _flush_due(self) -> None:
-        due, self._due = self._due, []
-        for dps, cid, handle in due:
-            handle.cancel()
-            self._push(dps, cid=cid)
 
     def _push(self, dps: dict[str, Any], *, cid: str | None = None) -> None:
         if not dps or self.faults.silent:
@@ -428,13 +373,13 @@ class SimDevice:
         body = payloads.status_push(self.spec, self.device_id, dps, t=int(time.time()), cid=cid)
         for client in self._clients:
             if client.established and not client.ended_by_device:
-                frame = client.codec.encode(Command.STATUS, body, seq=self._seq_for(None), iv=self._iv())
+                frame = client.codec.encode(Command.STATUS, body, seq=self.numbering.next(None), iv=self._iv())
                 client.writer.write(frame)
                 self.stats.frames_sent += 1
 
     # ---------------------------------------------------------------- answering
 
-    async def _dispatch(self, client: _Client, msg: Message) -> bool:
+    async def _dispatch(self, client: SimConnection, msg: Message) -> bool:
         if not client.established:
             return await self._handshake(client, msg)
         cmd = msg.cmd
@@ -465,12 +410,12 @@ class SimDevice:
             await self._send(client, cmd, b"data format error", request_seq=seq, retcode=1)
         return True
 
-    async def _handshake(self, client: _Client, msg: Message) -> bool:
+    async def _handshake(self, client: SimConnection, msg: Message) -> bool:
         assert client.handshake is not None
         if self.faults.reply_delay and msg.cmd == Command.SESS_KEY_NEG_START:
             await asyncio.sleep(self.faults.reply_delay)
         # Only START is answered, so only START takes a number: FINISH moves no counter.
-        seq = self._seq_for(msg.seq) if msg.cmd == Command.SESS_KEY_NEG_START else 0
+        seq = self.numbering.next(msg.seq) if msg.cmd == Command.SESS_KEY_NEG_START else 0
         try:
             answer = client.handshake.receive(msg, seq=seq, iv=self._iv())
         except HandshakeError:
@@ -489,54 +434,24 @@ class SimDevice:
             self.stats.handshakes += 1
         return True
 
-    def _cid_of(self, data: Mapping[str, Any]) -> str | None:
-        cid = data.get("cid")
-        inner = data.get("data")
-        if cid is None and isinstance(inner, dict):
-            cid = inner.get("cid")
-        return str(cid) if cid is not None else None
+    async def _answer_query(self, client: SimConnection, cmd: Command, data: Mapping[str, Any], seq: int) -> None:
+        body, retcode = query_answer(self.spec, self.device_id, self.dps, self.children, cmd, data)
+        await self._send(client, cmd, body, request_seq=seq, retcode=retcode)
 
-    async def _answer_query(self, client: _Client, cmd: Command, data: Mapping[str, Any], seq: int) -> None:
-        cid = self._cid_of(data)
-        if cid is not None:
-            child = self.children.get(cid)
-            if child is None or not child.online:
-                await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
-                return
-            values = child.dps
-        else:
-            if self.spec.device22 and cmd == Command.DP_QUERY:
-                await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
-                return
-            values = self.dps
-        body = payloads.query_reply(self.spec, self.device_id, values, t=int(time.time()), cid=cid)
-        await self._send(client, cmd, body, request_seq=seq)
-
-    async def _answer_control(self, client: _Client, cmd: Command, data: Mapping[str, Any], seq: int) -> None:
-        inner = data.get("data")
-        dps = inner.get("dps") if isinstance(inner, dict) and "dps" in inner else data.get("dps")
-        if not isinstance(dps, dict):
-            await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
-            return
-        cid = self._cid_of(data)
-        if cid is not None and (cid not in self.children or not self.children[cid].online):
+    async def _answer_control(self, client: SimConnection, cmd: Command, data: Mapping[str, Any], seq: int) -> None:
+        plan = plan_control(self.spec, self.device_id, self.dps, self.children, cmd, data)
+        if plan.reject:
             await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
             return
         self.stats.commands += 1
-        wanted = {k: v for k, v in dps.items() if v is not None}
-        asked = [str(k) for k, v in dps.items() if v is None]
-        if asked and not wanted and cmd == Command.CONTROL_NEW and self.spec.template is Template.LEGACY:
-            # device22 status query: CONTROL_NEW with the wanted DPs set to null.
-            source = self.children[cid].dps if cid else self.dps
-            values = {k: source[k] for k in asked if k in source}
-            body = payloads.query_reply(self.spec, self.device_id, values, t=int(time.time()), cid=cid)
-            await self._send(client, cmd, body, request_seq=seq)
+        if plan.reply is not None:
+            await self._send(client, cmd, plan.reply, request_seq=seq)
             return
         # Real devices ACK a control with an empty frame, then push STATUS with what changed.
         await self._send(client, cmd, b"", request_seq=seq)
-        accepted = self.apply_dps(wanted, cid=cid, push=False)
+        accepted = self.apply_dps(plan.wanted, cid=plan.cid, push=False)
         if self.control_reply == "ack+status":
-            self._push_later(accepted, cid)
+            self._status.later(accepted, plan.cid)
 
     def _discovery_info(self) -> dict[str, Any]:
         return {
