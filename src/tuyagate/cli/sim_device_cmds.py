@@ -32,10 +32,38 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--discovery-interval", type=float, default=5.0, help="seconds between announcements")
     p.add_argument("--probe-port", type=int, default=None, help="answer 3.5 REQ_DEVINFO probes on this UDP port")
     p.add_argument(
-        "--second-client", choices=["replace", "refuse", "ignore"], default="replace", help="what a 2nd client gets"
+        "--second-client",
+        choices=["replace", "refuse", "ignore", "allow"],
+        default="replace",
+        help="what a 2nd client gets: replace the first, refused, ignored, or allow several at once (default replace)",
     )
     p.add_argument("--idle-timeout", type=float, default=30.0, help="close a connection after this many idle seconds")
     p.add_argument("--reply-delay", type=float, default=0.0, help="fault: seconds before every answer")
+    quirks = p.add_argument_group("wire quirks of real devices")
+    quirks.add_argument(
+        "--seq-mode",
+        choices=["device", "echo"],
+        default=None,
+        help="number sent frames from one device-wide counter, or echo the request's number "
+        "(default: device for 3.5, echo otherwise)",
+    )
+    quirks.add_argument("--seq-start", type=int, default=None, help="number of the first frame (default random)")
+    quirks.add_argument("--no-return-code", action="store_true", help="leave the 4-byte return code out of answers")
+    quirks.add_argument(
+        "--control-reply",
+        choices=["ack+status", "ack"],
+        default="ack+status",
+        help="answer a control with an ACK then a STATUS push, or with the ACK only (default ack+status)",
+    )
+    quirks.add_argument(
+        "--status-delay", type=float, default=0.02, help="seconds between a control's ACK and its STATUS (0.02)"
+    )
+    quirks.add_argument(
+        "--close-log",
+        default=None,
+        metavar="FILE",
+        help="append one JSON line per ended connection: clean (FIN), reset, or closed by the device",
+    )
     p.set_defaults(func=_run_device)
 
     f = sim_commands.add_parser(
@@ -119,6 +147,12 @@ async def _run_device(args: argparse.Namespace) -> int:
         faults=Faults(reply_delay=args.reply_delay),
         idle_timeout=args.idle_timeout,
         second_client=args.second_client,
+        seq_mode=args.seq_mode,
+        seq_start=args.seq_start,
+        return_codes=not args.no_return_code,
+        control_reply=args.control_reply,
+        status_delay=args.status_delay,
+        close_log=args.close_log,
         discovery_to=_host_port(args.discovery_to) if args.discovery_to else None,
         discovery_interval=args.discovery_interval,
         probe_port=args.probe_port,
@@ -135,6 +169,7 @@ async def _run_device(args: argparse.Namespace) -> int:
             "id": args.device_id,
             "version": device.spec.name,
             "device22": device.spec.device22,
+            "seq_mode": device.seq_mode,
             "children": sorted(children),
             "pid": os.getpid(),
         }

@@ -182,9 +182,8 @@ class Home:
         for device in self._devices.values():
             with contextlib.suppress(Exception):
                 await device.close()
-        for connection in self._connections:
-            with contextlib.suppress(Exception):
-                await connection.close()
+        # At once: each close waits briefly for its device to close its side (a clean close).
+        await asyncio.gather(*(connection.close() for connection in self._connections), return_exceptions=True)
         if self._cloud is not None:
             with contextlib.suppress(Exception):
                 await self._cloud.aclose()

@@ -36,6 +36,7 @@ from tuyagate.errors import (
 )
 from tuyagate.lan.backoff import Backoff
 from tuyagate.lan.closing import close_gracefully
+from tuyagate.lan.detect import DEVICE22_DEFAULT_DPS, device22_fallback
 from tuyagate.lan.events import Event, EventKind, Subscription, for_child
 from tuyagate.lan.keepalive import KeepAlive
 from tuyagate.lan.link import Link, ProbeNotes
@@ -224,14 +225,15 @@ class DeviceConnection:
         deadline = self._deadline(timeout)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
-            return payloads.query_request(spec, self.device_id, t=int(time.time()), cid=cid, dp_ids=self._d22_dps)
+            dp_ids = self._d22_dps or DEVICE22_DEFAULT_DPS  # device22 answers only the DPs asked for
+            return payloads.query_request(spec, self.device_id, t=int(time.time()), cid=cid, dp_ids=dp_ids)
 
         msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline, cid=cid)
         spec = self._spec
         if msg.data_unvalid and cid is None and spec is not None and not spec.device22:
             # The device22 symptom: ask again as CONTROL_NEW with null DPs (lan-protocol.md §2.8).
             _LOGGER.info("%s rejected a plain query; switching it to the device22 variant", self.name)
-            self._spec = spec.as_device22()
+            self._spec, self._d22_dps = device22_fallback(spec, self._d22_dps, self._last_status)
             msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline)
         self._check(msg, "status query")
         dps = msg.dps

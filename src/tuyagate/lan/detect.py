@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from tuyagate.errors import DeviceError, KeyMismatchError, TuyaConnectionRefused, TuyaError, TuyaTimeoutError
@@ -21,10 +22,31 @@ from tuyagate.protocol.versions import VersionSpec, get_spec
 if TYPE_CHECKING:
     from tuyagate.lan.connection import DeviceConnection
 
-__all__ = ["PROBE_ORDER", "detect_version"]
+__all__ = ["DEVICE22_DEFAULT_DPS", "PROBE_ORDER", "detect_version", "device22_fallback"]
 
 _LOGGER = logging.getLogger(__name__)
 PROBE_ORDER = ("3.3", "3.5", "3.4", "3.1")
+# What a device22 query asks for when nothing says which DPs the device has: the range most
+# devices keep their DPs in (tinytuya's first detection ranges). A device22 answers only the DPs
+# it has, so asking for more costs nothing; asking for DP 1 alone loses every other value.
+DEVICE22_DEFAULT_DPS: tuple[str, ...] = tuple(str(dp) for dp in range(1, 31))
+
+
+def device22_fallback(
+    spec: VersionSpec, configured: Iterable[str] | None, known: Iterable[str] | None
+) -> tuple[VersionSpec, list[str]]:
+    """What to query after a device rejected a plain DP_QUERY ("json obj data unvalid").
+
+    Such devices (device22, and the type-0d devices of other libraries) answer a CONTROL_NEW
+    whose DPs are null with those DPs' values. The DPs asked for are the configured ones, else
+    the ones seen so far, else :data:`DEVICE22_DEFAULT_DPS`.
+    """
+    ids = list(configured or ()) or sorted(set(known or ()) | set(DEVICE22_DEFAULT_DPS), key=_dp_order)
+    return spec.as_device22(), ids
+
+
+def _dp_order(dp: str) -> tuple[int, str]:
+    return (int(dp), dp) if dp.isdigit() else (1 << 30, dp)
 
 
 async def detect_version(conn: DeviceConnection, deadline: float) -> VersionSpec:
