@@ -13,6 +13,7 @@ clients close cleanly: the client half-closes, the device reads EOF and closes i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,17 +40,28 @@ class CloseLog:
     process) saw. Each line is one :class:`CloseRecord` as a JSON object.
     """
 
-    __slots__ = ("_path", "records")
+    __slots__ = ("_added", "_path", "records")
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.records: list[CloseRecord] = []
         self._path = Path(path) if path is not None else None
+        self._added: asyncio.Event | None = None
 
     def add(self, record: CloseRecord) -> None:
         self.records.append(record)
+        if self._added is not None:
+            self._added.set()
         if self._path is not None:
             with self._path.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(asdict(record)) + "\n")
+
+    async def wait(self, count: int, *, timeout: float = 2.0) -> list[CloseRecord]:
+        """The records once there are at least ``count`` (TimeoutError after ``timeout`` seconds)."""
+        async with asyncio.timeout(timeout):
+            while len(self.records) < count:
+                self._added = asyncio.Event()
+                await self._added.wait()
+        return list(self.records)
 
     def count(self, how: CloseHow) -> int:
         return sum(1 for r in self.records if r.how == how)
