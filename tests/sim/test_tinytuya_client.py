@@ -166,3 +166,67 @@ async def test_wrong_key_gives_tinytuya_its_key_error(version: str) -> None:
         result = await asyncio.to_thread(dev.status)
         assert result["Err"] == "914"  # tinytuya's "Check device key or version"
         assert sim.stats.handshakes == 0
+
+
+# ----------------------------------------------------------------------------- the emulator's wire quirks
+
+
+@pytest.mark.parametrize("version", ["3.3", "3.5"])
+async def test_tinytuya_against_both_numbering_modes(version: str) -> None:
+    """tinytuya matches 3.5 replies by command, not number, so the device counter suits it."""
+    for mode in ("device", "echo"):
+        async with SimDevice(
+            device_id=DEV_ID, local_key=KEY, version=version, dps={"1": False}, seq_mode=mode, seq_start=0x3171
+        ) as sim:
+            dev = await asyncio.to_thread(_client, version, sim.port, persist=True)
+            assert (await asyncio.to_thread(dev.status))["dps"] == {"1": False}
+            assert (await asyncio.to_thread(dev.set_value, 1, True))["dps"] == {"1": True}
+            assert (await asyncio.to_thread(dev.status))["dps"] == {"1": True}
+            dev.close()
+
+
+async def test_two_tinytuya_clients_at_once_when_the_device_allows_it() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.5", dps={"1": True}, second_client="allow") as sim:
+        first = await asyncio.to_thread(_client, "3.5", sim.port, persist=True)
+        second = await asyncio.to_thread(_client, "3.5", sim.port, persist=True)
+        assert (await asyncio.to_thread(first.status))["dps"] == {"1": True}
+        assert (await asyncio.to_thread(second.status))["dps"] == {"1": True}
+        assert sim.clients == 2
+        assert (await asyncio.to_thread(first.set_value, 1, False))["dps"] == {"1": False}
+        assert (await asyncio.to_thread(second.receive))["dps"] == {"1": False}  # the other client's push
+        first.close()
+        second.close()
+
+
+async def test_tinytuya_against_an_ack_only_device() -> None:
+    """tinytuya waits for the STATUS after the ACK; with ``nowait`` it does not, and the value is set."""
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.3", dps={"1": True}, control_reply="ack") as sim:
+        dev = await asyncio.to_thread(_client, "3.3", sim.port)
+        assert await asyncio.to_thread(dev.set_value, 1, False, True) is None
+        assert sim.dps["1"] is False
+        assert (await asyncio.to_thread(dev.status))["dps"] == {"1": False}
+
+
+async def test_tinytuya_after_the_device_closed_its_idle_socket() -> None:
+    """A persistent tinytuya socket closed by the device's idle timeout: one failed call, then it reconnects."""
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.4", dps={"1": True}, idle_timeout=0.2) as sim:
+        dev = await asyncio.to_thread(_client, "3.4", sim.port, persist=True)
+        assert (await asyncio.to_thread(dev.status))["dps"] == {"1": True}
+        assert sim.closes is None
+        for _ in range(200):  # wait (with a deadline) for the device to drop the idle connection
+            if not sim.connected:
+                break
+            await asyncio.sleep(0.01)
+        assert not sim.connected
+        first = await asyncio.to_thread(dev.status)
+        assert "Err" in first  # tinytuya notices the closed socket only by failing once
+        assert (await asyncio.to_thread(dev.status))["dps"] == {"1": True}
+        assert sim.stats.connections_accepted == 2
+        dev.close()
+
+
+async def test_tinytuya_cannot_read_answers_without_a_return_code() -> None:
+    """What the issue reports, kept as a fact: tinytuya strips 4 bytes it should not (tuyagate copes)."""
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.3", dps={"1": True}, return_codes=False) as sim:
+        dev = await asyncio.to_thread(_client, "3.3", sim.port)
+        assert (await asyncio.to_thread(dev.status))["Err"] == "904"
