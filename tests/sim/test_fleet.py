@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sim.test_sim_device import RawClient
+from tests.sim.raw_client import RawClient
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.errors import ConfigError
 from tuyagate.protocol import payloads

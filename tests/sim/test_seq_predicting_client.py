@@ -85,7 +85,8 @@ class PredictingClient:
 
     async def get(self) -> dict[str, Any]:
         self.counter += 1
-        future = self.resolvers[self.counter] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.resolvers[self.counter] = future
         cmd, body = payloads.query_request(self.spec, DEV_ID, t=int(time.time()))
         self.writer.write(self.codec.encode(cmd, body, seq=self.counter, iv=os.urandom(12)))
         reply = await asyncio.wait_for(future, 3.0)

@@ -12,6 +12,7 @@ from tuyagate.protocol import payloads
 from tuyagate.protocol.commands import Command
 from tuyagate.sim.closes import CloseLog
 from tuyagate.sim.device import SimDevice
+from tuyagate.sim.device_options import SeqMode
 
 from .raw_client import KEY, RawClient
 
@@ -24,7 +25,7 @@ def _control(c: RawClient, dps: dict[str, object]) -> tuple[Command, dict[str, o
 
 @pytest.mark.parametrize("version", ["3.5", "3.4", "3.3"])
 async def test_device_wide_counter_moves_only_when_the_device_sends(version: str) -> None:
-    mode = None if version == "3.5" else "device"  # the default for 3.5; chosen for the others
+    mode: SeqMode | None = None if version == "3.5" else "device"  # the default for 3.5; chosen for the others
     async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version, seq_mode=mode, seq_start=0x266E) as sim:
         assert sim.seq_mode == "device"
         c = RawClient(version, sim.port)
