@@ -203,6 +203,10 @@ async def test_tinytuya_against_an_ack_only_device() -> None:
     async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.3", dps={"1": True}, control_reply="ack") as sim:
         dev = await asyncio.to_thread(_client, "3.3", sim.port)
         assert await asyncio.to_thread(dev.set_value, 1, False, True) is None
+        for _ in range(200):  # nowait returns once sent: wait (with a deadline) for the device to apply it
+            if sim.dps["1"] is False:
+                break
+            await asyncio.sleep(0.01)
         assert sim.dps["1"] is False
         assert (await asyncio.to_thread(dev.status))["dps"] == {"1": False}
 
