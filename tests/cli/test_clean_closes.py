@@ -117,3 +117,18 @@ async def test_gateway_shutdown_closes_every_device_cleanly(tmp_path: Path) -> N
             assert sim.closes is not None
             records = await sim.closes.wait(sim.stats.connections_accepted)
             assert [r.how for r in records] == ["clean"] * len(records), (sim, records)
+
+
+@pytest.mark.parametrize("version", ["3.1", "3.3", "3.4", "3.5"])
+async def test_status_and_set_against_a_device_without_return_codes(
+    version: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with SimDevice(
+        device_id=DEV_ID, local_key=KEY, version=version, dps={"1": True}, return_codes=False, record_closes=True
+    ) as sim:
+        assert await _cli("status", *_adhoc(sim, "--json")) == 0
+        assert json.loads(capsys.readouterr().out)["dps"] == {"1": True}
+        assert await _cli("set", "1=false", *_adhoc(sim)) == 0
+        assert sim.dps == {"1": False}
+        assert sim.closes is not None
+        assert [r.how for r in await sim.closes.wait(2)] == ["clean", "clean"]

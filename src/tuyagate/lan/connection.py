@@ -511,8 +511,10 @@ class DeviceConnection:
             if not pending.future.done():
                 pending.future.set_result(msg)
             return
-        if msg.cmd == Command.STATUS and self._status_due is not None:
-            self._status_due.set()
+        due = self._status_due
+        if due is not None and msg.cmd == Command.STATUS:
+            due.set()  # the STATUS after a control's ACK: a close need not wait for it any more
+            self._status_due = None
         if msg.dps is not None and (msg.cmd == Command.STATUS or msg.cid is not None):  # incl. another child's reply
             cid = msg.cid
             if cid is None:
