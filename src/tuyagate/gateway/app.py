@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from typing import Protocol
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
+from starlette.routing import BaseRoute
 
 from tuyagate import __version__
 from tuyagate.device_api import DeviceManager
@@ -20,9 +22,10 @@ from tuyagate.gateway import cloud_compat, events_api, native_api, tasmota_compa
 from tuyagate.gateway.auth import JsonTokenStore, TokenStore
 from tuyagate.gateway.browser_guard import BrowserGuardMiddleware
 from tuyagate.gateway.cloud_tokens import CloudTokens
+from tuyagate.gateway.endpoints import install_openapi
 from tuyagate.gateway.errors import install_error_handlers
 from tuyagate.gateway.events_api import EventStreams
-from tuyagate.gateway.guard import Guard, install_security_scheme
+from tuyagate.gateway.guard import Guard
 from tuyagate.gateway.limits import BodyLimitMiddleware
 from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
 from tuyagate.gateway.settings import GatewaySettings
@@ -43,8 +46,13 @@ failed, 504 when it did not answer in time. When API tokens are in use, send `Au
 """
 
 
-def _mount(app: FastAPI, router: APIRouter) -> None:
-    """Add a router's routes to the app as they are.
+class _Routes(Protocol):
+    @property
+    def routes(self) -> Iterable[BaseRoute]: ...
+
+
+def _mount(app: FastAPI, router: _Routes) -> None:
+    """Add a router's routes (declared endpoints, or a FastAPI router's) to the app as they are.
 
     Equivalent to ``include_router`` for routers without prefix or shared dependencies (ours), but
     recent FastAPI wraps included routers in a route group that costs more per request than a cached
@@ -105,7 +113,7 @@ def create_app(
     )
     app.state.gateway = state
     install_error_handlers(app)
-    install_security_scheme(app)
+    install_openapi(app)
     for router in (native_api.router, events_api.router, cloud_compat.router, tasmota_compat.router):
         _mount(app, router)
     # Added last = outermost: the body limit applies before anything reads the body.

@@ -6,7 +6,9 @@ Requests are verified with the same signing functions the cloud client uses
 (:mod:`tuyagate.cloud.signing`), both the current and the old scheme. Values are the cloud's: raw
 wire values keyed by code, so a client sees exactly what the real cloud would have returned.
 Errors are ``success: false`` envelopes with the cloud's integer codes, answered as HTTP 200 like
-the cloud does.
+the cloud does. The endpoints are declared like the native ones (:mod:`tuyagate.gateway.endpoints`);
+their bodies reach the handler unparsed, because the signature covers the raw bytes and is checked
+before anything else.
 """
 
 from __future__ import annotations
@@ -18,48 +20,48 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
-from starlette.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+from starlette.requests import Request
 
 from tuyagate.cloud.signing import SignScheme, is_token_path, signed_header_pairs, verify_sign
 from tuyagate.device_api import Device
 from tuyagate.errors import NotFoundError, TuyaError
 from tuyagate.gateway import cloud_envelope as env
-from tuyagate.gateway.cloud_envelope import CloudCompatError
+from tuyagate.gateway.cloud_envelope import CloudCompatError, Envelope
 from tuyagate.gateway.cloud_tokens import CloudTokens
+from tuyagate.gateway.endpoints import Endpoints, path_param, query
 from tuyagate.gateway.guard import client_ip
 from tuyagate.gateway.state import GatewayState
 
-__all__ = ["router"]
+__all__ = ["CloudCommandsIn", "router"]
 
 log = logging.getLogger(__name__)
 
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 _SCHEMES = (SignScheme.CURRENT, SignScheme.OLD)
-_CMD = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "commands": {
-                            "type": "array",
-                            "items": {"type": "object", "properties": {"code": {"type": "string"}, "value": {}}},
-                        }
-                    },
-                },
-                "example": {"commands": [{"code": "switch_1", "value": True}]},
-            }
-        },
-    }
-}
-_ENVELOPE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Tuya envelope: `success`, `result` or `code`/`msg`, `t`, `tid`"}
-}
+MAX_ID = 128
+DEVICE = path_param("device_id", "the device id", max_length=MAX_ID)
+DEVICE_IDS = query("device_ids", "device ids separated by commas (all devices when empty)", default="", max_length=4096)
 
-router = APIRouter(tags=["tuya-cloud-compatible"])
+
+class CloudCommand(BaseModel):
+    code: str = Field(examples=["switch_1"])
+    value: Any = Field(examples=[True])
+
+
+class CloudCommandsIn(BaseModel):
+    """A cloud command body; the list may also come as a JSON string, as some Tuya docs send it."""
+
+    commands: list[CloudCommand] = Field(min_length=1)
+
+    @field_validator("commands", mode="before")
+    @classmethod
+    def _decoded(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+router = Endpoints(tags=("tuya-cloud-compatible",))
 
 
 async def _verify(request: Request, gw: GatewayState) -> bytes:
@@ -106,15 +108,6 @@ async def _verify(request: Request, gw: GatewayState) -> bytes:
 def _tokens(gw: GatewayState) -> CloudTokens:
     assert gw.cloud_tokens is not None  # _verify refused the request otherwise
     return gw.cloud_tokens
-
-
-def _gw(request: Request) -> GatewayState:
-    state: GatewayState = request.app.state.gateway
-    return state
-
-
-def _fail(exc: CloudCompatError) -> JSONResponse:
-    return JSONResponse(env.failure(exc.code, exc.msg))
 
 
 def _device(gw: GatewayState, device_id: str) -> Device:
@@ -166,24 +159,18 @@ def _functions(device: Device, *, writable: bool, with_dp: bool = False) -> list
 
 
 def _parse_commands(body: bytes, device: Device) -> dict[str, Any]:
+    """Values by DP id from a command body; the codes must be the device's (else 2008, as the cloud)."""
     try:
-        doc = json.loads(body or b"null")
-        commands = doc.get("commands") if isinstance(doc, dict) else None
-        if isinstance(commands, str):  # some Tuya docs send the list as a JSON string
-            commands = json.loads(commands)
-    except (ValueError, UnicodeDecodeError):
-        raise CloudCompatError(env.CODE_PARAM_ILLEGAL) from None
-    if not isinstance(commands, list) or not commands:
-        raise CloudCompatError(env.CODE_PARAM_ILLEGAL, "param is illegal, please check it: commands")
+        commands = CloudCommandsIn.model_validate_json(body or b"null").commands
+    except PydanticValidationError:
+        raise CloudCompatError(env.CODE_PARAM_ILLEGAL, "param is illegal, please check it: commands") from None
     by_code = {str(e.get("code")): str(e.get("dp_id")) for e in device.schema_dict() if e.get("code")}
     values: dict[str, Any] = {}
     for item in commands:
-        if not isinstance(item, dict) or not isinstance(item.get("code"), str) or "value" not in item:
-            raise CloudCompatError(env.CODE_PARAM_ILLEGAL, "param is illegal, please check it: commands")
-        dp = by_code.get(item["code"])
+        dp = by_code.get(item.code)
         if dp is None:
             raise CloudCompatError(env.CODE_COMMAND_NOT_SUPPORTED)
-        values[dp] = item["value"]
+        values[dp] = item.value
     return values
 
 
@@ -208,41 +195,50 @@ def _device_object(device: Device, status: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-Work = Callable[[GatewayState, bytes], Awaitable[Any]]
+Work = Callable[[bytes], Awaitable[Any]]
 
 
-async def _answer(request: Request, work: Work) -> JSONResponse:
-    """Run ``work(gw, body)`` after verification; every failure becomes a Tuya envelope."""
-    gw = _gw(request)
+async def _answer(gw: GatewayState, request: Request, work: Work) -> Envelope:
+    """Run ``work(body)`` after verification; every failure becomes a Tuya envelope."""
     try:
         body = await _verify(request, gw)
-        return JSONResponse(env.success(await work(gw, body)))
+        return env.success(await work(body))
     except CloudCompatError as exc:
-        return _fail(exc)
+        return env.failure(exc.code, exc.msg)
     except TuyaError as exc:
         log.info("cloud-compatible %s %s failed: %s", request.method, request.url.path, exc)
-        return JSONResponse(env.failure_for(exc))
+        return env.failure_for(exc)
 
 
-@router.get("/v1.0/token", summary="Get a token (grant_type=1)", responses=_ENVELOPE)
-async def get_token(request: Request, grant_type: str = "") -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get(
+    "/v1.0/token",
+    summary="Get a token (grant_type=1)",
+    params=(query("grant_type", "1: a token for the project", default="", max_length=8),),
+    response=Envelope,
+)
+async def get_token(gw: GatewayState, request: Request, grant_type: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         if grant_type != "1":
             raise CloudCompatError(env.CODE_GRANT_TYPE_INVALID)
         return _tokens(gw).issue().result()
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.get("/v1.0/token/{refresh_token}", summary="Refresh a token", responses=_ENVELOPE)
-async def refresh_token(request: Request, refresh_token: str) -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get(
+    "/v1.0/token/{refresh_token}",
+    summary="Refresh a token",
+    params=(path_param("refresh_token", "the refresh token of an earlier answer", max_length=MAX_ID),),
+    response=Envelope,
+)
+async def refresh_token(gw: GatewayState, request: Request, refresh_token: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         token = _tokens(gw).refresh(refresh_token)
         if token is None:
             raise CloudCompatError(env.CODE_TOKEN_INVALID)
         return token.result()
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
 MAX_BATCH = 20  # the cloud's limit for batch status
@@ -259,19 +255,19 @@ def _selected(gw: GatewayState, device_ids: str) -> list[Device]:
 
 
 # Declared before the /{device_id} routes, which would otherwise take "status" for a device id.
-@router.get("/v1.0/iot-03/devices/status", summary="Status of several devices", responses=_ENVELOPE)
-async def batch_status(request: Request, device_ids: str = "") -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get("/v1.0/iot-03/devices/status", summary="Status of several devices", params=(DEVICE_IDS,), response=Envelope)
+async def batch_status(gw: GatewayState, request: Request, device_ids: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         devices = _selected(gw, device_ids)[:MAX_BATCH]
         return [{"id": d.info.id, "status": await _status(gw, d)} for d in devices]
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.get("/v1.0/devices", summary="Devices (device_ids=a,b, or all)", responses=_ENVELOPE)
-@router.get("/v1.0/iot-03/devices", summary="Devices (device_ids=a,b, or all)", responses=_ENVELOPE)
-async def device_list(request: Request, device_ids: str = "") -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get("/v1.0/devices", summary="Devices (device_ids=a,b, or all)", params=(DEVICE_IDS,), response=Envelope)
+@router.get("/v1.0/iot-03/devices", summary="Devices (device_ids=a,b, or all)", params=(DEVICE_IDS,), response=Envelope)
+async def device_list(gw: GatewayState, request: Request, device_ids: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         objects = []
         for device in _selected(gw, device_ids):
             state = device.cached_state()
@@ -279,55 +275,71 @@ async def device_list(request: Request, device_ids: str = "") -> JSONResponse:
         key = "list" if "/iot-03/" in request.url.path else "devices"
         return {key: objects, "has_more": False, "last_row_key": "", "total": len(objects)}
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.get("/v1.0/devices/{device_id}", summary="Device details (no local key)", responses=_ENVELOPE)
-@router.get("/v1.0/iot-03/devices/{device_id}", summary="Device details (no local key)", responses=_ENVELOPE)
-async def device_details(request: Request, device_id: str) -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get("/v1.0/devices/{device_id}", summary="Device details (no local key)", params=(DEVICE,), response=Envelope)
+@router.get(
+    "/v1.0/iot-03/devices/{device_id}", summary="Device details (no local key)", params=(DEVICE,), response=Envelope
+)
+async def device_details(gw: GatewayState, request: Request, device_id: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         device = _device(gw, device_id)
         state = device.cached_state()
         return _device_object(device, _code_status(device, state.dps) if state else [])
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.get("/v1.0/devices/{device_id}/status", summary="Device status", responses=_ENVELOPE)
-@router.get("/v1.0/iot-03/devices/{device_id}/status", summary="Device status", responses=_ENVELOPE)
-async def device_status(request: Request, device_id: str) -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get("/v1.0/devices/{device_id}/status", summary="Device status", params=(DEVICE,), response=Envelope)
+@router.get("/v1.0/iot-03/devices/{device_id}/status", summary="Device status", params=(DEVICE,), response=Envelope)
+async def device_status(gw: GatewayState, request: Request, device_id: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         return await _status(gw, _device(gw, device_id))
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.post("/v1.0/devices/{device_id}/commands", summary="Send commands", responses=_ENVELOPE, openapi_extra=_CMD)
-@router.post(
-    "/v1.0/iot-03/devices/{device_id}/commands", summary="Send commands", responses=_ENVELOPE, openapi_extra=_CMD
-)
-async def device_commands(request: Request, device_id: str) -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+_COMMANDS: dict[str, Any] = {
+    "summary": "Send commands",
+    "params": (DEVICE,),
+    "body": CloudCommandsIn,
+    "validate_body": False,  # the signature is checked over the raw bytes first
+    "response": Envelope,
+}
+
+
+@router.post("/v1.0/devices/{device_id}/commands", **_COMMANDS)
+@router.post("/v1.0/iot-03/devices/{device_id}/commands", **_COMMANDS)
+async def device_commands(gw: GatewayState, request: Request, device_id: str, body: bytes) -> Envelope:
+    async def work(verified: bytes) -> Any:
         device = _device(gw, device_id)
-        await gw.command(device, _parse_commands(body, device))
+        await gw.command(device, _parse_commands(verified, device))
         return True
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.get("/v1.0/devices/{device_id}/functions", summary="Writable functions", responses=_ENVELOPE)
-@router.get("/v1.0/iot-03/devices/{device_id}/functions", summary="Writable functions", responses=_ENVELOPE)
-async def device_functions(request: Request, device_id: str) -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get("/v1.0/devices/{device_id}/functions", summary="Writable functions", params=(DEVICE,), response=Envelope)
+@router.get(
+    "/v1.0/iot-03/devices/{device_id}/functions", summary="Writable functions", params=(DEVICE,), response=Envelope
+)
+async def device_functions(gw: GatewayState, request: Request, device_id: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         device = _device(gw, device_id)
         return {"category": device.info.category, "functions": _functions(device, writable=True)}
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.get("/v1.0/iot-03/devices/{device_id}/specification", summary="Functions and status set", responses=_ENVELOPE)
-async def device_specification(request: Request, device_id: str) -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get(
+    "/v1.0/iot-03/devices/{device_id}/specification",
+    summary="Functions and status set",
+    params=(DEVICE,),
+    response=Envelope,
+)
+async def device_specification(gw: GatewayState, request: Request, device_id: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         device = _device(gw, device_id)
         return {
             "category": device.info.category,
@@ -335,12 +347,17 @@ async def device_specification(request: Request, device_id: str) -> JSONResponse
             "status": _functions(device, writable=False),
         }
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)
 
 
-@router.get("/v1.1/devices/{device_id}/specifications", summary="Specifications with DP ids", responses=_ENVELOPE)
-async def device_specifications(request: Request, device_id: str) -> JSONResponse:
-    async def work(gw: GatewayState, body: bytes) -> Any:
+@router.get(
+    "/v1.1/devices/{device_id}/specifications",
+    summary="Specifications with DP ids",
+    params=(DEVICE,),
+    response=Envelope,
+)
+async def device_specifications(gw: GatewayState, request: Request, device_id: str) -> Envelope:
+    async def work(body: bytes) -> Any:
         device = _device(gw, device_id)
         return {
             "category": device.info.category,
@@ -348,4 +365,4 @@ async def device_specifications(request: Request, device_id: str) -> JSONRespons
             "status": _functions(device, writable=False, with_dp=True),
         }
 
-    return await _answer(request, work)
+    return await _answer(gw, request, work)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Annotated, Any, NotRequired
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing_extensions before 3.12
 
 from tuyagate.errors import (
     CloudError,
@@ -17,6 +20,7 @@ from tuyagate.errors import (
     TuyaConnectionError,
     TuyaError,
     TuyaTimeoutError,
+    UnknownDpError,
     ValidationError,
 )
 
@@ -32,6 +36,7 @@ __all__ = [
     "CODE_TIME_INVALID",
     "CODE_TOKEN_INVALID",
     "CloudCompatError",
+    "Envelope",
     "failure",
     "failure_for",
     "success",
@@ -70,6 +75,17 @@ _MESSAGES = {
 }
 
 
+class Envelope(TypedDict):
+    """Every answer of the cloud-compatible API, success or failure (always HTTP 200, like the cloud)."""
+
+    success: bool
+    result: NotRequired[Annotated[Any, Field(description="the answer, when success is true")]]
+    code: NotRequired[Annotated[int, Field(description="the Tuya error code, when success is false")]]
+    msg: NotRequired[Annotated[str, Field(description="the Tuya error message, when success is false")]]
+    t: Annotated[int, Field(description="server time, ms since the epoch")]
+    tid: Annotated[str, Field(description="a request id")]
+
+
 class CloudCompatError(Exception):
     """A refusal of the cloud-compatible API, answered as a Tuya ``success: false`` envelope."""
 
@@ -83,11 +99,11 @@ def _tid() -> str:
     return secrets.token_hex(16)
 
 
-def success(result: Any) -> dict[str, Any]:
+def success(result: Any) -> Envelope:
     return {"result": result, "success": True, "t": int(time.time() * 1000), "tid": _tid()}
 
 
-def failure(code: int, msg: str | None = None) -> dict[str, Any]:
+def failure(code: int, msg: str | None = None) -> Envelope:
     return {
         "code": code,
         "msg": msg or _MESSAGES.get(code, "error"),
@@ -97,10 +113,12 @@ def failure(code: int, msg: str | None = None) -> dict[str, Any]:
     }
 
 
-def failure_for(exc: TuyaError) -> dict[str, Any]:
+def failure_for(exc: TuyaError) -> Envelope:
     """The Tuya error code a cloud client would have seen for the same failure."""
     if isinstance(exc, NotFoundError):
         return failure(CODE_COMMAND_NOT_SUPPORTED)
+    if isinstance(exc, UnknownDpError):
+        return failure(CODE_COMMAND_NOT_SUPPORTED, f"command or value not support: {exc}")
     if isinstance(exc, ValidationError):
         return failure(CODE_PARAM_ILLEGAL, f"param is illegal, please check it: {exc}")
     if isinstance(exc, TuyaTimeoutError | TuyaConnectionError):

@@ -4,7 +4,8 @@ Every error the gateway sends is ``{"error": {"code": "...", "message": "..."}}`
 value, an unknown route, a body that is too big, a malformed body, or a device that timed out --
 so clients need one error parser. The codes are part of the public API: add, never rename.
 4xx means the caller can fix it; 502 means the device or cloud answered with an error or could not
-be reached; 504 means the deadline passed. The Tuya-cloud-compatible paths (``/v1.0/...``) keep the
+be reached, or refused our credentials (``auth_failed``, ``key_mismatch``: the message names the
+credential to fix); 504 means the deadline passed. The Tuya-cloud-compatible paths (``/v1.0/...``) keep the
 Tuya envelope instead, because the clients there only understand that one.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from tuyagate.errors import (
     CloudError,
@@ -26,24 +27,31 @@ from tuyagate.errors import (
     KeyMismatchError,
     NotFoundError,
     ProtocolError,
+    TuyaAuthError,
     TuyaConnectionError,
     TuyaError,
     TuyaTimeoutError,
+    UnknownDpError,
     ValidationError,
 )
-from tuyagate.gateway.cloud_envelope import failure
+from tuyagate.flashed.errors import FlashedAuthError
+from tuyagate.gateway.cloud_envelope import Envelope, failure
+from tuyagate.gateway.models import ErrorBody, ErrorOut
+from tuyagate.gateway.serialize import json_response
 
-__all__ = ["ApiError", "error_response", "install_error_handlers", "status_for"]
+__all__ = ["ApiError", "credential_hint", "error_response", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
 # Most specific first: the first matching class wins.
 _TUYA_ERRORS: tuple[tuple[type[TuyaError], int, str], ...] = (
     (NotFoundError, 404, "not_found"),
+    (UnknownDpError, 422, "unknown_dp"),
     (ValidationError, 422, "invalid_value"),
     (ConfigError, 400, "bad_request"),
     (TuyaTimeoutError, 504, "timeout"),
     (KeyMismatchError, 502, "key_mismatch"),
+    (TuyaAuthError, 502, "auth_failed"),
     (HandshakeError, 502, "device_unreachable"),
     (TuyaConnectionError, 502, "device_unreachable"),
     (CloudError, 502, "cloud_error"),
@@ -85,13 +93,32 @@ def status_for(exc: TuyaError) -> tuple[int, str]:
     return 502, "device_error"
 
 
+def credential_hint(exc: TuyaAuthError) -> str:
+    """Which credential a refusal is about, for the message (never its value)."""
+    if isinstance(exc, FlashedAuthError):
+        return "check the firmware's web user name and password stored for the device"
+    if isinstance(exc, CloudError):
+        return "check the cloud project's Access ID and Secret"
+    return "check the device's local key (it changes when the device is paired again)"
+
+
 def error_response(
-    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    """The one error shape of the native API."""
-    body: dict[str, Any] = {"code": code, "message": message}
-    body.update(extra)
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+    known: list[str] | None = None,
+) -> Response:
+    """The one error shape of the native API (``ErrorOut``)."""
+    body: ErrorBody = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    if known is not None:
+        body["known"] = known
+    answer: ErrorOut = {"error": body}
+    return json_response(ErrorOut, answer, status=status, headers=headers)
 
 
 def _count(request: Request, code: str) -> None:
@@ -104,9 +131,9 @@ def _is_cloud_path(request: Request) -> bool:
     return request.url.path.startswith("/v1.0/") or request.url.path.startswith("/v1.1/")
 
 
-def _cloud_envelope(code: int, msg: str) -> JSONResponse:
+def _cloud_envelope(code: int, msg: str) -> Response:
     """The Tuya envelope, as HTTP 200 like the cloud answers business errors."""
-    return JSONResponse(failure(code, msg))
+    return json_response(Envelope, failure(code, msg))
 
 
 async def _on_tuya_error(request: Request, exc: Exception) -> Response:
@@ -114,6 +141,10 @@ async def _on_tuya_error(request: Request, exc: Exception) -> Response:
     status, code = status_for(exc)
     log.info("%s %s -> %d %s: %s", request.method, request.url.path, status, code, exc)
     _count(request, code)
+    if isinstance(exc, UnknownDpError):
+        return error_response(status, code, str(exc), known=list(exc.known))
+    if isinstance(exc, TuyaAuthError):
+        return error_response(status, code, f"{exc}; {credential_hint(exc)}")
     return error_response(status, code, str(exc))
 
 

@@ -11,19 +11,25 @@ import logging
 import math
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 
 from tuyagate.gateway.auth import FailureThrottle, Scope, TokenRecord, TokenStore, hash_token, scope_allows
 from tuyagate.gateway.errors import ApiError
 from tuyagate.gateway.metrics import Metrics
 from tuyagate.gateway.settings import GatewaySettings, is_loopback
 
-__all__ = ["SECURED", "Guard", "authorize", "bearer_token", "client_ip", "install_security_scheme"]
+__all__ = ["SCHEME", "SECURED", "SECURITY_SCHEME", "Guard", "authorize", "bearer_token", "client_ip"]
 
 log = logging.getLogger(__name__)
 
 SCHEME = "APIToken"
-# ``openapi_extra`` of an operation that needs a token when tokens are in use.
+# The bearer scheme as /openapi.json declares it (see endpoints.install_openapi).
+SECURITY_SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API token created with `tuyagate tokens create`.",
+}
+# ``openapi_extra`` of a FastAPI operation that needs a token when tokens are in use.
 SECURED: dict[str, Any] = {"security": [{SCHEME: []}]}
 
 
@@ -101,25 +107,7 @@ def bearer_token(request: Request) -> str | None:
 
 
 def authorize(request: Request, scope: Scope) -> TokenRecord | None:
-    """Check the request's bearer token for ``scope`` (a plain call, not a FastAPI dependency: the
-    hot endpoints skip dependency resolution, which costs more than the whole handler)."""
+    """Check the request's bearer token for ``scope`` (a plain call, not a FastAPI dependency, whose
+    resolution costs more than a whole cached read; declared endpoints get this check from their ``scope``)."""
     guard: Guard = request.app.state.gateway.guard
     return guard.check(client_ip(request), bearer_token(request), scope)
-
-
-def install_security_scheme(app: FastAPI) -> None:
-    """Declare the bearer scheme in the OpenAPI document (operations opt in with ``SECURED``)."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME] = {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "An API token created with `tuyagate tokens create`.",
-            }
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,28 +1,37 @@
-"""Request and response bodies of the native API, as pydantic models.
+"""Bodies of the native API, each defined once: request bodies as pydantic models, answers as typed dicts.
 
-They document the API in ``/openapi.json`` and validate what callers send. Handlers answer with
-plain JSON built from the device types (faster than re-validating every answer), shaped to match
-these models; the tests check that the two agree.
+A request body is a pydantic model because it must be validated (422 ``invalid_request``). An
+answer is a ``TypedDict``: the handler builds it from the device types (mypy checks every key and
+type), :func:`tuyagate.gateway.serialize.json_response` writes it with the pydantic serializer
+of that same type (which drops nothing documented and adds nothing undocumented), and the OpenAPI
+document shows that type's JSON schema. One definition, so the answer and its documentation
+cannot drift apart, and no model is instantiated per request.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing_extensions before 3.12
 
-from tuyagate.device_api import Device, DeviceState, RouteHealth
+from tuyagate.device_api import CommandResult, Device, DeviceState, RouteHealth
 
 __all__ = [
+    "MAX_COMMANDS",
     "CommandItem",
     "CommandOut",
     "CommandsIn",
     "DeviceDetail",
     "DeviceList",
     "DeviceSummary",
+    "ErrorBody",
     "ErrorOut",
+    "HealthOut",
+    "IndexOut",
     "RouteOut",
     "StatusOut",
+    "command_out",
     "device_detail",
     "device_summary",
     "route_out",
@@ -32,53 +41,7 @@ __all__ = [
 MAX_COMMANDS = 64
 
 
-class ErrorBody(BaseModel):
-    code: str = Field(description="stable machine-readable error code")
-    message: str = Field(description="what went wrong, for humans")
-
-
-class ErrorOut(BaseModel):
-    error: ErrorBody
-
-
-class RouteOut(BaseModel):
-    name: str
-    healthy: bool
-    last_ok: float | None = None
-    last_error: str | None = None
-    failures: int = 0
-    next_retry: float | None = None
-
-
-class DeviceSummary(BaseModel):
-    id: str
-    name: str
-    backend: str
-    category: str
-    product_name: str
-    version: str | None
-    online: bool
-    parent_id: str | None
-
-
-class DeviceList(BaseModel):
-    devices: list[DeviceSummary]
-
-
-class DeviceDetail(DeviceSummary):
-    ip: str | None
-    port: int | None
-    cid: str | None
-    routes: list[RouteOut]
-    schema_: list[dict[str, Any]] = Field(alias="schema")
-
-
-class StatusOut(BaseModel):
-    device_id: str
-    values: dict[str, Any] = Field(description="converted values by DP code")
-    dps: dict[str, Any] = Field(description="raw values by DP id")
-    route: str = Field(description="the route that served the values: lan, cloud, cache, tasmota, ...")
-    updated_at: float
+# ---------------------------------------------------------------- request bodies
 
 
 class CommandItem(BaseModel):
@@ -110,16 +73,94 @@ class CommandsIn(BaseModel):
         return dict(self.dps)
 
 
-class CommandOut(BaseModel):
+# ---------------------------------------------------------------- answers
+
+
+class ErrorBody(TypedDict):
+    code: Annotated[str, Field(description="stable machine-readable error code (public API: added, never renamed)")]
+    message: Annotated[str, Field(description="what went wrong and what to do, for humans")]
+    details: NotRequired[
+        Annotated[list[dict[str, Any]], Field(description="invalid_request: each problem with its location")]
+    ]
+    known: NotRequired[Annotated[list[str], Field(description="unknown_dp: the codes the device's schema has")]]
+
+
+class ErrorOut(TypedDict):
+    """Every error of the native and Tasmota APIs has this shape."""
+
+    error: ErrorBody
+
+
+class RouteOut(TypedDict):
+    name: Annotated[str, Field(description="lan, cloud, tasmota, ...")]
+    healthy: bool
+    last_ok: Annotated[float | None, Field(description="unix time of the last success")]
+    last_error: Annotated[str | None, Field(description="the last failure, one line")]
+    failures: Annotated[int, Field(description="consecutive failures")]
+    next_retry: Annotated[float | None, Field(description="unix time the route is tried again when unhealthy")]
+
+
+class DeviceSummary(TypedDict):
+    id: str
+    name: str
+    backend: Annotated[str, Field(description="tuya-lan, tuya-cloud, tasmota, openbeken, esphome")]
+    category: str
+    product_name: str
+    version: Annotated[str | None, Field(description="Tuya protocol version")]
+    online: bool
+    parent_id: Annotated[str | None, Field(description="the Zigbee gateway of a sub-device")]
+
+
+class DeviceList(TypedDict):
+    devices: list[DeviceSummary]
+
+
+class DeviceDetail(DeviceSummary):
+    ip: str | None
+    port: int | None
+    cid: Annotated[str | None, Field(description="a sub-device's node id on its gateway")]
+    routes: Annotated[list[RouteOut], Field(description="each route's health, preferred first")]
+    schema: Annotated[list[dict[str, Any]], Field(description="the DP schema: dp_id, code, type, values, mode")]
+
+
+class StatusOut(TypedDict):
+    device_id: str
+    values: Annotated[dict[str, Any], Field(description="converted values by DP code")]
+    dps: Annotated[dict[str, Any], Field(description="raw values by DP id")]
+    route: Annotated[str, Field(description="the route that served the values: lan, cloud, cache, tasmota, ...")]
+    updated_at: Annotated[float, Field(description="unix time of the values")]
+
+
+class CommandOut(TypedDict):
     device_id: str
     success: bool
-    dps: dict[str, Any] = Field(description="the DPs that were sent")
-    route: str
-    fallback: bool = Field(description="true when the preferred route failed and another one carried the command")
-    validated: bool = Field(description="false when the device has no DP schema and the DP ids were sent unchecked")
+    dps: Annotated[dict[str, Any], Field(description="the DPs that were sent")]
+    route: Annotated[str, Field(description="the route that carried the command")]
+    fallback: Annotated[
+        bool, Field(description="true when the preferred route failed and another one carried the command")
+    ]
+    validated: Annotated[
+        bool, Field(description="false when the device has no DP schema and the DP ids were sent unchecked")
+    ]
 
 
-def route_out(route: RouteHealth) -> dict[str, Any]:
+class IndexOut(TypedDict):
+    name: str
+    version: str
+    api: str
+    events: str
+    docs: str
+    openapi: str
+    metrics: str
+
+
+class HealthOut(TypedDict):
+    status: str
+    devices: int
+    online: int
+
+
+def route_out(route: RouteHealth) -> RouteOut:
     return {
         "name": route.name,
         "healthy": route.healthy,
@@ -130,7 +171,7 @@ def route_out(route: RouteHealth) -> dict[str, Any]:
     }
 
 
-def device_summary(device: Device) -> dict[str, Any]:
+def device_summary(device: Device) -> DeviceSummary:
     info = device.info
     return {
         "id": info.id,
@@ -144,24 +185,41 @@ def device_summary(device: Device) -> dict[str, Any]:
     }
 
 
-def device_detail(device: Device) -> dict[str, Any]:
+def device_detail(device: Device) -> DeviceDetail:
     info = device.info
-    out = device_summary(device)
-    out.update(
-        ip=info.ip,
-        port=info.port,
-        cid=info.cid,
-        routes=[route_out(r) for r in device.routes()],
-        schema=device.schema_dict(),
-    )
-    return out
+    return {
+        "id": info.id,
+        "name": info.name,
+        "backend": info.backend,
+        "category": info.category,
+        "product_name": info.product_name,
+        "version": info.version,
+        "online": device.online,
+        "parent_id": info.parent_id,
+        "ip": info.ip,
+        "port": info.port,
+        "cid": info.cid,
+        "routes": [route_out(r) for r in device.routes()],
+        "schema": device.schema_dict(),
+    }
 
 
-def status_out(state: DeviceState) -> dict[str, Any]:
+def status_out(state: DeviceState) -> StatusOut:
     return {
         "device_id": state.device_id,
         "values": state.values,
         "dps": state.dps,
         "route": state.route,
         "updated_at": state.updated_at,
+    }
+
+
+def command_out(result: CommandResult) -> CommandOut:
+    return {
+        "device_id": result.device_id,
+        "success": True,
+        "dps": result.dps,
+        "route": result.route,
+        "fallback": result.fallback,
+        "validated": result.validated,
     }

@@ -8,33 +8,43 @@ show something sensible. Device failures still answer 502/504 with the gateway's
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from typing_extensions import TypedDict
 
 from tuyagate.device_api import Device
 from tuyagate.gateway.auth import Scope
+from tuyagate.gateway.endpoints import Endpoints, path_param, query
 from tuyagate.gateway.errors import ApiError
 from tuyagate.gateway.guard import bearer_token, client_ip
+from tuyagate.gateway.serialize import json_response
 from tuyagate.gateway.state import GatewayState
 from tuyagate.gateway.tasmota_commands import KNOWN, LightModel, TasmotaCommand, parse_command, plan, render
 
 __all__ = ["router"]
 
 MAX_BACKLOG = 30
-_NEED_AUTH = {"WARNING": "Need user=<username>&password=<password>"}
-
-router = APIRouter(tags=["tasmota"])
+TasmotaAnswer = dict[str, Any]  # Tasmota's JSON: {"POWER": "ON"}, {"Dimmer": 40, ...}, {"Command": "Unknown"}
 
 
-def _authorize(request: Request, gw: GatewayState, password: str | None, need: Scope) -> JSONResponse | None:
+class NeedAuth(TypedDict):
+    WARNING: str
+
+
+_NEED_AUTH: NeedAuth = {"WARNING": "Need user=<username>&password=<password>"}
+
+router = Endpoints(tags=("tasmota",))
+
+
+def _authorize(request: Request, gw: GatewayState, password: str | None, need: Scope) -> Response | None:
     token = password or bearer_token(request)
     try:
         gw.guard.check(client_ip(request), token, need)
     except ApiError as exc:
         if exc.status == 401:
-            return JSONResponse(_NEED_AUTH, status_code=401)
+            return json_response(NeedAuth, _NEED_AUTH, status=401)
         raise
     return None
 
@@ -61,16 +71,26 @@ def _needs_control(commands: list[TasmotaCommand]) -> bool:
         "Runs a Tasmota command against a Tuya device, e.g. `cmnd=Power1 TOGGLE`, `cmnd=Dimmer 40`, "
         "`cmnd=Backlog Power On;CT 300`. When API tokens are in use, pass one as `password`."
     ),
-    responses={200: {"content": {"application/json": {"example": {"POWER": "ON"}}}}},
+    params=(
+        path_param("device_id", "device id or name", max_length=128),
+        query("cmnd", "the Tasmota command", default="", max_length=1000),
+        query("user", "ignored; Tasmota clients send it", max_length=64),
+        query("password", "an API token", max_length=256),
+    ),
+    response=TasmotaAnswer,
+    example={"POWER": "ON"},
+    errors={
+        401: ("no or an unknown API token, answered as Tasmota does", NeedAuth),
+        403: "the API token has only the read scope",
+        404: "unknown device",
+        422: "a malformed parameter, or a value the device's DP schema refuses",
+        502: "the device answered with an error, refused our credentials, or was unreachable",
+        504: "the device did not answer before the deadline",
+    },
 )
 async def tasmota_command(
-    request: Request,
-    device_id: str,
-    cmnd: Annotated[str, Query(max_length=1000, description="the Tasmota command")] = "",
-    user: Annotated[str | None, Query(max_length=64, description="ignored; Tasmota clients send it")] = None,
-    password: Annotated[str | None, Query(max_length=256, description="an API token")] = None,
-) -> JSONResponse:
-    gw: GatewayState = request.app.state.gateway
+    gw: GatewayState, request: Request, device_id: str, cmnd: str, user: str | None, password: str | None
+) -> TasmotaAnswer | Response:
     first = parse_command(cmnd)
     if first.name == "backlog":
         commands = [parse_command(part) for part in first.arg.split(";") if part.strip()][:MAX_BACKLOG]
@@ -86,7 +106,7 @@ async def tasmota_command(
             if cmd.name in KNOWN and cmd.name != "backlog":
                 await _run(gw, device, model, cmd)
         # Tasmota clears the response of a Backlog; this is the answer its web API gives.
-        return JSONResponse({"WARNING": "Enable weblog 2 if response expected"})
+        return {"WARNING": "Enable weblog 2 if response expected"}
     if first.name not in KNOWN:
-        return JSONResponse({"Command": "Unknown"})
-    return JSONResponse(await _run(gw, device, model, first))
+        return {"Command": "Unknown"}
+    return await _run(gw, device, model, first)

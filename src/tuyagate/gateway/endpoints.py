@@ -1,0 +1,296 @@
+"""Endpoints declared once: the declaration serves the request and writes the OpenAPI entry.
+
+An endpoint is one async function plus its declaration -- method, path, summary, parameters, body
+model, answer type, error answers and the API-token scope it needs::
+
+    api = Endpoints(tags=("devices",))
+
+    @api.get("/api/v1/devices/{device_id}/status", summary="...", params=(DEVICE, REFRESH),
+             response=StatusOut, errors=DEVICE_ERRORS, scope="read")
+    async def get_status(gw: GatewayState, request: Request, device_id: str, refresh: bool) -> StatusOut:
+        ...
+
+:class:`EndpointRoute` serves it: it checks the token, reads and validates the declared
+parameters and body, calls the function with them, and writes its answer with the serializer of
+the declared type (:mod:`tuyagate.gateway.serialize`). :func:`install_openapi` writes the same
+declaration into ``/openapi.json``. Why not plain FastAPI routes: on the 2-core target FastAPI's
+per-request dependency solving and validation cost more than a cached status read itself; why not
+a fast handler beside a documented FastAPI shell (as before): two definitions of one endpoint drift.
+Errors raised here are the ones FastAPI raises (``RequestValidationError``), so they leave in the
+gateway's one error shape, or as a Tuya envelope on the cloud-compatible paths.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Scope as AsgiScope
+
+from tuyagate.gateway.auth import Scope
+from tuyagate.gateway.guard import SCHEME, SECURITY_SCHEME, bearer_token, client_ip
+from tuyagate.gateway.models import ErrorOut
+from tuyagate.gateway.serialize import JSON, dump, json_schemas
+
+if TYPE_CHECKING:
+    from tuyagate.gateway.state import GatewayState
+
+__all__ = ["Endpoint", "EndpointRoute", "Endpoints", "Param", "install_openapi", "invalid", "path_param", "query"]
+
+Handler = Callable[..., Awaitable[Any]]
+H = TypeVar("H", bound=Handler)
+ErrorDoc = str | tuple[str, Any]  # a description (the answer is an ErrorOut), or (description, answer type)
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+_PLACEHOLDER = re.compile(r"{(\w+)}")
+
+
+def invalid(location: str, name: str, message: str, value: Any = None) -> RequestValidationError:
+    """The error FastAPI would raise for a bad parameter (422 ``invalid_request``)."""
+    return RequestValidationError([{"loc": (location, name), "msg": message, "type": "value_error", "input": value}])
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A path or query parameter: how it is read and validated, and how it is documented."""
+
+    name: str
+    where: Literal["path", "query"]
+    description: str = ""
+    kind: type[str] | type[bool] = str
+    default: str | bool | None = None
+    max_length: int | None = None
+
+    def read(self, request: Request) -> Any:
+        if self.where == "path":
+            text: str | None = request.path_params[self.name]
+        else:
+            text = request.query_params.get(self.name)
+            if text is None:
+                return self.default
+        assert text is not None
+        if self.kind is bool:
+            word = text.strip().lower()
+            if word in _TRUE:
+                return True
+            if word in _FALSE:
+                return False
+            raise invalid(self.where, self.name, "Input should be a valid boolean", text)
+        if self.max_length is not None and len(text) > self.max_length:
+            raise invalid(self.where, self.name, f"String should have at most {self.max_length} characters", text)
+        return text
+
+    def openapi(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "boolean" if self.kind is bool else "string"}
+        if self.where == "path":
+            schema["minLength"] = 1
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        if self.default is not None:
+            schema["default"] = self.default
+        doc: dict[str, Any] = {"name": self.name, "in": self.where, "required": self.where == "path", "schema": schema}
+        if self.description:
+            doc["description"] = self.description
+        return doc
+
+
+def path_param(name: str, description: str, *, max_length: int | None = None) -> Param:
+    return Param(name, "path", description, max_length=max_length)
+
+
+def query(
+    name: str,
+    description: str,
+    *,
+    kind: type[str] | type[bool] = str,
+    default: str | bool | None = None,
+    max_length: int | None = None,
+) -> Param:
+    return Param(name, "query", description, kind, default, max_length)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The declaration of one endpoint (see the module docstring)."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    body: type[BaseModel] | None = None  # documented; validated into ``body=`` unless validate_body is false
+    validate_body: bool = True  # false: the handler gets the raw bytes (e.g. to check a signature over them first)
+    response: Any = None  # the answer's type (a TypedDict, ``dict[str, Any]``, ``str`` for text answers)
+    media_type: str = JSON
+    example: Any = None
+    errors: Mapping[int, ErrorDoc] = field(default_factory=dict)
+    scope: Scope | None = None  # the API-token scope needed (when tokens are in use); None: the handler decides
+
+    def error_docs(self) -> dict[int, tuple[str, Any]]:
+        docs: dict[int, ErrorDoc] = dict(self.errors)
+        if self.scope is not None:
+            docs.setdefault(401, "missing or unknown API token")
+            if self.scope == "control":
+                docs.setdefault(403, "the API token has only the read scope")
+        return {status: (doc, ErrorOut) if isinstance(doc, str) else doc for status, doc in docs.items()}
+
+    def schema_kinds(self) -> list[tuple[Any, str]]:
+        """The types whose JSON schemas the OpenAPI entry refers to."""
+        kinds: list[tuple[Any, str]] = []
+        if self.body is not None:
+            kinds.append((self.body, "validation"))
+        if self.response is not None and self.media_type == JSON:
+            kinds.append((self.response, "serialization"))
+        kinds.extend((kind, "serialization") for _, kind in self.error_docs().values())
+        return kinds
+
+    def operation(self, schemas: Mapping[tuple[Any, str], dict[str, Any]]) -> dict[str, Any]:
+        """The OpenAPI operation object."""
+        slug = re.sub(r"\W+", "_", self.path).strip("_")
+        op: dict[str, Any] = {
+            "tags": list(self.tags),
+            "summary": self.summary,
+            "operationId": f"{self.handler.__name__}_{slug}_{self.method.lower()}",
+        }
+        if self.description:
+            op["description"] = self.description
+        if self.params:
+            op["parameters"] = [p.openapi() for p in self.params]
+        if self.body is not None:
+            op["requestBody"] = {"required": True, "content": {JSON: {"schema": schemas[(self.body, "validation")]}}}
+        ok: dict[str, Any] = {"description": "Successful Response"}
+        if self.response is not None:
+            content: dict[str, Any] = {
+                "schema": schemas[(self.response, "serialization")] if self.media_type == JSON else {"type": "string"}
+            }
+            if self.example is not None:
+                content["example"] = self.example
+            ok["content"] = {self.media_type: content}
+        responses: dict[str, Any] = {"200": ok}
+        for status, (description, kind) in sorted(self.error_docs().items()):
+            schema = schemas[(kind, "serialization")]
+            responses[str(status)] = {"description": description, "content": {JSON: {"schema": schema}}}
+        op["responses"] = responses
+        if self.scope is not None:
+            op["security"] = [{SCHEME: []}]
+        return op
+
+
+class EndpointRoute(Route):
+    """Serves one :class:`Endpoint` with Starlette's plain request/response wrapper (no dependency solving)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.declaration = endpoint
+        self._params = endpoint.params
+        self._body = endpoint.body
+        self._json = endpoint.media_type == JSON
+        super().__init__(
+            endpoint.path,
+            self._serve,
+            methods=[endpoint.method],
+            name=endpoint.handler.__name__,
+            include_in_schema=False,
+        )
+
+    def matches(self, scope: AsgiScope) -> tuple[Match, AsgiScope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            child["route"] = self  # the metrics middleware labels requests with the route's template
+        return match, child
+
+    async def _serve(self, request: Request) -> Response:
+        endpoint = self.declaration
+        gw: GatewayState = request.app.state.gateway
+        if endpoint.scope is not None:
+            gw.guard.check(client_ip(request), bearer_token(request), endpoint.scope)
+        kwargs = {p.name: p.read(request) for p in self._params}
+        if self._body is not None:
+            raw = await request.body()
+            kwargs["body"] = self._parse_body(self._body, raw) if endpoint.validate_body else raw
+        answer = await endpoint.handler(gw, request, **kwargs)
+        if isinstance(answer, Response):
+            return answer
+        if self._json:
+            return Response(dump(endpoint.response, answer), media_type=JSON)
+        return Response(answer, media_type=endpoint.media_type)
+
+    @staticmethod
+    def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+        try:
+            return model.model_validate_json(raw)
+        except PydanticValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
+class Endpoints:
+    """The endpoints of one API module, in declaration order (``.routes`` go into the app)."""
+
+    def __init__(self, *, tags: tuple[str, ...] = ()) -> None:
+        self.tags = tags
+        self.routes: list[EndpointRoute] = []
+
+    def add(self, endpoint: Endpoint) -> None:
+        """Register an endpoint, refusing a declaration that does not fit its function."""
+        placeholders = _PLACEHOLDER.findall(endpoint.path)
+        declared = [p.name for p in endpoint.params if p.where == "path"]
+        if placeholders != declared:
+            raise TypeError(f"{endpoint.path}: path parameters {placeholders} are declared as {declared}")
+        expected = ["gw", "request", *(p.name for p in endpoint.params), *(["body"] if endpoint.body else [])]
+        names = list(inspect.signature(endpoint.handler).parameters)
+        if names != expected:
+            raise TypeError(f"{endpoint.handler.__name__} takes {names}; its declaration passes {expected}")
+        self.routes.append(EndpointRoute(endpoint))
+
+    def get(self, path: str, *, summary: str, **declaration: Any) -> Callable[[H], H]:
+        return self._decorator("GET", path, summary, declaration)
+
+    def post(self, path: str, *, summary: str, **declaration: Any) -> Callable[[H], H]:
+        return self._decorator("POST", path, summary, declaration)
+
+    def _decorator(self, method: str, path: str, summary: str, declaration: dict[str, Any]) -> Callable[[H], H]:
+        declaration.setdefault("tags", self.tags)
+
+        def register(handler: H) -> H:
+            self.add(Endpoint(method, path, handler, summary, **declaration))
+            return handler  # unchanged: decorators stack to serve one function on several paths
+
+        return register
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make ``/openapi.json`` document the declared endpoints (and any FastAPI routes) in app order."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = build()
+            declared = [r.declaration for r in app.routes if isinstance(r, EndpointRoute)]
+            schemas, definitions = json_schemas(kind for e in declared for kind in e.schema_kinds())
+            theirs: dict[str, Any] = doc.get("paths", {})
+            paths: dict[str, Any] = {}
+            for route in app.routes:
+                if isinstance(route, EndpointRoute):
+                    endpoint = route.declaration
+                    paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = endpoint.operation(schemas)
+                elif isinstance(route, Route) and route.path in theirs:
+                    paths.setdefault(route.path, {}).update(theirs[route.path])
+            doc["paths"] = paths
+            components = doc.setdefault("components", {})
+            components.setdefault("schemas", {}).update(definitions)
+            components.setdefault("securitySchemes", {})[SCHEME] = SECURITY_SCHEME
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
