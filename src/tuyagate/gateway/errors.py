@@ -39,7 +39,7 @@ from tuyagate.gateway.cloud_envelope import Envelope, failure
 from tuyagate.gateway.models import ErrorBody, ErrorOut
 from tuyagate.gateway.serialize import json_response
 
-__all__ = ["ApiError", "credential_hint", "error_response", "install_error_handlers", "status_for"]
+__all__ = ["ApiError", "auth_message", "error_response", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +93,16 @@ def status_for(exc: TuyaError) -> tuple[int, str]:
     return 502, "device_error"
 
 
-def credential_hint(exc: TuyaAuthError) -> str:
-    """Which credential a refusal is about, for the message (never its value)."""
+def auth_message(exc: TuyaAuthError) -> str:
+    """The message of a refusal, naming the credential to fix (never its value) if it does not already."""
     if isinstance(exc, FlashedAuthError):
-        return "check the firmware's web user name and password stored for the device"
-    if isinstance(exc, CloudError):
-        return "check the cloud project's Access ID and Secret"
-    return "check the device's local key (it changes when the device is paired again)"
+        credential, hint = "password", "fix the firmware's web user name and password stored for the device"
+    elif isinstance(exc, CloudError):
+        credential, hint = "secret", "fix the cloud project's Access ID and Secret"
+    else:
+        credential, hint = "local key", "fix the device's local key (it changes when the device is paired again)"
+    text = str(exc)
+    return text if credential in text.lower() else f"{text}; {hint}"
 
 
 def error_response(
@@ -144,7 +147,7 @@ async def _on_tuya_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, UnknownDpError):
         return error_response(status, code, str(exc), known=list(exc.known))
     if isinstance(exc, TuyaAuthError):
-        return error_response(status, code, f"{exc}; {credential_hint(exc)}")
+        return error_response(status, code, auth_message(exc))
     return error_response(status, code, str(exc))
 
 
