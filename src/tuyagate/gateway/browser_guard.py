@@ -15,6 +15,7 @@ SDKs or the explorer at ``/docs``:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 
@@ -33,6 +34,7 @@ def _hostname(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+@functools.lru_cache(maxsize=256)  # checked on every request; parsing an address costs ~15 us
 def is_loopback_host(host_header: str) -> bool:
     name = _hostname(host_header)
     if name == "localhost" or name.endswith(".localhost"):

@@ -25,6 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
 from tuyagate.cloud.signing import SignScheme, is_token_path, signed_header_pairs, verify_sign
+from tuyagate.deadline import Deadline
 from tuyagate.device_api import Device
 from tuyagate.errors import NotFoundError, TuyaError
 from tuyagate.gateway import cloud_envelope as env
@@ -132,8 +133,8 @@ def _code_status(device: Device, dps: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def _status(gw: GatewayState, device: Device) -> list[dict[str, Any]]:
-    state = await gw.read(device, refresh=False)
+async def _status(gw: GatewayState, device: Device, deadline: Deadline | None = None) -> list[dict[str, Any]]:
+    state = await gw.read(device, refresh=False, deadline=deadline)
     return _code_status(device, state.dps)
 
 
@@ -259,7 +260,8 @@ def _selected(gw: GatewayState, device_ids: str) -> list[Device]:
 async def batch_status(gw: GatewayState, request: Request, device_ids: str) -> Envelope:
     async def work(body: bytes) -> Any:
         devices = _selected(gw, device_ids)[:MAX_BATCH]
-        return [{"id": d.info.id, "status": await _status(gw, d)} for d in devices]
+        deadline = gw.deadline()  # one for the whole batch
+        return [{"id": d.info.id, "status": await _status(gw, d, deadline)} for d in devices]
 
     return await _answer(gw, request, work)
 

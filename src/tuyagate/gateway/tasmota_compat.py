@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from typing_extensions import TypedDict
 
+from tuyagate.deadline import Deadline
 from tuyagate.device_api import Device
 from tuyagate.gateway.auth import Scope
 from tuyagate.gateway.endpoints import Endpoints, path_param, query
@@ -49,12 +50,14 @@ def _authorize(request: Request, gw: GatewayState, password: str | None, need: S
     return None
 
 
-async def _run(gw: GatewayState, device: Device, model: LightModel, cmd: TasmotaCommand) -> dict[str, Any]:
-    state = await gw.read(device, refresh=False)
+async def _run(
+    gw: GatewayState, device: Device, model: LightModel, cmd: TasmotaCommand, deadline: Deadline
+) -> dict[str, Any]:
+    state = await gw.read(device, refresh=False, deadline=deadline)
     values = dict(state.values)
     result = plan(model, cmd, values)
     if result.changes:
-        await gw.command(device, result.changes)
+        await gw.command(device, result.changes, deadline=deadline)
         values.update(result.changes)
     info = {"id": device.info.id, "name": device.info.name, "backend": device.info.backend, "ip": device.info.ip}
     return render(model, result, values, info)
@@ -101,12 +104,13 @@ async def tasmota_command(
         return refusal
     device = gw.manager.get(device_id)
     model = LightModel.from_schema(device.schema_dict())
+    deadline = gw.deadline()  # one for the whole request, a Backlog's commands included
     if first.name == "backlog":
         for cmd in commands:
             if cmd.name in KNOWN and cmd.name != "backlog":
-                await _run(gw, device, model, cmd)
+                await _run(gw, device, model, cmd, deadline)
         # Tasmota clears the response of a Backlog; this is the answer its web API gives.
         return {"WARNING": "Enable weblog 2 if response expected"}
     if first.name not in KNOWN:
         return {"Command": "Unknown"}
-    return await _run(gw, device, model, first)
+    return await _run(gw, device, model, first, deadline)
