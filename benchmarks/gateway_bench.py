@@ -1,13 +1,14 @@
 """Gateway HTTP throughput and tail latency on loopback.
 
-The gateway runs in its own process (uvicorn, one worker) in front of an in-memory fleet of
-devices; the load generator is a minimal keep-alive HTTP/1.1 client on raw asyncio streams in this
-process, so the figures measure the gateway rather than a heavyweight client library. Two phases:
+The gateway runs in its own process (uvicorn, one worker) in front of the real router and emulated
+devices speaking the Tuya LAN protocol in a third process; the load generator is a minimal
+keep-alive HTTP/1.1 client on raw asyncio streams in this process, so the figures measure the
+gateway rather than a heavyweight client library. Two phases:
 cached status reads (``GET /api/v1/devices/{id}/status``) and commands
 (``POST /api/v1/devices/{id}/commands``), each with ``--clients`` concurrent connections spread over
 all devices. Targets on a 2-core machine: >= 2,000 reads/s, >= 500 commands/s, p99 <= 50 ms.
 
-    .venv/bin/python benchmarks/gateway_bench.py [--devices 50] [--clients 64] [--seconds 5] [--backend lan]
+    .venv/bin/python -m benchmarks.gateway_bench [--devices 50] [--clients 64] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # so `tests.gateway.memory_devices` imports when run as a script
+if str(ROOT) not in sys.path:  # so `benchmarks.lan_devices` resolves when run as a script
     sys.path.insert(0, str(ROOT))
 
 TARGETS = {"reads": 2000.0, "commands": 500.0, "p99_ms": 50.0}
@@ -54,10 +55,8 @@ def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Popen[st
     return build_hub(registry, vault), emulators
 
 
-def _server_process(devices: int, backend: str, port_queue: Any) -> None:
+def _server_process(devices: int, port_queue: Any) -> None:
     import logging
-
-    from tests.gateway.memory_devices import make_fleet
 
     from tuyagate.gateway.app import create_app
     from tuyagate.gateway.server import serve_app
@@ -67,19 +66,14 @@ def _server_process(devices: int, backend: str, port_queue: Any) -> None:
 
     async def main() -> None:
         with tempfile.TemporaryDirectory() as data_dir:
-            emulators = None
-            if backend == "lan":
-                manager, emulators = _lan_manager(devices, Path(data_dir))
-            else:
-                manager = make_fleet(extra=max(0, devices - 3))
+            manager, emulators = _lan_manager(devices, Path(data_dir))
             settings = GatewaySettings(data_dir=Path(data_dir), request_timeout=5.0)
             served = await serve_app(create_app(settings, manager), "127.0.0.1", 0)
             port_queue.put(served.port)
             try:
                 await served.wait()
             finally:
-                if emulators is not None:
-                    emulators.kill()
+                emulators.kill()
 
     asyncio.run(main())
 
@@ -218,18 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument(
-        "--backend",
-        choices=("memory", "lan"),
-        default="memory",
-        help="memory: in-process devices (measures the gateway alone); lan: the router over emulated devices "
-        "speaking the Tuya LAN protocol in another process (commands travel the real protocol)",
-    )
     args = parser.parse_args(argv)
 
     ctx = multiprocessing.get_context("spawn")
     port_queue = ctx.Queue()
-    server = ctx.Process(target=_server_process, args=(args.devices, args.backend, port_queue), daemon=True)
+    server = ctx.Process(target=_server_process, args=(args.devices, port_queue), daemon=True)
     server.start()
     try:
         port = port_queue.get(timeout=60)
@@ -243,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             server.join(5)
 
     print(
-        f"gateway benchmark: {args.devices} {args.backend} devices, {args.clients} concurrent keep-alive clients, "
+        f"gateway benchmark: {args.devices} emulated LAN devices, {args.clients} concurrent keep-alive clients, "
         "loopback"
     )
     print("closed loop = every client sends again as soon as answered (throughput); paced = the target rate")

@@ -1,4 +1,5 @@
-"""SSE events, a device that vanishes (502/504 in bounded time) and recovers, shutdown with open streams."""
+"""SSE events from real device pushes, a device that vanishes (502/504 in bounded time, or the cloud
+takes over) and recovers, shutdown with open streams."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.gateway.conftest import Gateway, GatewayFactory
-from tests.gateway.memory_devices import BULB_ID, PLUG_ID, STRIP_ID, MemoryDeviceManager
+from tests.gateway.conftest import BULB, PLUG, SWITCH, Gateway, GatewayFactory, HomeFactory, LiveHome
+from tuyagate.device_api import DeviceState
 from tuyagate.gateway.events_api import EventStreams, _stream
 from tuyagate.gateway.metrics import Metrics
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 class SSE:
@@ -45,41 +49,50 @@ class SSE:
                     break
         return events
 
-    async def events(self, count: int) -> list[tuple[str, dict[str, Any]]]:
-        return await asyncio.wait_for(self._events(count), 5)
+    async def events(self, count: int, within: float = 5.0) -> list[tuple[str, dict[str, Any]]]:
+        return await asyncio.wait_for(self._events(count), within)
 
 
-async def test_sse_streams_state_and_online_events(gateway: Gateway) -> None:
-    async with gateway.client.stream("GET", "/api/v1/events") as response:
+async def test_sse_streams_state_and_online_events(start_home: HomeFactory, start_gateway: GatewayFactory) -> None:
+    home = await start_home(cloud=False)
+    gateway = await start_gateway(home=home)
+    sim = home.sim(PLUG)
+    async with gateway.client.stream("GET", "/api/v1/events", params={"device": PLUG}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         sse = SSE(response)
         await sse.connected()
-        plug = gateway.fleet.get(PLUG_ID)
-        plug.push({"19": 456})
-        plug.vanish()
-        plug.recover()
-        events = await sse.events(3)
-    assert [name for name, _ in events] == ["state", "offline", "online"]
-    assert events[0][1]["device_id"] == PLUG_ID
-    assert events[0][1]["dps"] == {"19": 456}
-    assert events[0][1]["values"] == {"cur_power": 45.6}
+        await sim.set_dps({"19": 456})  # the device reports new power: a STATUS push
+        assert (await sse.events(1))[0][1]["dps"] == {"19": 456}
+        await sim.stop()  # unplugged
+        assert [name for name, _ in await sse.events(1)] == ["offline"]
+        await sim.start()  # back on the same address: the connection comes back by itself
+        assert [name for name, _ in await sse.events(1, within=10.0)] == ["online"]
     # The push also refreshed what status answers, from the cache.
-    status = (await gateway.client.get(f"/api/v1/devices/{PLUG_ID}/status")).json()
-    assert status["values"]["cur_power"] == 45.6
+    status = (await gateway.client.get(f"/api/v1/devices/{PLUG}/status")).json()
+    assert (status["route"], status["values"]["cur_power"]) == ("cache", 45.6)
 
 
-async def test_sse_filter_by_device_and_command_event(gateway: Gateway) -> None:
-    async with gateway.client.stream("GET", "/api/v1/events", params={"device": "strip"}) as response:
+async def test_sse_event_shape_filter_by_device_and_command_event(gateway: Gateway, home: LiveHome) -> None:
+    switch = home.sim(SWITCH)
+    wanted = not switch.dps["1"]
+    async with gateway.client.stream("GET", "/api/v1/events", params={"device": SWITCH}) as response:
         sse = SSE(response)
         await sse.connected()
-        gateway.fleet.get(PLUG_ID).push({"1": False})
-        r = await gateway.client.post(f"/api/v1/devices/{STRIP_ID}/commands", json={"dps": {"1": True}})
+        await home.sim(PLUG).set_dps({"19": 7})  # another device: filtered out
+        r = await gateway.client.post(f"/api/v1/devices/{SWITCH}/commands", json={"dps": {"1": wanted}})
         assert r.status_code == 200
         events = await sse.events(1)
-    assert events == [
-        ("state", {**events[0][1], "device_id": STRIP_ID, "kind": "state", "dps": {"1": True}, "route": "lan"})
-    ]
+    name, data = events[0]
+    assert (name, data["device_id"], data["kind"], data["dps"], data["route"]) == (
+        "state",
+        home.id(SWITCH),
+        "state",
+        {"1": wanted},
+        "lan",
+    )
+    assert data["values"] == {"switch_1": wanted}
+    assert isinstance(data["at"], float)
 
 
 async def test_sse_unknown_device_filter_is_404(gateway: Gateway) -> None:
@@ -88,19 +101,17 @@ async def test_sse_unknown_device_filter_is_404(gateway: Gateway) -> None:
     assert r.json()["error"]["code"] == "not_found"
 
 
-async def test_sse_two_clients_and_heartbeat(start_gateway: GatewayFactory) -> None:
-    gateway = await start_gateway()
+async def test_sse_two_clients_and_heartbeat(gateway: Gateway, home: LiveHome) -> None:
+    bulb = home.sim(BULB)
     async with (
-        gateway.client.stream("GET", "/api/v1/events") as first,
-        gateway.client.stream("GET", "/api/v1/events") as second,
+        gateway.client.stream("GET", "/api/v1/events", params={"device": BULB}) as first,
+        gateway.client.stream("GET", "/api/v1/events", params={"device": BULB}) as second,
     ):
         a, b = SSE(first), SSE(second)
         await a.connected()
         await b.connected()
-        bulb = gateway.fleet.get(BULB_ID)
         for i in range(20):
-            bulb.push({"22": 100 + i})
-            await asyncio.sleep(0.005)
+            await bulb.set_dps({"22": 100 + i})
         for sse in (a, b):
             events = await sse.events(20)
             assert [e[1]["dps"]["22"] for e in events] == list(range(100, 120))
@@ -109,82 +120,115 @@ async def test_sse_two_clients_and_heartbeat(start_gateway: GatewayFactory) -> N
         assert "tuyagate_sse_clients 2" in metrics
 
 
-async def test_slow_reader_loses_only_its_own_oldest_events(fleet: MemoryDeviceManager) -> None:
-    hub = EventStreams(fleet, Metrics(), queue_size=4, max_clients=8)
+async def test_slow_reader_loses_only_its_own_oldest_events(home: LiveHome) -> None:
+    streams = EventStreams(home.hub, Metrics(), queue_size=4, max_clients=8)
+    bulb = home.sim(BULB)
     try:
-        slow = _stream(hub, None, heartbeat=10.0)
-        fast = _stream(hub, frozenset({BULB_ID}), heartbeat=10.0)
+        slow = _stream(streams, None, heartbeat=10.0)
+        fast = _stream(streams, frozenset({home.id(BULB)}), heartbeat=10.0)
         assert await anext(slow) == "retry: 3000\n: connected\n\n"
         assert await anext(fast) == "retry: 3000\n: connected\n\n"
-        bulb = fleet.get(BULB_ID)
         got_fast = []
         for i in range(20):
-            bulb.push({"22": 100 + i})
-            got_fast.append(await asyncio.wait_for(anext(fast), 1))
-        assert [json.loads(t.split("data: ")[1])["dps"]["22"] for t in got_fast] == list(range(100, 120))
+            await bulb.set_dps({"22": 200 + i})
+            got_fast.append(await asyncio.wait_for(anext(fast), 5))
+        assert [json.loads(t.split("data: ")[1])["dps"]["22"] for t in got_fast] == list(range(200, 220))
         lost = await asyncio.wait_for(anext(slow), 1)
         assert "event: lost" in lost
         assert '{"dropped":16}' in lost
         rest = [await asyncio.wait_for(anext(slow), 1) for _ in range(4)]
-        assert [json.loads(t.split("data: ")[1])["dps"]["22"] for t in rest] == [116, 117, 118, 119]
-        assert hub.metrics.sse_dropped == 16
+        assert [json.loads(t.split("data: ")[1])["dps"]["22"] for t in rest] == [216, 217, 218, 219]
+        assert streams.metrics.sse_dropped == 16
         await slow.aclose()
         await fast.aclose()
-        assert hub.clients == 0
+        assert streams.clients == 0
     finally:
-        hub.close_streams()
+        streams.close_streams()
 
 
-async def test_vanished_device_times_out_then_recovers(gateway: Gateway) -> None:
-    plug = gateway.fleet.get(PLUG_ID)
-    plug.vanish("timeout")
+async def test_vanished_device_times_out_then_recovers(start_home: HomeFactory, start_gateway: GatewayFactory) -> None:
+    # LAN only: nothing can take over. A connection's own requests (its reconnect) give up after 1 s.
+    home = await start_home(cloud=False, timeout=1.0)
+    gateway = await start_gateway(home=home, request_timeout=0.5)
+    sim = home.sim(PLUG)
+    sim.faults.silent = True  # accepts and reads, never answers
     start = time.monotonic()
-    r = await gateway.client.get(f"/api/v1/devices/{PLUG_ID}/status", params={"refresh": "true"})
+    r = await gateway.client.get(f"/api/v1/devices/{PLUG}/status", params={"refresh": "true"})
     elapsed = time.monotonic() - start
     assert r.status_code == 504
     assert r.json()["error"]["code"] == "timeout"
     assert elapsed < gateway.settings.request_timeout + 1.0
-    r = await gateway.client.post(f"/api/v1/devices/{PLUG_ID}/commands", json={"dps": {"1": False}})
+    r = await gateway.client.post(f"/api/v1/devices/{PLUG}/commands", json={"dps": {"1": False}})
     assert r.status_code == 504
-    detail = (await gateway.client.get(f"/api/v1/devices/{PLUG_ID}")).json()
-    assert detail["online"] is False
-    assert detail["routes"][0]["healthy"] is False
+    detail = (await gateway.client.get(f"/api/v1/devices/{PLUG}")).json()
+    assert "did not answer" in detail["routes"][0]["last_error"]
     # Other devices are unaffected meanwhile.
-    assert (await gateway.client.get(f"/api/v1/devices/{STRIP_ID}/status")).status_code == 200
-    plug.recover()
-    r = await gateway.client.get(f"/api/v1/devices/{PLUG_ID}/status", params={"refresh": "true"})
-    assert r.status_code == 200
-    assert r.json()["route"] == "lan"
+    assert (await gateway.client.get(f"/api/v1/devices/{SWITCH}/status")).status_code == 200
+    sim.faults.silent = False
+    deadline = time.monotonic() + 10.0
+    while True:  # the connection was given up: it comes back after its reconnect wait
+        r = await gateway.client.get(f"/api/v1/devices/{PLUG}/status", params={"refresh": "true"})
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+    assert (r.status_code, r.json().get("route")) == (200, "lan"), r.text
 
 
-async def test_refused_connection_is_502(gateway: Gateway) -> None:
-    gateway.fleet.get(PLUG_ID).vanish("refused")
-    r = await gateway.client.post(f"/api/v1/devices/{PLUG_ID}/commands", json={"dps": {"1": False}})
+async def test_refused_connection_is_502(start_home: HomeFactory, start_gateway: GatewayFactory) -> None:
+    home = await start_home(cloud=False)
+    gateway = await start_gateway(home=home, request_timeout=2.0)
+    await home.sim(PLUG).stop()  # nothing listens on the device's address any more
+    r = await gateway.client.post(f"/api/v1/devices/{PLUG}/commands", json={"dps": {"1": False}})
     assert r.status_code == 502
     assert r.json()["error"]["code"] == "device_unreachable"
     assert "refused" in r.json()["error"]["message"]
+    detail = (await gateway.client.get(f"/api/v1/devices/{PLUG}")).json()
+    assert detail["online"] is False
+    assert detail["routes"][0]["healthy"] is False
 
 
-async def test_device_ignoring_its_deadline_still_gets_504(gateway: Gateway) -> None:
-    plug = gateway.fleet.get(PLUG_ID)
-    plug.delay = 30.0  # the device's own timeout is 0.5 s, but pretend it ignored it by passing none
+async def test_lan_gone_falls_back_to_cloud_and_says_so(start_home: HomeFactory, start_gateway: GatewayFactory) -> None:
+    home = await start_home()
+    gateway = await start_gateway(home=home)
+    await home.sim("Kettle plug").stop()
+    started = time.monotonic()
+    r = await gateway.client.post("/api/v1/devices/Kettle plug/commands", json={"dps": {"1": True}})
+    assert time.monotonic() - started < 5.0
+    assert r.status_code == 200
+    assert (r.json()["route"], r.json()["fallback"]) == ("cloud", True)
+    assert home.sim("Kettle plug").dps["1"] is True  # the emulated cloud shares the device's state
+    detail = (await gateway.client.get("/api/v1/devices/Kettle plug")).json()
+    assert next(route for route in detail["routes"] if route["name"] == "lan")["healthy"] is False
+    metrics = (await gateway.client.get("/metrics")).text
+    assert 'tuyagate_route_fallbacks_total{route="cloud"} 1' in metrics
 
+
+async def test_device_ignoring_its_deadline_still_gets_504(
+    start_home: HomeFactory, start_gateway: GatewayFactory
+) -> None:
+    home = await start_home(cloud=False)
+    gateway = await start_gateway(home=home, request_timeout=0.5)
+    home.sim(PLUG).faults.silent = True
+    plug = home.device(PLUG)
     original = plug.status
 
-    async def stubborn(*, refresh: bool = True, timeout: float | None = None, deadline: object = None):
+    # The real device honours its deadline; to check the gateway's own cut-off, this one call
+    # pretends it was given a minute instead (no real part misbehaves this way).
+    async def stubborn(*, refresh: bool = True, timeout: float | None = None, deadline: object = None) -> DeviceState:
         return await original(refresh=refresh, timeout=60.0)
 
     plug.status = stubborn  # type: ignore[method-assign]
     start = time.monotonic()
-    r = await gateway.client.get(f"/api/v1/devices/{PLUG_ID}/status", params={"refresh": "true"})
+    r = await gateway.client.get(f"/api/v1/devices/{PLUG}/status", params={"refresh": "true"})
     assert r.status_code == 504
     assert r.json()["error"]["code"] == "timeout"
     assert time.monotonic() - start < 2.0
 
 
-async def test_stop_ends_open_event_streams_quickly(start_gateway: GatewayFactory) -> None:
-    gateway = await start_gateway()
+async def test_stop_ends_open_event_streams_quickly(start_home: HomeFactory, start_gateway: GatewayFactory) -> None:
+    home = await start_home(cloud=False)
+    gateway = await start_gateway(home=home, manage=True)  # the app owns the hub: stopping closes it
     client = httpx.AsyncClient(base_url=gateway.url, timeout=10.0)
+    sim = home.sim(PLUG)
     try:
         async with client.stream("GET", "/api/v1/events") as response:
             await SSE(response).connected()
@@ -193,17 +237,21 @@ async def test_stop_ends_open_event_streams_quickly(start_gateway: GatewayFactor
             assert time.monotonic() - start < 3.0
     finally:
         await client.aclose()
-    assert gateway.fleet.started is False
+    for _ in range(250):  # up to 5 s: the hub closed its device connections, the emulator notices
+        if not sim.connected:
+            break
+        await asyncio.sleep(0.02)
+    assert not sim.connected
 
 
 async def test_a_client_that_leaves_is_unsubscribed(gateway: Gateway) -> None:
-    hub = gateway.app.state.gateway.streams
+    streams = gateway.app.state.gateway.streams
     async with gateway.client.stream("GET", "/api/v1/events") as response:
         await SSE(response).connected()
-        assert hub.clients == 1
+        assert streams.clients == 1
     # The server notices when its next heartbeat cannot be written.
     for _ in range(int((3 * gateway.settings.sse_heartbeat + 2.0) / 0.05)):
-        if not hub.clients:
+        if not streams.clients:
             break
         await asyncio.sleep(0.05)
-    assert hub.clients == 0
+    assert streams.clients == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tuyagate.errors import ConfigError
+from tuyagate.gateway.browser_guard import is_loopback_host
 from tuyagate.gateway.settings import GatewaySettings, is_loopback, load_settings
 
 
@@ -67,3 +68,20 @@ def test_missing_file() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("localhost:8780", True),
+        ("127.0.0.1", True),
+        ("127.1.2.3:1", True),
+        ("[::1]:8780", True),
+        ("app.localhost", True),
+        ("192.168.1.2:8780", False),
+        ("evil.example", False),
+        ("127.0.0.1.evil.example", False),
+    ],
+)
+def test_is_loopback_host(host: str, ok: bool) -> None:
+    assert is_loopback_host(host) is ok
