@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,8 @@ async def test_dimmer_ct_colour_on_a_bulb(gateway: Gateway, home: LiveHome) -> N
     assert body["HSBColor"] == "120,100,50"
     assert body["Color"] == "008000"
     assert body["Dimmer"] == 50
-    assert json.loads(bulb.dps["24"]) == {"h": 120, "s": 1000, "v": 500}
+    hsv = bulb.dps["24"]  # the schema writes the colour in the device's own format: hhhhssssvvvv hex
+    assert (int(hsv[0:4], 16), int(hsv[4:8], 16), int(hsv[8:12], 16)) == (120, 1000, 500)
     assert bulb.dps["21"] == "colour"
     status, body = await cm(gateway, BULB, "Color FF0000")
     assert body["HSBColor"] == "0,100,100"
