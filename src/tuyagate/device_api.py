@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from tuyagate.bus import Subscription
     from tuyagate.deadline import Deadline
+    from tuyagate.schema import DpSchema
 
 __all__ = [
     "CommandResult",
@@ -120,6 +121,11 @@ class Device(Protocol):
 
     def routes(self) -> list[RouteHealth]:
         """Health of each route, preferred first."""
+        ...
+
+    @property
+    def schema(self) -> DpSchema:
+        """The DP schema values are validated and converted with (empty when the device has none)."""
         ...
 
     def schema_dict(self) -> list[dict[str, Any]]:

@@ -170,6 +170,13 @@ async def test_cloud_error_codes(gateway: Gateway, home: LiveHome) -> None:
     r = await c.post(cmd, content=body, headers={**headers, "Content-Type": "application/json"})
     assert r.json()["success"] is True
     assert home.sim(PLUG).dps["9"] == 60
+    # Integers go in the cloud's raw units: 215 is 21.5 degrees on a scale-1 DP, as the real cloud takes it.
+    thermostat = f"/v1.0/devices/{home.id('Office thermostat')}/commands"
+    body = b'{"commands":[{"code":"temp_set","value":215}]}'
+    headers = _signed(gateway, "POST", thermostat, token=token["access_token"], body=body)
+    r = await c.post(thermostat, content=body, headers={**headers, "Content-Type": "application/json"})
+    assert r.json()["success"] is True
+    assert home.sim("Office thermostat").dps["2"] == 215
     # Unknown Tuya paths answer like the cloud does.
     r = await c.get("/v1.0/no/such/api")
     assert r.json()["code"] == 1108

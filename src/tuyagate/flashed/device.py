@@ -114,6 +114,11 @@ class FlashedDevice:
             )
         ]
 
+    @property
+    def schema(self) -> DpSchema:
+        """The synthetic schema learnt from the firmware on first contact (empty before it)."""
+        return self._schema
+
     def schema_dict(self) -> list[dict[str, Any]]:
         return self._schema.describe()
 

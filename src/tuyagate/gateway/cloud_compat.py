@@ -160,18 +160,23 @@ def _functions(device: Device, *, writable: bool, with_dp: bool = False) -> list
 
 
 def _parse_commands(body: bytes, device: Device) -> dict[str, Any]:
-    """Values by DP id from a command body; the codes must be the device's (else 2008, as the cloud)."""
+    """User values by code from a command body; the codes must be the device's (else 2008, as the cloud).
+
+    The cloud's values are its own form: integers in raw units (``temp_set`` 215 is 21.5 degrees with
+    scale 1), colours as objects. They are read back to user values here, so the device validates
+    and converts them once like any other command.
+    """
     try:
         commands = CloudCommandsIn.model_validate_json(body or b"null").commands
     except PydanticValidationError:
         raise CloudCompatError(env.CODE_PARAM_ILLEGAL, "param is illegal, please check it: commands") from None
-    by_code = {str(e.get("code")): str(e.get("dp_id")) for e in device.schema_dict() if e.get("code")}
+    schema = device.schema
     values: dict[str, Any] = {}
     for item in commands:
-        dp = by_code.get(item.code)
-        if dp is None:
+        dp = schema.get(item.code)
+        if dp is None or dp.code != item.code:
             raise CloudCompatError(env.CODE_COMMAND_NOT_SUPPORTED)
-        values[dp] = item.value
+        values[dp.code] = dp.from_wire(item.value)
     return values
 
 
