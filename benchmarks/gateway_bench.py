@@ -34,9 +34,10 @@ if str(ROOT) not in sys.path:  # so `benchmarks.lan_devices` resolves when run a
 TARGETS = {"reads": 2000.0, "commands": 500.0, "p99_ms": 50.0}
 
 
-def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Popen[str]]:
-    """The real router over emulated devices speaking the LAN protocol in another process."""
-    from tuyagate.devices.hub import build_hub
+async def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Popen[str]]:
+    """The real router over emulated devices speaking the LAN protocol in another process, opened as a
+    library user would: ``tuyagate.open_home`` on a data dir whose registry lists them."""
+    import tuyagate
     from tuyagate.devices.manifest_import import parse_fleet_manifest
     from tuyagate.devices.registry import Registry
     from tuyagate.devices.tinytuya_import import write_import
@@ -45,14 +46,20 @@ def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Popen[st
     manifest_path = data_dir / "fleet.json"
     command = [sys.executable, "-m", "benchmarks.lan_devices", "--count", str(devices), "--first-ip", "127.0.9.1"]
     command += ["--port", "0", "--manifest", str(manifest_path)]
-    emulators = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # a blocking start on purpose: nothing else runs in this process until the fleet is up
+    emulators = subprocess.Popen(  # noqa: ASYNC220
+        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert emulators.stdout is not None
     if emulators.stdout.readline().strip() != "ready":
         raise RuntimeError("the emulated fleet did not start")
     registry = Registry.open(data_dir)
-    vault = Vault.open(registry.db, data_dir, env={})
-    write_import(parse_fleet_manifest(json.loads(manifest_path.read_text())), registry, vault)
-    return build_hub(registry, vault), emulators
+    try:
+        vault = Vault.open(registry.db, data_dir)
+        write_import(parse_fleet_manifest(json.loads(manifest_path.read_text())), registry, vault)
+    finally:
+        registry.close()
+    return await tuyagate.open_home(data_dir, cloud=False), emulators
 
 
 def _server_process(devices: int, port_queue: Any) -> None:
@@ -66,7 +73,7 @@ def _server_process(devices: int, port_queue: Any) -> None:
 
     async def main() -> None:
         with tempfile.TemporaryDirectory() as data_dir:
-            manager, emulators = _lan_manager(devices, Path(data_dir))
+            manager, emulators = await _lan_manager(devices, Path(data_dir))
             settings = GatewaySettings(data_dir=Path(data_dir), request_timeout=5.0)
             served = await serve_app(create_app(settings, manager), "127.0.0.1", 0)
             port_queue.put(served.port)

@@ -67,7 +67,7 @@ async def call(app: Any, method: str, path: str, query: bytes = b"", body: bytes
 
 
 async def measure(requests: int, rounds: int) -> dict[str, float]:
-    from tuyagate.devices.hub import build_hub
+    import tuyagate
     from tuyagate.devices.manifest_import import parse_fleet_manifest
     from tuyagate.devices.registry import Registry
     from tuyagate.devices.tinytuya_import import write_import
@@ -81,14 +81,14 @@ async def measure(requests: int, rounds: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp)
             registry = Registry.open(data)
-            vault = Vault.open(registry.db, data, env={})
+            vault = Vault.open(registry.db, data)
             write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
-            hub = build_hub(registry, vault)
-            await hub.start()
+            registry.close()
+            hub = await tuyagate.open_home(data, cloud=False)
             try:
                 app = create_app(GatewaySettings(data_dir=data), hub, manage_manager=False)
-                plug = hub.get("Desk plug").info.id
-                await hub.get(plug).status(refresh=True, timeout=5.0)
+                plug = hub.device("Desk plug").info.id
+                await hub.device(plug).status(refresh=True, timeout=5.0)
                 cases: list[Case] = [
                     ("status (cached)", "GET", f"/api/v1/devices/{plug}/status", b"", b"", 200),
                     ("device list", "GET", "/api/v1/devices", b"", b"", 200),
@@ -114,7 +114,6 @@ async def measure(requests: int, rounds: int) -> dict[str, float]:
                 return out
             finally:
                 await hub.close()
-                registry.close()
 
 
 def main(argv: list[str] | None = None) -> int:

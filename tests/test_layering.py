@@ -73,7 +73,7 @@ LIBRARY_PATHS = {
     "devices": "import tuyagate.devices.hub, tuyagate.devices.registry, tuyagate.devices.vault, tuyagate.schema",
     "lan emulators": "import tuyagate.sim.device, tuyagate.sim.fleet",
     "cli parser": "from tuyagate.cli.main import build_parser\nbuild_parser()",
-    "cli commands": "import tuyagate.cli.control_cmds, tuyagate.cli.registry_cmds, tuyagate.gateway.token_cli",
+    "cli commands": "import tuyagate.cli.control_cmds, tuyagate.cli.registry_cmds, tuyagate.cli.token_cmds",
 }
 
 

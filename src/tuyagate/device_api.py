@@ -189,10 +189,12 @@ class Device(Protocol):
 class DeviceManager(Protocol):
     """All configured devices, started and stopped together (the gateway holds one)."""
 
-    def list(self) -> list[Device]: ...
+    def devices(self) -> list[Device]:
+        """Every device."""
+        ...
 
-    def get(self, id_or_name: str) -> Device:
-        """The device with this id or name; raises NotFoundError."""
+    def device(self, id_or_name: str) -> Device:
+        """The device with this id, else the one device with this name (any case); raises NotFoundError."""
         ...
 
     def events(

@@ -429,12 +429,12 @@ async def test_login_sync_import_then_every_device_by_name_lan_first(
     async with hub_session(Namespace(data_dir=str(data)), options=options) as hub:
         assert hub._cloud is not None  # the stored login gave the cloud route
         for dev in cloudy.manifest.devices:
-            state = await hub.get(dev.name).status()
+            state = await hub.device(dev.name).status()
             assert state.route == ("lan" if dev.lan else "cloud"), dev.name
             if dev.status:
                 assert state.dps == dev.status, dev.name
         for name in ("Desk plug", "Garage plug (Zigbee)", "Cellar plug (cloud only)"):
-            result = await hub.get(name).set({"switch_1": True})
+            result = await hub.device(name).set({"switch_1": True})
             assert (result.route, result.fallback) == ("cloud" if "cloud" in name else "lan", False)
     assert cloudy.fleet.sim_for(desk.id).dps["1"] is True
     garage = next(d for d in cloudy.manifest.devices if d.name == "Garage plug (Zigbee)")
@@ -442,8 +442,8 @@ async def test_login_sync_import_then_every_device_by_name_lan_first(
 
     # a hub limited to one sub-device brings its gateway along
     async with hub_session(Namespace(data_dir=str(data)), names=["garden sensor"], options=options) as hub:
-        assert sorted(d.info.name for d in hub.list()) == ["Garden sensor", "Zigbee gateway"]
-        assert (await hub.get("Garden sensor").status()).route == "lan"
+        assert sorted(d.info.name for d in hub.devices()) == ["Garden sensor", "Zigbee gateway"]
+        assert (await hub.device("Garden sensor").status()).route == "lan"
 
     assert await acli(data, "cloud", "logout") == 0
     assert capsys.readouterr().out == "the stored cloud login is removed\n"
@@ -581,8 +581,8 @@ async def test_a_tasmota_device_added_by_the_cli_is_controlled_by_name(
         assert await acli(data, *add, "--name", "Porch lamp") == 0
         assert "porch-pw" not in capsys.readouterr().out
         async with hub_session(Namespace(data_dir=str(data)), names=["porch lamp"]) as hub:
-            assert [d.info.name for d in hub.list()] == ["Porch lamp"]
-            lamp = hub.get("Porch lamp")
+            assert [d.info.name for d in hub.devices()] == ["Porch lamp"]
+            lamp = hub.device("Porch lamp")
             result = await lamp.set({"switch_1": True})
             assert result.route == "tasmota"
             assert sim.emulator.power == [True]

@@ -146,11 +146,11 @@ async def test_after_sync_and_discovery_every_device_is_controlled_by_name_lan_f
     await hub.start()
     try:
         for dev in env.manifest.devices:
-            state = await hub.get(dev.name).status()
+            state = await hub.device(dev.name).status()
             assert state.route == ("lan" if dev.lan else "cloud"), dev.name
             if dev.status:
                 assert state.dps == dev.status, dev.name
-        plug = hub.get("Desk plug")
+        plug = hub.device("Desk plug")
         result = await plug.set({"switch_1": True})
         assert (result.route, result.fallback) == ("lan", False)
         assert env.fleet.sim_for(plug.info.id).dps["1"] is True

@@ -54,7 +54,7 @@ async def test_connection_follows_a_device_to_its_new_address(tmp_path: Path) ->
     await old.start()
     await hub.start()
     try:
-        device = hub.get("Roaming plug")
+        device = hub.device("Roaming plug")
         assert (await device.status()).values["switch_1"] is True
         await old.stop()  # the plug reboots and gets another DHCP lease
         await new.start()

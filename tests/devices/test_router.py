@@ -46,21 +46,21 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 
 async def test_every_device_answers_by_name_with_converted_values(world: World) -> None:
-    plug = await world.hub.get("Desk plug").status()
+    plug = await world.hub.device("Desk plug").status()
     assert plug.route == "lan"
     assert plug.values["cur_voltage"] == 230.1  # raw 2301 with scale 1
     assert plug.dps["20"] == 2301
-    light = await world.hub.get("living room light").status()  # names are case-insensitive
+    light = await world.hub.device("living room light").status()  # names are case-insensitive
     assert (light.route, light.values["bright_value_v2"]) == ("lan", 500)
-    cellar = await world.hub.get("Cellar plug (cloud only)").status()
+    cellar = await world.hub.device("Cellar plug (cloud only)").status()
     assert cellar.route == "cloud"
     assert cellar.values["switch_1"] is False
-    sensor = await world.hub.get("Garden sensor").status()  # a Zigbee sub-device, through its gateway
+    sensor = await world.hub.device("Garden sensor").status()  # a Zigbee sub-device, through its gateway
     assert (sensor.route, sensor.values["va_temperature"]) == ("lan", 21.5)
 
 
 async def test_set_by_code_and_by_dp_id_goes_over_the_lan(world: World) -> None:
-    device = world.hub.get("Kettle plug")
+    device = world.hub.device("Kettle plug")
     sim = world.fleet.sim_for(device.info.id)
     result = await device.set({"switch_1": True})
     assert (result.route, result.fallback, result.dps) == ("lan", False, {"1": True})
@@ -71,7 +71,7 @@ async def test_set_by_code_and_by_dp_id_goes_over_the_lan(world: World) -> None:
 
 
 async def test_sub_device_set_through_gateway_connection(world: World) -> None:
-    child = world.hub.get("Garage plug (Zigbee)")
+    child = world.hub.device("Garage plug (Zigbee)")
     gateway_sim = world.fleet.sim_for(child.info.id)
     await child.set({"switch_1": True})
     assert gateway_sim.children[child.info.cid or ""].dps["1"] is True
@@ -79,7 +79,7 @@ async def test_sub_device_set_through_gateway_connection(world: World) -> None:
 
 
 async def test_bad_values_are_refused_before_anything_is_sent(world: World) -> None:
-    light = world.hub.get("Hall light")
+    light = world.hub.device("Hall light")
     sim = world.fleet.sim_for(light.info.id)
     before = sim.stats.commands
     with pytest.raises(ValidationError, match="between 10 and 1000"):
@@ -89,12 +89,12 @@ async def test_bad_values_are_refused_before_anything_is_sent(world: World) -> N
     with pytest.raises(UnknownDpError, match='no data point "no_such_code"'):
         await light.set({"no_such_code": 1})
     with pytest.raises(ValidationError, match="read-only"):
-        await world.hub.get("Desk plug").set({"cur_power": 5})
+        await world.hub.device("Desk plug").set({"cur_power": 5})
     assert sim.stats.commands == before
 
 
 async def test_unknown_dp_ids_are_refused_naming_the_known_codes(world: World) -> None:
-    plug = world.hub.get("Desk plug")
+    plug = world.hub.device("Desk plug")
     sim = world.fleet.sim_for(plug.info.id)
     before = sim.stats.commands
     with pytest.raises(UnknownDpError, match=r"no DP id 77 in this device's schema \(known: switch_1 \(1\)") as info:
@@ -110,7 +110,7 @@ async def test_unknown_dp_ids_are_refused_naming_the_known_codes(world: World) -
 
 
 async def test_a_device_without_schema_takes_dp_ids_unchecked_and_says_so(world: World) -> None:
-    hub_device = world.hub.get("Zigbee gateway")  # no cloud specification and no built-in schema
+    hub_device = world.hub.device("Zigbee gateway")  # no cloud specification and no built-in schema
     assert hub_device.schema_dict() == []
     sim = world.fleet.sim_for(hub_device.info.id)
     result = await hub_device.set({"101": 7})
@@ -121,7 +121,7 @@ async def test_a_device_without_schema_takes_dp_ids_unchecked_and_says_so(world:
 
 
 async def test_lan_down_falls_back_to_cloud_then_comes_back(world: World) -> None:
-    device = world.hub.get("Heater plug")  # a 3.5 device
+    device = world.hub.device("Heater plug")  # a 3.5 device
     sim = world.fleet.sim_for(device.info.id)
     assert (await device.status()).route == "lan"
 
@@ -150,7 +150,7 @@ async def test_lan_down_falls_back_to_cloud_then_comes_back(world: World) -> Non
 
 
 async def test_pushes_become_events_and_fresh_cache(world: World) -> None:
-    device = world.hub.get("Bedroom curtain")
+    device = world.hub.device("Bedroom curtain")
     sim = world.fleet.sim_for(device.info.id)
     await device.status()
     events = world.hub.events()
@@ -171,14 +171,14 @@ async def test_pushes_become_events_and_fresh_cache(world: World) -> None:
 
 
 async def test_last_state_is_saved_to_the_registry(world: World) -> None:
-    device = world.hub.get("Kitchen switch")
+    device = world.hub.device("Kitchen switch")
     await device.set({"switch_2": True})
     await world.hub.close()
     assert world.registry.get("Kitchen switch").last_state == {"1": False, "2": True, "7": 0}
 
 
 async def test_a_busy_device_is_not_taken_for_a_broken_one(world: World) -> None:
-    device = world.hub.get("Office thermostat")
+    device = world.hub.device("Office thermostat")
     sim = world.fleet.sim_for(device.info.id)
     assert (await device.status()).route == "lan"
     sim.faults.reply_delay = 0.3  # one request at a time, 0.3 s each; the LAN share of a deadline is 1 s

@@ -69,10 +69,10 @@ class LiveHome:
     hub: Home
 
     def device(self, name: str) -> Device:
-        return self.hub.get(name)
+        return self.hub.device(name)
 
     def id(self, name: str) -> str:
-        return self.hub.get(name).info.id
+        return self.hub.device(name).info.id
 
     def sim(self, name: str) -> SimDevice:
         """The emulator answering for a device (its gateway's, for a sub-device)."""
@@ -113,7 +113,7 @@ async def running_home(
         try:
             await hub.start()
             intact = tamper is None and cloud_secret == EMU_SECRET
-            for device in hub.list():
+            for device in hub.devices():
                 if intact and (device.info.ip or cloud):
                     await device.status(refresh=True, timeout=5.0)
             yield LiveHome(emulated, hub)

@@ -266,8 +266,8 @@ async def test_batch_status_and_device_lists(gateway: Gateway, home: LiveHome) -
     assert [item["id"] for item in batch["result"]] == [plug_id, bulb_id]
     assert batch["result"][1]["status"] == _cloud_status(home, BULB)
     listing = await get("/v1.0/iot-03/devices")
-    assert listing["result"]["total"] == len(home.hub.list())
-    assert [d["id"] for d in listing["result"]["list"]] == [d.info.id for d in home.hub.list()]
+    assert listing["result"]["total"] == len(home.hub.devices())
+    assert [d["id"] for d in listing["result"]["list"]] == [d.info.id for d in home.hub.devices()]
     legacy = await get(f"/v1.0/devices?device_ids={bulb_id}")
     assert [d["name"] for d in legacy["result"]["devices"]] == [BULB]
     assert (await get("/v1.0/devices?device_ids=bfnotlinked"))["code"] == 1106

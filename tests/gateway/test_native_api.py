@@ -18,7 +18,7 @@ async def test_list_devices(gateway: Gateway, home: LiveHome) -> None:
     r = await gateway.client.get("/api/v1/devices")
     assert r.status_code == 200
     devices = r.json()["devices"]
-    assert [d["id"] for d in devices] == [d.info.id for d in home.hub.list()]
+    assert [d["id"] for d in devices] == [d.info.id for d in home.hub.devices()]
     assert next(d for d in devices if d["id"] == home.id(PLUG)) == {
         "id": home.id(PLUG),
         "name": PLUG,
@@ -200,7 +200,7 @@ async def test_healthz_index_and_docs(gateway: Gateway, home: LiveHome) -> None:
     assert index["name"] == "tuyagate"
     assert index["docs"] == "/docs"
     r = await gateway.client.get("/healthz")
-    count = len(home.hub.list())
+    count = len(home.hub.devices())
     assert r.json() == {"status": "ok", "devices": count, "online": count}
     docs = await gateway.client.get("/docs")
     assert docs.status_code == 200
@@ -217,7 +217,7 @@ async def test_metrics_text(gateway: Gateway, home: LiveHome) -> None:
         'tuyagate_http_requests_total{method="GET",route="/api/v1/devices/{device_id}/status",status="200"} 1' in text
     )
     assert 'tuyagate_errors_total{code="not_found"} 1' in text
-    assert f"tuyagate_device_connections {len(home.hub.list())}" in text
+    assert f"tuyagate_device_connections {len(home.hub.devices())}" in text
     assert f'tuyagate_device_calls_total{{kind="status",route="cache"}} {before + 1}' in text
     assert "# TYPE tuyagate_http_request_duration_seconds histogram" in text
 

@@ -23,7 +23,9 @@ async def test_no_secret_in_logs_or_answers(
     gw = await start_gateway()
     answers: list[str] = []
     auth = {"Authorization": f"Bearer {token}"}
-    paths = ["/api/v1/devices", "/metrics", "/openapi.json"] + [f"/api/v1/devices/{d.info.id}" for d in home.hub.list()]
+    paths = ["/api/v1/devices", "/metrics", "/openapi.json"] + [
+        f"/api/v1/devices/{d.info.id}" for d in home.hub.devices()
+    ]
     for path in paths:
         answers.append((await gw.client.get(path, headers=auth)).text)
     tasmota = f"/tasmota/{PLUG}/cm"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tuyagate.cli.token_cmds import main as token_main
 from tuyagate.errors import NotFoundError, ValidationError
 from tuyagate.gateway.auth import FailureThrottle, JsonTokenStore, create_token, hash_token, revoke_token
-from tuyagate.gateway.token_cli import main as token_main
 
 
 def test_tokens_are_stored_hashed_and_private(tmp_path: Path) -> None:

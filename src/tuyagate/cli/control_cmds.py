@@ -220,7 +220,7 @@ async def _status_named(args: argparse.Namespace, name: str) -> int:
     from tuyagate.cli.context import hub_session
 
     async with hub_session(args, names=[name]) as hub:
-        device = hub.get(name)
+        device = hub.device(name)
         state = await device.status(timeout=args.timeout)
         if args.json:
             _print_json(
@@ -243,7 +243,7 @@ async def _set_named(args: argparse.Namespace, name: str, values: dict[str, Any]
     from tuyagate.cli.context import hub_session
 
     async with hub_session(args, names=[name]) as hub:
-        device = hub.get(name)
+        device = hub.device(name)
         result = await device.set(values, timeout=args.timeout)
         if args.json:
             _print_json(
@@ -269,7 +269,7 @@ async def _watch_named(args: argparse.Namespace, name: str) -> int:
     end = None if args.duration is None else loop.time() + args.duration
     seen = 0
     async with hub_session(args, names=[name]) as hub:
-        device = hub.get(name)
+        device = hub.device(name)
         events = device.events()
         state = await device.status(timeout=args.timeout)
         _emit(args, {"event": "state", "device": device.info.id, "dps": state.values})

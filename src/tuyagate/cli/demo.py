@@ -152,15 +152,15 @@ class DemoWorld:
             "url": self.url,
             "client_id": self.client_id,
             "secret": self.secret,
-            "devices": len(self.hub.list()),
+            "devices": len(self.hub.devices()),
             "docs": self.url + "/docs",
         }
 
     def examples(self) -> str:
         """Copy-pasteable commands for each API style, with real device ids."""
         assert self.hub is not None
-        plug = self.hub.get("Desk plug").info.id
-        light = self.hub.get("Living room light").info.id
+        plug = self.hub.device("Desk plug").info.id
+        light = self.hub.device("Living room light").info.id
         url = self.url
         return "\n".join(
             [

@@ -27,7 +27,7 @@ TOP_LEVEL_MODULES = (
     "tuyagate.cli.control_cmds",
     "tuyagate.cli.registry_cmds",
     "tuyagate.cli.serve_cmds",
-    "tuyagate.gateway.token_cli",
+    "tuyagate.cli.token_cmds",
 )
 # Modules that add `tuyagate sim ...` emulators.
 SIM_MODULES = (

@@ -115,12 +115,6 @@ class Home:
 
     def device(self, id_or_name: str) -> Device:
         """The device with this id, else the one device with this name (any case); NotFoundError otherwise."""
-        return self.get(id_or_name)
-
-    def list(self) -> list[Device]:
-        return list(self._devices.values())
-
-    def get(self, id_or_name: str) -> Device:
         device = self._devices.get(id_or_name)
         if device is not None:
             return device

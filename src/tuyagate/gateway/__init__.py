@@ -10,7 +10,7 @@ Entry points: :func:`tuyagate.gateway.app.create_app` (the app factory, over any
 - ``native_api``, ``events_api``: the REST API and Server-Sent Events;
 - ``cloud_compat`` (+ ``cloud_envelope``, ``cloud_tokens``): the Tuya-cloud-compatible API;
 - ``tasmota_compat`` (+ ``tasmota_commands``): the Tasmota-compatible API;
-- ``auth``, ``guard``, ``token_cli``: API tokens, the per-request check, and their CLI;
+- ``auth``, ``guard``, ``token_cmds`` (in cli/): API tokens, the per-request check, and their CLI;
 - ``errors``, ``limits``, ``metrics``, ``state``, ``models``: error shape and codes, body limit,
   Prometheus metrics, the per-app state with device-call deadlines, request bodies and answers.
 

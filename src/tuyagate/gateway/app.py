@@ -90,7 +90,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_manager:
             await manager.start()
-        log.info("gateway ready with %d devices", len(manager.list()))
+        log.info("gateway ready with %d devices", len(manager.devices()))
         try:
             yield
         finally:

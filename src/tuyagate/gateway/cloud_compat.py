@@ -113,7 +113,7 @@ def _tokens(gw: GatewayState) -> CloudTokens:
 
 def _device(gw: GatewayState, device_id: str) -> Device:
     try:
-        return gw.manager.get(device_id)
+        return gw.manager.device(device_id)
     except NotFoundError:
         # What the real cloud answers for a device that is not linked to the project.
         raise CloudCompatError(env.CODE_PERMISSION_DENY) from None
@@ -254,7 +254,7 @@ def _selected(gw: GatewayState, device_ids: str) -> list[Device]:
     """The devices named in ``device_ids=a,b`` (all when empty); unknown ids are a permission error."""
     ids = [i for i in device_ids.split(",") if i]
     if not ids:
-        return gw.manager.list()
+        return gw.manager.devices()
     if len(ids) > MAX_BATCH:
         raise CloudCompatError(env.CODE_PARAM_ILLEGAL, f"at most {MAX_BATCH} device_ids per call")
     return [_device(gw, i) for i in ids]

@@ -129,7 +129,7 @@ async def events(
 ) -> StreamingResponse:
     authorize(request, "read")
     gw = request.app.state.gateway
-    devices = frozenset(gw.manager.get(d).info.id for d in device) if device else None
+    devices = frozenset(gw.manager.device(d).info.id for d in device) if device else None
     gw.streams.check_capacity()
     return StreamingResponse(
         _stream(gw.streams, devices, gw.settings.sse_heartbeat),

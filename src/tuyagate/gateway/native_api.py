@@ -47,7 +47,7 @@ router = Endpoints(tags=("devices",))
 
 @router.get("/api/v1/devices", summary="List devices", response=DeviceList, scope="read")
 async def list_devices(gw: GatewayState, request: Request) -> DeviceList:
-    return {"devices": [device_summary(d) for d in gw.manager.list()]}
+    return {"devices": [device_summary(d) for d in gw.manager.devices()]}
 
 
 @router.get(
@@ -59,7 +59,7 @@ async def list_devices(gw: GatewayState, request: Request) -> DeviceList:
     scope="read",
 )
 async def get_device(gw: GatewayState, request: Request, device_id: str) -> DeviceDetail:
-    return device_detail(gw.manager.get(device_id))
+    return device_detail(gw.manager.device(device_id))
 
 
 @router.get(
@@ -75,7 +75,7 @@ async def get_device(gw: GatewayState, request: Request, device_id: str) -> Devi
     scope="read",
 )
 async def get_status(gw: GatewayState, request: Request, device_id: str, refresh: bool) -> StatusOut:
-    return status_out(await gw.read(gw.manager.get(device_id), refresh=refresh))
+    return status_out(await gw.read(gw.manager.device(device_id), refresh=refresh))
 
 
 @router.post(
@@ -88,7 +88,7 @@ async def get_status(gw: GatewayState, request: Request, device_id: str, refresh
     scope="control",
 )
 async def post_commands(gw: GatewayState, request: Request, device_id: str, body: CommandsIn) -> CommandOut:
-    device = gw.manager.get(device_id)
+    device = gw.manager.device(device_id)
     try:
         result = await gw.command(device, body.values())
     except NotFoundError as exc:
@@ -113,7 +113,7 @@ async def index(gw: GatewayState, request: Request) -> IndexOut:
 
 @router.get("/healthz", summary="Liveness: the gateway answers", tags=("gateway",), response=HealthOut)
 async def healthz(gw: GatewayState, request: Request) -> HealthOut:
-    devices = gw.manager.list()
+    devices = gw.manager.devices()
     return {"status": "ok", "devices": len(devices), "online": sum(1 for d in devices if d.online)}
 
 
@@ -126,7 +126,7 @@ async def healthz(gw: GatewayState, request: Request) -> HealthOut:
     scope="read",
 )
 async def metrics(gw: GatewayState, request: Request) -> str:
-    devices = gw.manager.list()
+    devices = gw.manager.devices()
     return gw.metrics.render(
         devices_total=len(devices), devices_online=sum(1 for d in devices if d.online), sse_clients=gw.streams.clients
     )

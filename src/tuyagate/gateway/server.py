@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_HINT = (
     "create one with: tuyagate tokens create --name NAME --scope control [--config tuyagate.toml] "
-    "(or: python -m tuyagate.gateway.token_cli create --name NAME --scope control)"
+    "(or: python -m tuyagate.cli.token_cmds create --name NAME --scope control)"
 )
 STARTUP_DEADLINE = 30.0
 

@@ -102,7 +102,7 @@ async def tasmota_command(
     refusal = _authorize(request, gw, password, "control" if _needs_control(commands) else "read")
     if refusal is not None:
         return refusal
-    device = gw.manager.get(device_id)
+    device = gw.manager.device(device_id)
     model = LightModel.from_schema(device.schema_dict())
     deadline = gw.deadline()  # one for the whole request, a Backlog's commands included
     if first.name == "backlog":

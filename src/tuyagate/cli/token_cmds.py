@@ -1,7 +1,7 @@
 """``tuyagate tokens {create,list,revoke}``: manage the gateway's API tokens.
 
 A token is printed once, at creation; only its hash is stored. Also runnable on its own as
-``python -m tuyagate.gateway.token_cli`` so a token can be made before the CLI wiring exists.
+``python -m tuyagate.cli.token_cmds`` so a token can be made before the CLI wiring exists.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuyagate.gateway.token_cli")
+    parser = argparse.ArgumentParser(prog="python -m tuyagate.cli.token_cmds")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["tokens", *(sys.argv[1:] if argv is None else argv)])
     try:
