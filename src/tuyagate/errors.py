@@ -17,6 +17,7 @@ __all__ = [
     "HandshakeTimeoutError",
     "IntegrityError",
     "KeyMismatchError",
+    "LocalKeyError",
     "NotFoundError",
     "ProtocolError",
     "TuyaAuthError",
@@ -99,12 +100,25 @@ class TuyaAuthError(TuyaError):
     """
 
 
+class LocalKeyError(TuyaAuthError):
+    """The device and we do not share the local key (wrong key, or the device was re-paired).
+
+    Every version where the protocol can tell raises it at once instead of timing out: 3.4/3.5
+    during the handshake (as its subclass :class:`KeyMismatchError`); 3.2/3.3 when the device
+    answers with a frame whose framing checks out but whose payload does not decrypt with our key
+    (real devices answer a request they cannot decrypt with return code 1 and an error text
+    encrypted with their own key), or when it closes a new connection right after reading our
+    first encrypted request; 3.1 when a frame's MD5 tag fails (3.1 does not encrypt queries, so
+    only commands and pushes can tell). The message says which version or key to check.
+    """
+
+
 class HandshakeError(TuyaError):
     """The 3.4/3.5 session-key negotiation did not complete."""
 
 
-class KeyMismatchError(HandshakeError, TuyaAuthError):
-    """The device and we do not share the local key (wrong key, or the device was re-paired)."""
+class KeyMismatchError(HandshakeError, LocalKeyError):
+    """The 3.4/3.5 handshake answer failed its check: the device and we do not share the local key."""
 
 
 class HandshakeTimeoutError(HandshakeError, TuyaTimeoutError):

@@ -167,7 +167,7 @@ def test_add_list_remove_stock_sub_and_tasmota_devices(
     }
     assert (plug["dps"], plug["schema_source"], plug["has_local_key"]) == (2, "builtin", True)
     hub = by_name["Hub"]
-    assert (hub["port"], hub["version"], hub["settings"]) == (6669, "3.3", {"dev_type": "device22"})
+    assert (hub["port"], hub["version"], hub["settings"]) == (6669, "device22", {})  # one spelling, as typed
     door = by_name["Door sensor"]
     assert (door["parent_id"], door["cid"], door["address"], door["has_local_key"]) == (
         "bfgw00000000000000001",
@@ -270,7 +270,7 @@ def test_import_tinytuya_files(data: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert rows["bf5566778899aabbccddee"]["parent_id"] == "bf00112233445566778899"
     assert rows["bfcc0011223344556677aa"]["backend"] == "tuya-cloud"
-    assert rows["bf77665544332211009988"]["settings"]["dev_type"] == "device22"
+    assert rows["bf77665544332211009988"]["version"] == "device22"  # tinytuya's dev_type, in our spelling
 
     # again, only devices.json: nothing changes, the snapshot's addresses are kept
     assert cli(data, "devices", "import", devices) == 0

@@ -96,7 +96,7 @@ def test_snapshot_alone() -> None:
     )
     assert plug.last_state == {"1": True, "9": 0, "17": 12, "18": 230, "19": 530, "20": 2301, "38": "memory"}
     scanned = by_id[SCANNED_ONLY]
-    assert (scanned.name, scanned.version, scanned.settings) == (SCANNED_ONLY, "3.3", {"dev_type": "device22"})
+    assert (scanned.name, scanned.version, scanned.settings) == (SCANNED_ONLY, "device22", {})
     assert by_id[BULB].version == "3.5"
     assert by_id[BLE].version is None
     assert by_id[BLE].address is None

@@ -1,11 +1,13 @@
 """Fixtures: emulated Tuya devices on 127.0.0.1 (port 0), and clients with short deadlines.
 
-Everything started here is stopped after the test, clients before emulators.
+Everything started here is stopped after the test, clients before emulators. Tests wait for
+conditions with :func:`until` (polling with a deadline), never with a bare sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -23,6 +25,20 @@ SimFactory = Callable[..., Awaitable[SimDevice]]
 ClientFactory = Callable[..., DeviceConnection]
 
 
+async def until(condition: Callable[[], object], *, timeout: float = 2.0, what: str = "the condition") -> float:
+    """Wait until ``condition()`` is true, polling every 5 ms; fail the test after ``timeout`` seconds.
+
+    Returns the seconds it took.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not condition():
+        if loop.time() - start > timeout:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        await asyncio.sleep(0.005)
+    return loop.time() - start
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SimFactory]:
     """``await sim(version="3.4", dps=..., ...)`` starts an emulated device."""
@@ -38,7 +54,10 @@ async def sim() -> AsyncIterator[SimFactory]:
         return device
 
     yield start
-    await asyncio.sleep(0.02)  # let the emulators see the clients' EOF first
+    # The clients are closed by now: let the emulators see their EOF first (a client a test left
+    # open is cut when its emulator stops).
+    with contextlib.suppress(AssertionError):
+        await until(lambda: not any(device.connected for device in started), timeout=1.0)
     for device in started:
         await device.stop()
 

@@ -21,7 +21,7 @@ from tuyagate.errors import (
 from tuyagate.lan import EventKind
 from tuyagate.sim.device import SimDevice
 
-from .conftest import DEV_ID, KEY, WRONG_KEY, ClientFactory, SimFactory
+from .conftest import DEV_ID, KEY, WRONG_KEY, ClientFactory, SimFactory, until
 
 
 def _free_port() -> int:
@@ -94,8 +94,8 @@ async def test_wrong_key_silent_or_closed(
     assert not isinstance(info.value, KeyMismatchError)
 
 
-async def test_wrong_key_on_33_is_a_timeout_with_a_hint(sim: SimFactory, client: ClientFactory) -> None:
-    device = await sim(version="3.3")
+async def test_wrong_key_on_a_silent_33_device_is_a_timeout_with_a_hint(sim: SimFactory, client: ClientFactory) -> None:
+    device = await sim(version="3.3", wrong_key="silent")
     dev = client(device, key=WRONG_KEY, timeout=0.3)
     with pytest.raises(TuyaTimeoutError, match="wrong local key or version"):
         await dev.status()
@@ -188,17 +188,13 @@ async def test_device_restart_mid_run(sim: SimFactory, client: ClientFactory) ->
                 await asyncio.sleep(0.02)
 
     poller = asyncio.create_task(poll())
-    await asyncio.sleep(0.1)
+    await until(lambda: len(answers) >= 3, what="answers before the power cut")
     await device.stop()  # power cut
     assert (await events.get(timeout=1.0)).kind is EventKind.DISCONNECTED
-    await asyncio.sleep(0.3)
+    await until(lambda: len(failures) >= 3, what="failures while the device is down")
     reborn = await sim(version="3.4", dps={"1": False}, port=port)
     assert (await events.get(timeout=2.0)).kind is EventKind.CONNECTED  # the background reconnect
-    for _ in range(100):  # up to 2 s
-        if answers and answers[-1] == {"1": False}:
-            break
-        await asyncio.sleep(0.02)
-    assert answers[-1] == {"1": False}
+    await until(lambda: answers[-1] == {"1": False}, what="an answer from the restarted device")
     stop.set()
     await poller
     assert failures  # typed errors while it was down, nothing else
@@ -248,7 +244,7 @@ async def test_cancelled_caller_does_not_confuse_the_next(sim: SimFactory, clien
     dev = client(device)
     device.faults.reply_delay = 0.2
     task = asyncio.create_task(dev.status())
-    await asyncio.sleep(0.05)
+    await until(lambda: device.stats.frames_received == 1, what="the query's arrival")  # now waiting for its answer
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -319,7 +315,7 @@ async def test_backoff_never_outlasts_the_deadline(sim: SimFactory, client: Clie
     dev = client(device, timeout=0.3, backoff=Backoff(2.0, 2.0))
     await dev.status()
     device.disconnect()  # the device drops us: wait ~2 s before reconnecting, but never past a deadline
-    await asyncio.sleep(0.05)
+    await until(lambda: not dev.connected, what="the client noticing the drop")
     start = time.monotonic()
     with pytest.raises(TuyaConnectionLost, match="next attempt is allowed in"):
         await dev.status()

@@ -29,6 +29,7 @@ from tuyagate.protocol.discovery import (
     encode_devinfo_request,
 )
 from tuyagate.protocol.frames import (
+    DEFAULT_MAX_FRAME,
     PREFIX_55AA,
     PREFIX_6699,
     SUFFIX_55AA,
@@ -89,11 +90,14 @@ def expected_data(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def handshaken_pair(version: str, client_nonce: bytes, device_nonce: bytes) -> tuple[MessageCodec, MessageCodec]:
+def handshaken_pair(
+    version: str, client_nonce: bytes, device_nonce: bytes, *, max_frame: int | None = None
+) -> tuple[MessageCodec, MessageCodec]:
     """A client and a device codec after a real 3.4/3.5 negotiation (or fresh, for other versions)."""
     spec = get_spec(version)
-    client = MessageCodec(spec, KEY, role=Role.CLIENT)
-    device = MessageCodec(spec, KEY, role=Role.DEVICE)
+    limit = DEFAULT_MAX_FRAME if max_frame is None else max_frame
+    client = MessageCodec(spec, KEY, role=Role.CLIENT, max_frame=limit)
+    device = MessageCodec(spec, KEY, role=Role.DEVICE, max_frame=limit)
     if spec.session_key:
         chs, dhs = ClientHandshake(client, client_nonce), DeviceHandshake(device, device_nonce)
         (start,) = device.feed(chs.start(seq=1, iv=IV))
@@ -187,10 +191,8 @@ FRAMES = {v: sample_frames(v) for v in VERSIONS}
 
 def codec_in_state(version: str, role: Role, state: str) -> MessageCodec:
     if state == "session":
-        client, device = handshaken_pair(version, b"c" * 16, b"d" * 16)
-        codec = client if role is Role.CLIENT else device
-        codec._splitter.max_frame = MAX_FRAME
-        return codec
+        client, device = handshaken_pair(version, b"c" * 16, b"d" * 16, max_frame=MAX_FRAME)
+        return client if role is Role.CLIENT else device
     codec = MessageCodec(get_spec(version), KEY, role=role, max_frame=MAX_FRAME)
     if state == "handshaking":
         ClientHandshake(codec, b"c" * 16).start(seq=1, iv=IV)

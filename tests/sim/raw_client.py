@@ -59,8 +59,12 @@ class RawClient:
             return self.pending.pop(0)
 
     async def closed(self, timeout: float = 2.0) -> bool:
+        """Whether the device closed the connection (in order, or with a reset: how it turns a client away)."""
         async with asyncio.timeout(timeout):
-            return await self.reader.read(4096) == b""
+            try:
+                return await self.reader.read(4096) == b""
+            except ConnectionResetError:
+                return True
 
     def close(self) -> None:
         self.writer.close()

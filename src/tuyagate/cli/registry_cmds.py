@@ -23,11 +23,12 @@ from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.tinytuya_import import ImportResult, parse_tinytuya
 from tuyagate.devices.vault import Vault, format_master_key, rotate_master_key
 from tuyagate.errors import ConfigError
+from tuyagate.protocol.versions import VERSIONS as PROTOCOL_VERSIONS
 
 __all__ = ["device_row", "merge_import", "register"]
 
 TUYA_PORT = 6668
-VERSIONS = ("3.1", "3.2", "3.3", "3.4", "3.5", "device22")
+VERSIONS = tuple(PROTOCOL_VERSIONS)  # "3.1" .. "3.5" and "device22", from the one version table
 FLASHED = ("tasmota", "openbeken", "esphome")
 BACKEND_CHOICES = ("tuya", "tuya-lan", "tuya-cloud", *FLASHED)
 # How much a schema source is trusted; an import replaces a schema only with one at least as good.
@@ -220,13 +221,8 @@ def _tuya_record(
     key = read_secret(args.key, from_stdin=args.key_stdin, prompt="Local key: ", ask=ask)
     if key is not None and len(key.encode("latin-1", errors="replace")) != 16:
         raise ConfigError("a Tuya local key is 16 characters long")
-    device22 = args.version == "device22"
-    version = "3.3" if device22 else args.version  # device22 is a 3.3 variant; the setting tells the codec
+    version = args.version  # "device22" included: the registry stores the version as the CLI spells it
     settings = dict(old.settings) if old is not None else {}
-    if device22:
-        settings["dev_type"] = "device22"
-    elif args.version is not None:
-        settings.pop("dev_type", None)
     if old is None:
         if not args.name:
             raise ConfigError("a new device needs --name")

@@ -261,12 +261,11 @@ def build_hub(
         if not key or not rec.address or rec.backend == "tuya-cloud":
             return None
         dps = rec.settings.get("dps_to_request")
-        version = "device22" if rec.settings.get("dev_type") == "device22" else rec.version
         conn = DeviceConnection(
             rec.id,
             rec.address,
             key,
-            version,
+            rec.version,
             port=rec.port or 6668,
             timeout=opts.timeout,
             heartbeat_interval=opts.heartbeat_interval,

@@ -46,7 +46,7 @@ class DeviceRecord:
     backend: str = "tuya-lan"  # one of BACKENDS
     address: str | None = None  # LAN IP or host name; None = unknown (found by discovery) or cloud only
     port: int | None = None
-    version: str | None = None  # Tuya protocol version "3.1" .. "3.5"; None = detect
+    version: str | None = None  # Tuya protocol version "3.1" .. "3.5" or "device22"; None = detect
     category: str = ""  # Tuya category code: kg, cz, dj, ...
     product_id: str = ""
     product_name: str = ""
@@ -54,7 +54,7 @@ class DeviceRecord:
     cid: str | None = None  # ... and the node id the gateway knows it by
     schema: DpSchema = field(default_factory=DpSchema)
     schema_source: str = ""  # cloud, tinytuya, builtin, user
-    settings: Mapping[str, Any] = field(default_factory=dict)  # non-secret extras: mac, dev_type, url, ...
+    settings: Mapping[str, Any] = field(default_factory=dict)  # non-secret extras: mac, url, ...
     last_state: Mapping[str, Any] | None = None  # raw DPs by id, as last seen
     last_seen: float | None = None  # unix time
     created_at: float = 0.0
@@ -315,14 +315,23 @@ def _row(r: DeviceRecord) -> tuple[Any, ...]:
     )
 
 
+def _stored_version(version: str | None, settings: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Read records stored before device22 had one spelling: version "3.3" plus ``dev_type: device22``."""
+    if settings.get("dev_type") == "device22":
+        settings = {k: v for k, v in settings.items() if k != "dev_type"}
+        version = "device22"
+    return version, settings
+
+
 def _record_from(row: tuple[Any, ...], schema: DpSchema) -> DeviceRecord:
+    version, settings = _stored_version(row[5], cast(dict[str, Any], json.loads(row[13])))
     return DeviceRecord(
         id=row[0],
         name=row[1],
         backend=row[2],
         address=row[3],
         port=row[4],
-        version=row[5],
+        version=version,
         category=row[6],
         product_id=row[7],
         product_name=row[8],
@@ -330,7 +339,7 @@ def _record_from(row: tuple[Any, ...], schema: DpSchema) -> DeviceRecord:
         cid=row[10],
         schema=schema,
         schema_source=row[12],
-        settings=cast(dict[str, Any], json.loads(row[13])),
+        settings=settings,
         last_state=None if row[14] is None else json.loads(row[14]),
         last_seen=row[15],
         created_at=row[16],

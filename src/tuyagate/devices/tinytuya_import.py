@@ -24,6 +24,7 @@ from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import ConfigError
+from tuyagate.protocol.versions import DEVICE22
 from tuyagate.schema import DpSchema
 from tuyagate.schema.builtin import guess_builtin_schema
 
@@ -222,7 +223,7 @@ def _version(value: Any, device_id: str, warnings: list[str]) -> tuple[str | Non
         return None, False
     text = str(round(value, 2)) if isinstance(value, float) else str(value).strip()
     if text == DEVICE22_VERSION:
-        return "3.3", True
+        return DEVICE22, True
     if text in KNOWN_VERSIONS:
         return text, False
     warnings.append(f"device {device_id}: unknown protocol version {text!r}; it will be detected")
@@ -251,7 +252,7 @@ def _imported(entry: dict[str, Any], seen_at: float | None, warnings: list[str])
             schema, source = guessed, "builtin"
     settings: dict[str, Any] = {k: str(entry[k]) for k in _SETTINGS_KEYS if entry.get(k)}
     if device22 or entry.get("dev_type") == "device22":
-        settings["dev_type"] = "device22"
+        version = DEVICE22  # tinytuya's dev_type, stored as the version the CLI and the registry spell
     record = DeviceRecord(
         id=ident,
         name=str(entry.get("name") or "").strip() or ident,

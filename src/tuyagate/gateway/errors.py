@@ -24,7 +24,7 @@ from tuyagate.errors import (
     ConfigError,
     DeviceError,
     HandshakeError,
-    KeyMismatchError,
+    LocalKeyError,
     NotFoundError,
     ProtocolError,
     TuyaAuthError,
@@ -50,7 +50,7 @@ _TUYA_ERRORS: tuple[tuple[type[TuyaError], int, str], ...] = (
     (ValidationError, 422, "invalid_value"),
     (ConfigError, 400, "bad_request"),
     (TuyaTimeoutError, 504, "timeout"),
-    (KeyMismatchError, 502, "key_mismatch"),
+    (LocalKeyError, 502, "key_mismatch"),  # any version; KeyMismatchError (3.4/3.5) is one
     (TuyaAuthError, 502, "auth_failed"),
     (HandshakeError, 502, "device_unreachable"),
     (TuyaConnectionError, 502, "device_unreachable"),

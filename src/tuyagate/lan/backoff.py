@@ -3,7 +3,8 @@
 A device that is off, rebooting or wedged must not be hammered: every failed attempt doubles the
 wait (up to a cap) and a random jitter spreads many clients (a whole fleet after a Wi-Fi outage)
 so they do not all reconnect in the same instant. The random source is passed in so tests can
-make it deterministic.
+make it deterministic. A :class:`Pacer` holds the resulting "not before" time of one connection,
+shared by the connection itself and its background reconnects.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-__all__ = ["Backoff"]
+from tuyagate.errors import TuyaError
+
+__all__ = ["Backoff", "Pacer"]
 
 
 class Backoff:
@@ -46,3 +49,38 @@ class Backoff:
     def reset(self) -> None:
         """A success: the next failure starts again from ``initial``."""
         self.failures = 0
+
+
+class Pacer:
+    """When the next attempt to open one connection is allowed, and how the last attempt failed.
+
+    One object shared by a :class:`~tuyagate.lan.connection.DeviceConnection` (requests wait for
+    it, or fail at once when it lies past their deadline) and its keep-alive (background
+    reconnects wait for it), so both follow one backoff. Times are event-loop times.
+    """
+
+    __slots__ = ("backoff", "last_error", "not_before")
+
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
+        self.not_before = 0.0
+        self.last_error: TuyaError | None = None  # why the last opening failed, None after a success
+
+    def wait(self, now: float) -> float:
+        """Seconds until the next attempt is allowed (zero or less: now)."""
+        return self.not_before - now
+
+    def failed(self, now: float, error: TuyaError | None = None) -> None:
+        """An attempt failed (``error``) or the device dropped us (no error): back off one more step."""
+        self.not_before = now + self.backoff.failure()
+        if error is not None:
+            self.last_error = error
+
+    def pause(self, now: float) -> None:
+        """Make sure the next attempt lies in the future, whatever failed: a retry loop never spins."""
+        if self.not_before <= now:
+            self.failed(now)
+
+    def succeeded(self) -> None:
+        self.backoff.reset()
+        self.last_error = None

@@ -7,6 +7,11 @@ and a reply is matched by being the next frame of the request's command; unsolic
 pushes (which may come first) go to the event subscribers. Every call has one deadline that
 covers waiting for the lock, connecting, the handshake and the answer, and each stage raises
 its own error type when the deadline passes, so a caller always learns *what* did not answer.
+That deadline is the caller's :class:`~tuyagate.deadline.Deadline` when it passes one (the router
+hands its own down), else ``timeout`` seconds from now; inside it is one loop-clock float.
+
+A wrong local key is told apart from a silent device wherever the protocol allows: see
+:class:`~tuyagate.errors.LocalKeyError`.
 
 After a request timed out or was cancelled its answer may still come, and would then be taken
 for the answer of the next request: the connection is dropped instead and re-opened on demand.
@@ -23,18 +28,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tuyagate.bus import EventBus
+from tuyagate.deadline import Deadline
 from tuyagate.errors import (
     ConfigError,
     DeviceBusyError,
     DeviceError,
     HandshakeTimeoutError,
+    LocalKeyError,
     TuyaConnectionError,
     TuyaConnectionLost,
     TuyaConnectionRefused,
     TuyaError,
     TuyaTimeoutError,
 )
-from tuyagate.lan.backoff import Backoff
+from tuyagate.lan.backoff import Backoff, Pacer
 from tuyagate.lan.closing import close_gracefully
 from tuyagate.lan.detect import DEVICE22_DEFAULT_DPS, device22_fallback
 from tuyagate.lan.events import Event, EventKind, Subscription, for_child
@@ -45,7 +52,7 @@ from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message, MessageCodec
 from tuyagate.protocol.commands import Command
 from tuyagate.protocol.handshake import ClientHandshake
-from tuyagate.protocol.versions import VERSIONS, Encryption, VersionSpec, get_spec
+from tuyagate.protocol.versions import VERSIONS, VersionSpec, get_spec
 
 if TYPE_CHECKING:
     from tuyagate.lan.scanner import DiscoveredDevice
@@ -62,23 +69,29 @@ class DeviceConnection:
     """A persistent connection to one Tuya device on the LAN.
 
     ``version`` is "3.1".."3.5", "device22" or None to detect it on first use. All methods are
-    safe to call from many tasks at once. Use ``async with`` (or ``connect``/``close``).
+    safe to call from many tasks at once. Use ``async with`` (or ``connect``/``close``). Every
+    request takes ``timeout`` (seconds) or ``deadline`` (a :class:`~tuyagate.deadline.Deadline`
+    handed down by a caller); the earlier one wins, and without either ``self.timeout`` applies.
+
+    Its helpers use it through named seams only: its :class:`~tuyagate.lan.link.Link` through the
+    ``LinkOwner`` methods (``next_seq`` and the ``on_link_*``/``on_bad_frame`` callbacks, not meant
+    for users), its :class:`~tuyagate.lan.keepalive.KeepAlive` through ``KeepAliveHost`` (public
+    properties such as ``busy``, ``last_sent`` and ``wanted``) and the shared
+    :class:`~tuyagate.lan.backoff.Pacer`, version detection through :meth:`probe`.
     """
 
     __slots__ = (
-        "_backoff",
         "_bus",
         "_d22_dps",
         "_keep",
         "_keepalive",
         "_key",
-        "_last_error",
         "_last_status",
         "_last_tx",
         "_link",
         "_lock",
-        "_next_attempt",
         "_notes",
+        "_pacer",
         "_pending",
         "_seq",
         "_spec",
@@ -105,6 +118,7 @@ class DeviceConnection:
         backoff: Backoff | None = None,
         keep_connected: bool = False,
         device22_dps: Iterable[str] | None = None,
+        probe_notes: ProbeNotes | None = None,
     ) -> None:
         if timeout <= 0:
             raise ConfigError("timeout must be positive")
@@ -117,7 +131,7 @@ class DeviceConnection:
         self._spec: VersionSpec | None = version if isinstance(version, VersionSpec) or version is None else None
         if isinstance(version, str):
             self._spec = get_spec(version)
-        self._backoff = backoff or Backoff()
+        self._pacer = Pacer(backoff or Backoff())
         self._keep = keep_connected
         self._d22_dps = list(device22_dps) if device22_dps else None
         self._lock = asyncio.Lock()
@@ -126,11 +140,9 @@ class DeviceConnection:
         self._bus: EventBus[Event] = EventBus(on_change=self._subscribers_changed)
         self._seq = 0
         self._last_tx = 0.0
-        self._next_attempt = 0.0
-        self._last_error: TuyaError | None = None
         self._last_status: dict[str, Any] | None = None
-        self._keepalive = KeepAlive(self)
-        self._notes: ProbeNotes | None = None
+        self._keepalive = KeepAlive(self, self._pacer, self._publish)
+        self._notes = probe_notes  # set on the short-lived connections of version detection
         self._status_due: asyncio.Event | None = None  # set by the STATUS that follows a control's ACK
         self.stats = ConnectionStats()
         self.closed = False
@@ -165,6 +177,37 @@ class DeviceConnection:
         return self._link is not None and not self._link.lost
 
     @property
+    def busy(self) -> bool:
+        """A request holds the connection, or waits for it."""
+        return self._lock.locked()
+
+    @property
+    def last_sent(self) -> float:
+        """Event-loop time of the last frame sent (0.0 before the first)."""
+        return self._last_tx
+
+    @property
+    def probe_notes(self) -> ProbeNotes | None:
+        """What undecodable frames told a version probe (None on ordinary connections)."""
+        return self._notes
+
+    def probe(self, version: str | VersionSpec, *, timeout: float) -> DeviceConnection:
+        """A short-lived connection to the same device, trying ``version``, that keeps probe notes.
+
+        Version detection runs one per candidate version; it never heartbeats or reconnects.
+        """
+        return DeviceConnection(
+            self.device_id,
+            self.host,
+            self._key,
+            version,
+            port=self.port,
+            timeout=timeout,
+            heartbeat_interval=None,
+            probe_notes=ProbeNotes(),
+        )
+
+    @property
     def last_status(self) -> dict[str, Any] | None:
         """The DP values last seen (query answers merged with pushes), or None before the first."""
         return None if self._last_status is None else dict(self._last_status)
@@ -180,23 +223,14 @@ class DeviceConnection:
     ) -> None:
         await self.close()
 
-    async def connect(self, *, timeout: float | None = None) -> None:
-        """Open the connection now (requests open it on demand anyway)."""
-        deadline = self._deadline(timeout)
-        await self._acquire(deadline)
-        try:
-            await self._ensure_link(deadline)
-        finally:
-            self._lock.release()
-
-    async def _reopen(self) -> bool:
-        """Open the connection unless another task already did; True when this call opened it."""
-        deadline = self._deadline(None)
-        await self._acquire(deadline)
+    async def connect(self, *, timeout: float | None = None, deadline: Deadline | None = None) -> bool:
+        """Open the connection now (requests open it on demand anyway); True when this call opened it."""
+        at = self._until(deadline, timeout)
+        await self._acquire(at)
         try:
             if self.connected:
                 return False
-            await self._ensure_link(deadline)
+            await self._ensure_link(at)
             return True
         finally:
             self._lock.release()
@@ -220,21 +254,23 @@ class DeviceConnection:
 
     # ---------------------------------------------------------------- public requests
 
-    async def status(self, *, cid: str | None = None, timeout: float | None = None) -> dict[str, Any]:
+    async def status(
+        self, *, cid: str | None = None, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> dict[str, Any]:
         """The current DP values (of sub-device ``cid`` when given)."""
-        deadline = self._deadline(timeout)
+        at = self._until(deadline, timeout)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             dp_ids = self._d22_dps or DEVICE22_DEFAULT_DPS  # device22 answers only the DPs asked for
             return payloads.query_request(spec, self.device_id, t=int(time.time()), cid=cid, dp_ids=dp_ids)
 
-        msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline, cid=cid)
+        msg = await self._transact(build, want_data=True, idempotent=True, deadline=at, cid=cid)
         spec = self._spec
         if msg.data_unvalid and cid is None and spec is not None and not spec.device22:
             # The device22 symptom: ask again as CONTROL_NEW with null DPs (lan-protocol.md §2.8).
             _LOGGER.info("%s rejected a plain query; switching it to the device22 variant", self.name)
             self._spec, self._d22_dps = device22_fallback(spec, self._d22_dps, self._last_status)
-            msg = await self._transact(build, want_data=True, idempotent=True, deadline=deadline)
+            msg = await self._transact(build, want_data=True, idempotent=True, deadline=at)
         self._check(msg, "status query")
         dps = msg.dps
         if dps is None:
@@ -246,13 +282,18 @@ class DeviceConnection:
         return dict(dps)
 
     async def set_dps(
-        self, dps: Mapping[str, Any] | Mapping[int, Any], *, cid: str | None = None, timeout: float | None = None
+        self,
+        dps: Mapping[str, Any] | Mapping[int, Any],
+        *,
+        cid: str | None = None,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         """Set DP values; returns once the device acknowledged. Never retried (not idempotent)."""
         if not dps:
             raise ConfigError("set_dps needs at least one DP value")
         values = {str(k): v for k, v in dps.items()}
-        deadline = self._deadline(timeout)
+        at = self._until(deadline, timeout)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
@@ -261,7 +302,7 @@ class DeviceConnection:
         # briefly for it. Made before sending, as the STATUS can arrive in the ACK's own read.
         due = self._status_due = asyncio.Event()
         try:
-            msg = await self._transact(build, want_data=False, idempotent=False, deadline=deadline, cid=cid)
+            msg = await self._transact(build, want_data=False, idempotent=False, deadline=at, cid=cid)
             self._check(msg, "command")
         except BaseException:
             due.set()  # nothing was accepted, so nothing follows
@@ -269,29 +310,49 @@ class DeviceConnection:
         if msg.dps is not None:
             due.set()  # the answer carried the values itself
 
-    async def update_dps(self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None) -> None:
+    async def update_dps(
+        self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> None:
         """Ask the device to refresh these DPs (UPDATEDPS 0x12); the fresh values arrive as STATUS events."""
         ids = list(dp_ids)
         msg = await self._transact(
             lambda _spec: payloads.updatedps_request(ids),
             want_data=False,
             idempotent=True,
-            deadline=self._deadline(timeout),
+            deadline=self._until(deadline, timeout),
         )
         self._check(msg, "UPDATEDPS request")
 
-    async def heartbeat(self, *, timeout: float | None = None) -> None:
-        """Ping the device (it closes connections that stay silent for about 30 s)."""
-        await self._heartbeat(self._deadline(timeout), reconnect=True)
+    async def heartbeat(
+        self, *, timeout: float | None = None, deadline: Deadline | None = None, reconnect: bool = True
+    ) -> None:
+        """Ping the device (it closes connections that stay silent for about 30 s).
 
-    async def subdevices_online(self, cids: Iterable[str] = (), *, timeout: float | None = None) -> dict[str, bool]:
+        ``reconnect=False`` pings only an open connection and does nothing when there is none
+        (what the background heartbeat does).
+        """
+        at = self._until(deadline, timeout)
+        await self._acquire(at)
+        try:
+            if not reconnect and not self.connected:
+                return
+            link = await self._ensure_link(at)
+            cmd, body = payloads.heartbeat_request(self.device_id)
+            msg = await self._exchange(link, cmd, body, want_data=False, deadline=at)
+        finally:
+            self._lock.release()
+        self._check(msg, "heartbeat")
+
+    async def subdevices_online(
+        self, cids: Iterable[str] = (), *, timeout: float | None = None, deadline: Deadline | None = None
+    ) -> dict[str, bool]:
         """Which sub-devices of a gateway are online (all of them when ``cids`` is empty)."""
         wanted = list(cids)
         msg = await self._transact(
             lambda _spec: payloads.subdev_online_query(wanted),
             want_data=True,
             idempotent=True,
-            deadline=self._deadline(timeout),
+            deadline=self._until(deadline, timeout),
         )
         self._check(msg, "sub-device online query")
         report = (msg.data or {}).get("data") or {}
@@ -324,8 +385,15 @@ class DeviceConnection:
 
     # ---------------------------------------------------------------- request machinery
 
-    def _deadline(self, timeout: float | None) -> float:
-        return asyncio.get_running_loop().time() + (self.timeout if timeout is None else timeout)
+    def _until(self, deadline: Deadline | None, timeout: float | None) -> float:
+        """The loop time a call must end by: ``Deadline.resolve(deadline, timeout, self.timeout)``.
+
+        Without a caller's deadline that is just ``timeout`` from now, computed without building a
+        Deadline: this runs on every request, and the object would be dropped at once.
+        """
+        if deadline is None:
+            return asyncio.get_running_loop().time() + (self.timeout if timeout is None else timeout)
+        return Deadline.resolve(deadline, timeout, self.timeout).at
 
     async def _acquire(self, deadline: float) -> None:
         if self.closed:
@@ -377,7 +445,7 @@ class DeviceConnection:
         self._pending = pending
         self.stats.requests += 1
         try:
-            link.write(link.codec.encode(cmd, body, seq=self._next_seq(), iv=self._iv()))
+            link.write(link.codec.encode(cmd, body, seq=self.next_seq(), iv=link.new_iv()))
             self._last_tx = loop.time()
             timer = loop.call_at(deadline, expire, future)  # cheaper than asyncio.timeout on the hot path
             try:
@@ -400,28 +468,21 @@ class DeviceConnection:
 
     def _check(self, msg: Message, what: str) -> None:
         if msg.retcode or (msg.text is not None and msg.data is None):
-            detail = f": {msg.text!r}" if msg.text else ""
+            text = msg.text
+            spec = self._spec
+            if text is not None and spec is not None and spec.local_key_encrypts and not _readable(text):
+                # What a payload encrypted with another key becomes when its padding happens to check out.
+                raise LocalKeyError(
+                    f"{self.name} answered the {what} with bytes that do not decrypt to text with our local key: the "
+                    f"local key is wrong, or the device does not speak protocol {spec.label}"
+                )
+            detail = f": {text!r}" if text else ""
             raise DeviceError(f"{self.name} rejected the {what} (return code {msg.retcode}){detail}", code=msg.retcode)
 
-    async def _heartbeat(self, deadline: float, *, reconnect: bool) -> None:
-        await self._acquire(deadline)
-        try:
-            if not reconnect and not self.connected:
-                return
-            link = await self._ensure_link(deadline)
-            cmd, body = payloads.heartbeat_request(self.device_id)
-            msg = await self._exchange(link, cmd, body, want_data=False, deadline=deadline)
-        finally:
-            self._lock.release()
-        self._check(msg, "heartbeat")
-
-    def _next_seq(self) -> int:
+    def next_seq(self) -> int:
+        """The sequence number of our next frame (part of the ``LinkOwner`` seam)."""
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         return self._seq
-
-    def _iv(self) -> bytes | None:
-        spec = self._spec
-        return os.urandom(12) if spec is not None and spec.encryption is Encryption.GCM_SESSION else None
 
     # ---------------------------------------------------------------- opening
 
@@ -431,11 +492,12 @@ class DeviceConnection:
         if link is not None and not link.lost:
             return link
         loop = asyncio.get_running_loop()
-        wait = self._next_attempt - loop.time()
+        pacer = self._pacer
+        wait = pacer.wait(loop.time())
         if wait > 0:
-            if self._next_attempt > deadline:  # never sleep past the caller's deadline
-                if self._last_error is not None:
-                    raise again(self._last_error, wait)
+            if pacer.not_before > deadline:  # never sleep past the caller's deadline
+                if pacer.last_error is not None:
+                    raise again(pacer.last_error, wait)
                 raise TuyaConnectionLost(
                     f"{self.name} dropped the connection; to let the device recover, the next attempt is allowed "
                     f"in {wait:.1f} s"
@@ -448,19 +510,18 @@ class DeviceConnection:
                 self._spec = await detect_version(self, deadline)
             link = await self._open(self._spec, deadline)
         except TuyaError as exc:
-            self._last_error = exc
-            self._next_attempt = loop.time() + self._backoff.failure()
+            pacer.failed(loop.time(), exc)
             raise
-        self._backoff.reset()
-        self._last_error = None
+        pacer.succeeded()
         return link
 
     async def _open(self, spec: VersionSpec, deadline: float) -> Link:
         loop = asyncio.get_running_loop()
         codec = MessageCodec(spec, self._key)
+        notes = self._notes
         try:
             async with asyncio.timeout_at(deadline):
-                _, link = await loop.create_connection(lambda: Link(self, codec), self.host, self.port)
+                _, link = await loop.create_connection(lambda: Link(self, codec, notes), self.host, self.port)
         except TimeoutError:
             raise TuyaTimeoutError(
                 f"connecting to {self.name} timed out: the device is off, asleep or not at that address"
@@ -474,6 +535,11 @@ class DeviceConnection:
         try:
             if spec.session_key:
                 await self._handshake(link, spec, deadline)
+            if link.lost:  # closed before we could send anything (a device that turns new clients away)
+                raise TuyaConnectionLost(
+                    f"{self.name} closed the connection as soon as it was opened: another client may hold the "
+                    "device's only connection, or the device is restarting"
+                )
         except BaseException:
             link.handshake = None
             link.close()
@@ -488,7 +554,7 @@ class DeviceConnection:
 
     async def _handshake(self, link: Link, spec: VersionSpec, deadline: float) -> None:
         handshake = ClientHandshake(link.codec, os.urandom(16))
-        done = link.start_handshake(handshake, handshake.start(seq=self._next_seq(), iv=self._iv()))
+        done = link.start_handshake(handshake, handshake.start(seq=self.next_seq(), iv=link.new_iv()))
         try:
             async with asyncio.timeout_at(deadline):
                 await done
@@ -498,9 +564,10 @@ class DeviceConnection:
                 "or the version is probably wrong (a device that never answers again may need a power cycle)"
             ) from None
 
-    # ---------------------------------------------------------------- callbacks from the link
+    # ---------------------------------------------------------------- callbacks from the link (LinkOwner)
 
-    def _on_message(self, link: Link, msg: Message) -> None:
+    def on_link_message(self, link: Link, msg: Message) -> None:
+        """A message from ``link``: the answer of the request in flight, or a push for the subscribers."""
         if link is not self._link:
             return
         pending = self._pending
@@ -508,6 +575,8 @@ class DeviceConnection:
             if msg.is_ack and pending.want_data and not msg.retcode:
                 return  # the empty ACK some devices send before the data
             self._pending = None
+            if not link.trusted:
+                link.trusted = link.codec.spec.encrypts(pending.cmd)  # it read our key
             if not pending.future.done():
                 pending.future.set_result(msg)
             return
@@ -529,25 +598,54 @@ class DeviceConnection:
         else:
             _LOGGER.debug("%s: ignored an unsolicited frame (cmd %#x)", self.name, msg.cmd)
 
-    def _on_lost(self, link: Link, exc: Exception | None) -> None:
+    def on_link_lost(self, link: Link, exc: Exception | None) -> None:
+        """The device (or the network) closed ``link``."""
         if link is self._link:
             # The device dropped us: often for another client (it serves one at a time). Wait a
             # backoff step before taking the connection back, so two clients never ping-pong.
-            self._next_attempt = asyncio.get_running_loop().time() + self._backoff.failure()
-            reason = f"connection lost ({exc})" if exc else "the device closed the connection"
-            self._detach(link, reason, publish=not self.closed)
+            self._pacer.failed(asyncio.get_running_loop().time())
+            pending, spec = self._pending, link.codec.spec
+            if (
+                exc is None
+                and pending is not None
+                and not link.trusted
+                and spec.local_key_encrypts
+                and spec.encrypts(pending.cmd)
+            ):
+                # An orderly close while our first encrypted request waits, on a link where the device
+                # never answered one: it read the request and refused it. (A device that turns a
+                # second client away, or that restarts, resets the connection instead.)
+                error = LocalKeyError(
+                    f"{self.name} closed the connection right after reading our first {Command(pending.cmd).name} "
+                    f"without answering: the local key is most likely wrong (or the device does not speak protocol "
+                    f"{spec.label}, or it serves another client)"
+                )
+                self._detach(link, "the device rejected our first request", publish=not self.closed, error=error)
+            else:
+                reason = f"connection lost ({exc})" if exc else "the device closed the connection"
+                self._detach(link, reason, publish=not self.closed)
 
-    def _foreign_frame(self, link: Link) -> None:
-        if link is self._link:
-            self._detach(link, "the device speaks another protocol version")
-        else:
+    def on_link_failed(self, link: Link, error: TuyaError) -> None:
+        """A frame proved ``link`` useless (another version or key): fail the request in flight with ``error``."""
+        if link is not self._link:
             link.close()
+            return
+        if self._pending is None and self._notes is None:
+            # Nothing to fail (a push sealed with another key): say so, keep the link for what works.
+            self.stats.bad_frames += 1
+            _LOGGER.info("%s: skipped a frame: %s", self.name, error)
+            return
+        if isinstance(error, LocalKeyError):
+            # Do not ask the device again at once: the next requests get this answer during the backoff.
+            self._pacer.failed(asyncio.get_running_loop().time(), error)
+        self._detach(link, str(error), error=error)
 
-    def _bad_frame(self, exc: TuyaError) -> None:
+    def on_bad_frame(self, exc: TuyaError) -> None:
+        """A frame that could not be decoded was skipped."""
         self.stats.bad_frames += 1
         _LOGGER.debug("%s: skipped a bad frame: %s", self.name, exc)
 
-    def _detach(self, link: Link, reason: str, *, publish: bool = True) -> None:
+    def _detach(self, link: Link, reason: str, *, publish: bool = True, error: TuyaError | None = None) -> None:
         """Forget ``link``: fail the request in flight, stop heartbeats, maybe reconnect in the background."""
         if link is self._link:
             self._link = None
@@ -557,7 +655,8 @@ class DeviceConnection:
                 self._pending = None
                 if not pending.future.done():
                     pending.future.set_exception(
-                        TuyaConnectionLost(
+                        error
+                        or TuyaConnectionLost(
                             f"{self.name} closed the connection before answering ({reason}): another client may hold "
                             "the device's only connection, or the device rebooted"
                         )
@@ -576,3 +675,8 @@ class DeviceConnection:
     def _subscribers_changed(self) -> None:
         if not self.connected:
             self._keepalive.maybe_reconnect()
+
+
+def _readable(text: str) -> bool:
+    """Whether a device's answer text is text (an error such as ``data format error``), not noise."""
+    return "\ufffd" not in text and text.isprintable()

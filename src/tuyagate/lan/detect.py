@@ -15,17 +15,24 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from tuyagate.errors import DeviceError, KeyMismatchError, TuyaConnectionRefused, TuyaError, TuyaTimeoutError
-from tuyagate.lan.link import ProbeNotes
+from tuyagate.errors import (
+    DeviceError,
+    KeyMismatchError,
+    LocalKeyError,
+    TuyaConnectionRefused,
+    TuyaError,
+    TuyaTimeoutError,
+)
 from tuyagate.protocol.versions import VersionSpec, get_spec
 
 if TYPE_CHECKING:
     from tuyagate.lan.connection import DeviceConnection
 
-__all__ = ["DEVICE22_DEFAULT_DPS", "PROBE_ORDER", "detect_version", "device22_fallback"]
+__all__ = ["DEVICE22_DEFAULT_DPS", "PLAINTEXT_VERSION", "PROBE_ORDER", "detect_version", "device22_fallback"]
 
 _LOGGER = logging.getLogger(__name__)
 PROBE_ORDER = ("3.3", "3.5", "3.4", "3.1")
+PLAINTEXT_VERSION = "3.1"  # the version whose devices answer a query with plaintext JSON
 # What a device22 query asks for when nothing says which DPs the device has: the range most
 # devices keep their DPs in (tinytuya's first detection ranges). A device22 answers only the DPs
 # it has, so asking for more costs nothing; asking for DP 1 alone loses every other value.
@@ -50,32 +57,34 @@ def _dp_order(dp: str) -> tuple[int, str]:
 
 
 async def detect_version(conn: DeviceConnection, deadline: float) -> VersionSpec:
-    """Find the version ``conn``'s device speaks; raise if it cannot be found before ``deadline``."""
-    from tuyagate.lan.connection import DeviceConnection
+    """Find the version ``conn``'s device speaks; raise if it cannot be found before ``deadline``.
 
+    A wrong local key ends the search where it is certain (a handshake that fails its check, a
+    reply in the probed framing that does not decrypt); a device that only closes on a probe may
+    just speak another version, so that is reported only when no other version answers.
+    """
     loop = asyncio.get_running_loop()
     order = list(PROBE_ORDER)
     tried: list[str] = []
+    key_error: LocalKeyError | None = None
     while order:
         version = order.pop(0)
         remaining = deadline - loop.time()
         if remaining <= 0.01:
             break
         tried.append(version)
-        probe = DeviceConnection(
-            conn.device_id,
-            conn.host,
-            conn._key,
-            version,
-            port=conn.port,
-            timeout=remaining / (len(order) + 1),
-            heartbeat_interval=None,
-        )
-        notes = probe._notes = ProbeNotes()
+        probe = conn.probe(version, timeout=remaining / (len(order) + 1))
+        notes = probe.probe_notes
+        assert notes is not None
         try:
             await probe.status()
         except (TuyaConnectionRefused, KeyMismatchError):
             raise  # nothing listens, or the right version with the wrong key: probing further is pointless
+        except LocalKeyError as exc:
+            if notes.other_key:
+                raise  # an intact frame of this version, encrypted with another key
+            key_error = exc
+            continue
         except DeviceError:
             pass  # it answered in this version's framing: the version is right, the request was not
         except TuyaError as exc:
@@ -89,10 +98,12 @@ async def detect_version(conn: DeviceConnection, deadline: float) -> VersionSpec
             await probe.close()
         spec = probe.spec
         assert spec is not None
-        if spec.name == "3.3" and notes.plain_reply:
-            spec = get_spec("3.1")
+        if notes.plain_reply and spec.local_key_encrypts:  # (in 3.4/3.5 frames that byte is ciphertext)
+            spec = get_spec(PLAINTEXT_VERSION)
         _LOGGER.info("%s speaks protocol %s", conn.name, spec.label)
         return spec
+    if key_error is not None:
+        raise key_error
     raise TuyaTimeoutError(
         f"could not detect the protocol version of {conn.name} (tried {', '.join(tried)}): "
         "check the local key, or give the version explicitly"

@@ -12,26 +12,71 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from tuyagate.errors import TuyaError
+from tuyagate.lan.backoff import Pacer
 from tuyagate.lan.events import Event, EventKind
 
-if TYPE_CHECKING:
-    from tuyagate.lan.connection import DeviceConnection
-
-__all__ = ["KeepAlive"]
+__all__ = ["KeepAlive", "KeepAliveHost"]
 
 _LOGGER = logging.getLogger(__name__)
 
 
+class KeepAliveHost(Protocol):
+    """What :class:`KeepAlive` needs from the connection it keeps alive (a DeviceConnection)."""
+
+    device_id: str
+    heartbeat_interval: float | None
+    closed: bool
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def busy(self) -> bool:
+        """A request holds the connection (or waits for it): that is traffic enough."""
+        ...
+
+    @property
+    def last_sent(self) -> float:
+        """Event-loop time of the last frame sent."""
+        ...
+
+    @property
+    def wanted(self) -> bool:
+        """Someone wants the connection open while idle (event subscribers, ``keep_connected``)."""
+        ...
+
+    @property
+    def last_status(self) -> dict[str, Any] | None: ...
+
+    async def connect(self) -> bool:
+        """Open the connection unless it is open; True when this call opened it."""
+        ...
+
+    async def heartbeat(self, *, reconnect: bool = True) -> None: ...
+
+    async def status(self) -> dict[str, Any]: ...
+
+
 class KeepAlive:
-    """The heartbeat timer and the background reconnect task of one connection."""
+    """The heartbeat timer and the background reconnect task of one connection.
 
-    __slots__ = ("_handle", "_heartbeat", "_reconnect", "conn")
+    ``pacer`` is the connection's own backoff state (reconnects wait for it and push it on when
+    they fail); ``publish`` hands an event to the connection's subscribers.
+    """
 
-    def __init__(self, conn: DeviceConnection) -> None:
+    __slots__ = ("_handle", "_heartbeat", "_pacer", "_publish", "_reconnect", "conn")
+
+    def __init__(self, conn: KeepAliveHost, pacer: Pacer, publish: Callable[[Event], None]) -> None:
         self.conn = conn
+        self._pacer = pacer
+        self._publish = publish
         self._handle: asyncio.TimerHandle | None = None  # a timer, not a task, while idle: cheap per device
         self._heartbeat: asyncio.Task[None] | None = None
         self._reconnect: asyncio.Task[None] | None = None
@@ -44,7 +89,7 @@ class KeepAlive:
         interval = conn.heartbeat_interval
         if interval and conn.connected and not conn.closed and self._handle is None:
             loop = asyncio.get_running_loop()
-            delay = max(0.05, conn._last_tx + interval - loop.time())
+            delay = max(0.05, conn.last_sent + interval - loop.time())
             self._handle = loop.call_later(delay, self._due)
 
     def stop_heartbeat(self) -> None:
@@ -58,10 +103,10 @@ class KeepAlive:
         if not conn.connected or conn.closed or self._heartbeat is not None or not conn.heartbeat_interval:
             return
         loop = asyncio.get_running_loop()
-        if conn._lock.locked():  # a request is in flight: that is traffic; look again an interval later
+        if conn.busy:  # a request is in flight: that is traffic; look again an interval later
             self._handle = loop.call_later(conn.heartbeat_interval, self._due)
             return
-        if loop.time() - conn._last_tx < conn.heartbeat_interval * 0.95:
+        if loop.time() - conn.last_sent < conn.heartbeat_interval * 0.95:
             self.schedule()  # other traffic kept the connection alive
             return
         self._heartbeat = loop.create_task(self._beat())
@@ -69,7 +114,7 @@ class KeepAlive:
     async def _beat(self) -> None:
         conn = self.conn
         try:
-            await conn._heartbeat(conn._deadline(None), reconnect=False)
+            await conn.heartbeat(reconnect=False)
         except TuyaError as exc:
             _LOGGER.info("%s: heartbeat failed: %s", conn.name, exc)
         finally:
@@ -94,27 +139,26 @@ class KeepAlive:
         loop = asyncio.get_running_loop()
         try:
             while not conn.closed and not conn.connected and conn.wanted:
-                wait = conn._next_attempt - loop.time()
+                wait = self._pacer.wait(loop.time())
                 if wait > 0:
                     await asyncio.sleep(wait)
                 try:
-                    if await conn._reopen() and conn._last_status:
+                    if await conn.connect() and conn.last_status:
                         await self._catch_up()
                 except TuyaError as exc:
                     _LOGGER.info("%s: reconnect failed: %s", conn.name, exc)
-                    if conn._next_attempt <= loop.time():  # never spin, whatever failed
-                        conn._next_attempt = loop.time() + conn._backoff.failure()
+                    self._pacer.pause(loop.time())  # never spin, whatever failed
         finally:
             self._reconnect = None
 
     async def _catch_up(self) -> None:
         """Pushes sent while we were away are lost: query once and publish what changed meanwhile."""
         conn = self.conn
-        before = dict(conn._last_status or {})
+        before = conn.last_status or {}
         now = await conn.status()
         changed = {dp: value for dp, value in now.items() if dp not in before or before[dp] != value}
         if changed:
-            conn._publish(Event(EventKind.STATUS, conn.device_id, changed))
+            self._publish(Event(EventKind.STATUS, conn.device_id, changed))
 
     # ---------------------------------------------------------------- shutdown
 

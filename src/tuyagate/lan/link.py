@@ -4,24 +4,27 @@ A Protocol instead of a stream reader task keeps a persistent connection cheap (
 read buffer per device while idle: the 1,000-connection target is 100 KB each) and lets a reply
 wake its waiter directly from ``data_received``. The 3.4/3.5 handshake answer is handled right
 here, synchronously, so no frame can be decoded with the wrong key in between.
+
+A Link knows nothing of requests: it hands every decoded message, every lost connection and
+every frame that proves the link useless to its owner through :class:`LinkOwner`, the small
+interface a :class:`~tuyagate.lan.connection.DeviceConnection` implements.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, cast
+import os
+from typing import Protocol, cast
 
-from tuyagate.errors import HandshakeError, ProtocolError
+from tuyagate.errors import HandshakeError, IntegrityError, LocalKeyError, ProtocolError, TuyaError
 from tuyagate.protocol.codec import Message, MessageCodec
 from tuyagate.protocol.commands import Command
-from tuyagate.protocol.frames import PREFIX_6699
+from tuyagate.protocol.frames import PREFIX_6699, check_55aa
 from tuyagate.protocol.handshake import ClientHandshake
+from tuyagate.protocol.versions import Encryption
 
-if TYPE_CHECKING:
-    from tuyagate.lan.connection import DeviceConnection
-
-__all__ = ["Link", "ProbeNotes"]
+__all__ = ["Link", "LinkOwner", "ProbeNotes"]
 
 _LOGGER = logging.getLogger(__name__)
 _LEGACY_BODY_AT = 20  # 55AA header (16) + retcode (4): where a device's payload starts
@@ -30,26 +33,66 @@ _LEGACY_BODY_AT = 20  # 55AA header (16) + retcode (4): where a device's payload
 class ProbeNotes:
     """What a version probe learned from frames it could not decode (see :mod:`tuyagate.lan.detect`)."""
 
-    __slots__ = ("foreign_6699", "handshake_answer", "plain_reply")
+    __slots__ = ("foreign_6699", "handshake_answer", "other_key", "plain_reply")
 
     def __init__(self) -> None:
         self.foreign_6699 = False  # the device speaks 3.5 framing
         self.handshake_answer = False  # the device sent a 55AA SESS_KEY_NEG_RESP: it wants a 3.4 handshake
         self.plain_reply = False  # a 55AA reply had a plaintext JSON body: a 3.1 device
+        self.other_key = False  # a frame in this version's framing was encrypted with another key
+
+
+class LinkOwner(Protocol):
+    """What a :class:`Link` needs from the connection that owns it.
+
+    The link calls these from asyncio callbacks; the owner routes messages to requests and
+    subscribers and decides what a lost or failed link means for the request in flight.
+    """
+
+    @property
+    def name(self) -> str:
+        """How messages name the device."""
+        ...
+
+    def next_seq(self) -> int:
+        """The sequence number of the next frame we send (the handshake's FINISH needs one)."""
+        ...
+
+    def on_link_message(self, link: Link, msg: Message) -> None:
+        """A decoded message arrived."""
+        ...
+
+    def on_link_lost(self, link: Link, exc: Exception | None) -> None:
+        """The TCP connection closed (``exc`` None: the device closed it in an orderly way)."""
+        ...
+
+    def on_link_failed(self, link: Link, error: TuyaError) -> None:
+        """A frame proved the link useless: another protocol version, or another local key."""
+        ...
+
+    def on_bad_frame(self, exc: TuyaError) -> None:
+        """An undecodable frame was skipped (the stream goes on)."""
+        ...
 
 
 class Link(asyncio.Protocol):
-    """The protocol object of one TCP connection; the owning DeviceConnection does the routing."""
+    """The protocol object of one TCP connection; the owner does the routing.
 
-    __slots__ = ("_gone", "codec", "handshake", "handshake_done", "lost", "owner", "transport")
+    ``trusted`` is the owner's note that the device answered a request sealed with our key on
+    this link: until then, an orderly close while such a request waits means it was refused.
+    """
 
-    def __init__(self, owner: DeviceConnection, codec: MessageCodec) -> None:
+    __slots__ = ("_gone", "codec", "handshake", "handshake_done", "lost", "notes", "owner", "transport", "trusted")
+
+    def __init__(self, owner: LinkOwner, codec: MessageCodec, notes: ProbeNotes | None = None) -> None:
         self.owner = owner
         self.codec = codec
+        self.notes = notes  # set on version probes only
         self.transport: asyncio.Transport | None = None
         self.handshake: ClientHandshake | None = None
         self.handshake_done: asyncio.Future[None] | None = None
         self.lost = False
+        self.trusted = False
         self._gone: asyncio.Future[None] | None = None
 
     # ---------------------------------------------------------------- asyncio callbacks
@@ -65,16 +108,18 @@ class Link(asyncio.Protocol):
                 self._fail_handshake(type(exc)(f"{self.owner.name}: {exc}"))
                 continue
             except ProtocolError as exc:
+                if isinstance(exc, IntegrityError) and self._sealed_with_another_key(raw):
+                    continue
                 self._note_foreign(raw)
-                self.owner._bad_frame(exc)
+                self.owner.on_bad_frame(exc)
                 continue
-            notes = self.owner._notes
+            notes = self.notes
             if notes is not None and raw[:4] != PREFIX_6699 and raw[_LEGACY_BODY_AT : _LEGACY_BODY_AT + 1] == b"{":
                 notes.plain_reply = True
             if self.handshake is not None:
                 self._on_handshake(msg)
             else:
-                self.owner._on_message(self, msg)
+                self.owner.on_link_message(self, msg)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -87,7 +132,7 @@ class Link(asyncio.Protocol):
                     "key or the version is probably wrong, or another client holds the device's only connection"
                 )
             )
-        self.owner._on_lost(self, exc)
+        self.owner.on_link_lost(self, exc)
 
     # ---------------------------------------------------------------- helpers
 
@@ -99,6 +144,10 @@ class Link(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def new_iv(self) -> bytes | None:
+        """A fresh IV for the next frame when the version needs one (3.5's GCM), else None."""
+        return os.urandom(12) if self.codec.spec.encryption is Encryption.GCM_SESSION else None
 
     def wait_lost(self) -> asyncio.Future[None]:
         """A future that completes when the connection is gone (see :mod:`tuyagate.lan.closing`)."""
@@ -122,7 +171,7 @@ class Link(asyncio.Protocol):
                 raws += self.codec.split(data)
                 return raws
             except ProtocolError as exc:  # corrupt length or suffix: the splitter resyncs, keep going
-                self.owner._bad_frame(exc)
+                self.owner.on_bad_frame(exc)
                 data = b""
 
     def _on_handshake(self, msg: Message) -> None:
@@ -130,7 +179,7 @@ class Link(asyncio.Protocol):
         assert handshake is not None
         assert done is not None
         try:
-            finish = handshake.receive(msg, seq=self.owner._next_seq(), iv=self.owner._iv())
+            finish = handshake.receive(msg, seq=self.owner.next_seq(), iv=self.new_iv())
         except HandshakeError as exc:
             self._fail_handshake(exc)
             return
@@ -145,14 +194,46 @@ class Link(asyncio.Protocol):
             done.set_exception(exc)
         self.handshake = None
 
+    def _sealed_with_another_key(self, raw: bytes) -> bool:
+        """Report a frame that is intact but encrypted with another key; True when reported.
+
+        Only where the version encrypts with the local key itself (3.1-3.3): the 55AA CRC covers
+        the whole frame and needs no key, so a frame that passes it but fails decryption (or the
+        3.1 MD5 tag) was sealed by a device that holds another key. Real 3.2/3.3 devices answer a
+        request they cannot decrypt exactly so: return code 1 and an error text in their key.
+        """
+        spec = self.codec.spec
+        if not spec.local_key_encrypts or raw[:4] == PREFIX_6699:
+            return False
+        try:
+            check_55aa(raw)
+        except ProtocolError:
+            return False  # corrupt in transit: skip it like any bad frame
+        if self.notes is not None:
+            self.notes.other_key = True
+        self.owner.on_link_failed(
+            self,
+            LocalKeyError(
+                f"{self.owner.name} answered with a frame that does not decrypt with our local key: the local key is "
+                f"wrong (it changes when the device is re-paired; copy it again from the Tuya cloud), or the device "
+                f"does not speak protocol {spec.label}"
+            ),
+        )
+        return True
+
     def _note_foreign(self, raw: bytes) -> None:
-        notes = self.owner._notes
+        notes = self.notes
         if notes is None:
             return
         if raw[:4] == PREFIX_6699:
             notes.foreign_6699 = True
+            reason = "the device speaks 3.5 framing"
         elif len(raw) >= 12 and int.from_bytes(raw[8:12], "big") == Command.SESS_KEY_NEG_RESP:
             notes.handshake_answer = True
+            reason = "the device answered with a handshake frame"
         else:
             return
-        self.owner._foreign_frame(self)  # a probe of the wrong version: fail it now, not at its deadline
+        # A probe of the wrong version: fail it now, not at its deadline.
+        self.owner.on_link_failed(
+            self, ProtocolError(f"{self.owner.name}: {reason}, not protocol {self.codec.spec.name}")
+        )

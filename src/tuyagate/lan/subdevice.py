@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from tuyagate.deadline import Deadline
 from tuyagate.lan.events import Subscription
 
 if TYPE_CHECKING:
@@ -30,17 +31,23 @@ class SubDevice:
     def __repr__(self) -> str:
         return f"SubDevice(cid={self.cid!r}, gateway={self.parent.device_id!r})"
 
-    async def status(self, *, timeout: float | None = None) -> dict[str, Any]:
+    async def status(self, *, timeout: float | None = None, deadline: Deadline | None = None) -> dict[str, Any]:
         """The child's DP values (a DeviceError when the gateway says the child is unknown or offline)."""
-        return await self.parent.status(cid=self.cid, timeout=timeout)
+        return await self.parent.status(cid=self.cid, timeout=timeout, deadline=deadline)
 
-    async def set_dps(self, dps: Mapping[str, Any] | Mapping[int, Any], *, timeout: float | None = None) -> None:
+    async def set_dps(
+        self,
+        dps: Mapping[str, Any] | Mapping[int, Any],
+        *,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:
         """Set the child's DP values."""
-        await self.parent.set_dps(dps, cid=self.cid, timeout=timeout)
+        await self.parent.set_dps(dps, cid=self.cid, timeout=timeout, deadline=deadline)
 
-    async def online(self, *, timeout: float | None = None) -> bool:
+    async def online(self, *, timeout: float | None = None, deadline: Deadline | None = None) -> bool:
         """Whether the gateway reports the child online."""
-        report = await self.parent.subdevices_online([self.cid], timeout=timeout)
+        report = await self.parent.subdevices_online([self.cid], timeout=timeout, deadline=deadline)
         return report.get(self.cid, False)
 
     def events(self, *, maxsize: int = 256) -> Subscription:

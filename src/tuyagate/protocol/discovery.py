@@ -16,6 +16,7 @@ from tuyagate.errors import ProtocolError, TuyaError
 from tuyagate.protocol.commands import Command
 from tuyagate.protocol.crypto import UDP_KEY, ecb_decrypt, ecb_encrypt
 from tuyagate.protocol.frames import PREFIX_55AA, PREFIX_6699, decode_55aa, decode_6699, encode_55aa, encode_6699
+from tuyagate.protocol.versions import FrameKind, VersionSpec, get_spec
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -67,14 +68,21 @@ def decode_datagram(data: bytes) -> dict[str, Any]:
         raise ProtocolError(str(exc)) from None
 
 
-def encode_announcement(info: Mapping[str, Any], *, version: str, iv: bytes | None = None, seq: int = 0) -> bytes:
-    """A device's broadcast for ``version``: 3.1 plaintext, 3.2-3.4 ECB, 3.5 GCM (needs ``iv``)."""
+def encode_announcement(
+    info: Mapping[str, Any], *, version: str | VersionSpec, iv: bytes | None = None, seq: int = 0
+) -> bytes:
+    """A device's broadcast for ``version``, protected as the version table says.
+
+    6699 framing (3.5) is GCM with the UDP key and needs ``iv``; a version that announces in the
+    clear (3.1) sends plaintext JSON; the others ECB with the UDP key, in a 55AA frame.
+    """
+    spec = version if isinstance(version, VersionSpec) else get_spec(version)
     body = json.dumps(dict(info), separators=(",", ":")).encode()
-    if version == "3.5":
+    if spec.frame is FrameKind.P6699:
         if iv is None:
-            raise ProtocolError("a 3.5 announcement needs a 12-byte IV")
+            raise ProtocolError(f"a {spec.name} announcement needs a 12-byte IV")
         return encode_6699(seq, Command.UDP_NEW, body, key=UDP_KEY, iv=iv, retcode=0)
-    if version == "3.1":
+    if not spec.encrypted_announcement:
         return encode_55aa(seq, Command.UDP_NEW, body, retcode=0)
     return encode_55aa(seq, Command.UDP_NEW, ecb_encrypt(UDP_KEY, body), retcode=0)
 

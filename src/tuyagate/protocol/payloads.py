@@ -65,39 +65,45 @@ def dump_json(obj: Any) -> bytes:
 def query_request(
     spec: VersionSpec, device_id: str, *, t: int, cid: str | None = None, dp_ids: Iterable[str] | None = None
 ) -> tuple[Command, dict[str, Any]]:
-    """The status query: DP_QUERY (legacy), DP_QUERY_NEW (3.4/3.5) or CONTROL_NEW with null DPs (device22)."""
-    if spec.template is Template.PROTOCOL5:
-        return Command.DP_QUERY_NEW, ({"cid": cid} if cid else {})
+    """The status query: the command comes from the version table, the body from its template.
+
+    Legacy devices get ``{"gwId","devId","uid","t"}`` (device22: the control shape with the wanted
+    DPs set to null), 3.4/3.5 an empty object; a sub-device query names only the ``cid``.
+    """
+    protocol5 = spec.template is Template.PROTOCOL5
     if cid:
-        return Command.DP_QUERY, {"t": t, "cid": cid}
+        return spec.child_query_cmd, ({"cid": cid} if protocol5 else {"t": t, "cid": cid})
+    if protocol5:
+        return spec.query_cmd, {}
     if spec.device22:
         wanted = list(dp_ids) if dp_ids else ["1"]
-        return Command.CONTROL_NEW, {
+        return spec.query_cmd, {
             "devId": device_id,
             "uid": device_id,
             "t": str(t),
             "dps": dict.fromkeys(wanted),
         }
-    return Command.DP_QUERY, {"gwId": device_id, "devId": device_id, "uid": device_id, "t": str(t)}
+    return spec.query_cmd, {"gwId": device_id, "devId": device_id, "uid": device_id, "t": str(t)}
 
 
 def control_request(
     spec: VersionSpec, device_id: str, dps: Mapping[str, Any], *, t: int, cid: str | None = None
 ) -> tuple[Command, dict[str, Any]]:
-    """Set DP values: CONTROL (legacy) or CONTROL_NEW with ``protocol: 5`` (3.4/3.5)."""
+    """Set DP values: the version's control command, legacy body or ``protocol: 5`` (3.4/3.5)."""
     values = {str(k): v for k, v in dps.items()}
+    cmd = spec.control_cmd
     if spec.template is Template.PROTOCOL5:
         if cid:
-            return Command.CONTROL_NEW, {
+            return cmd, {
                 "protocol": 5,
                 "t": t,
                 "data": {"cid": cid, "ctype": 0, "dps": values},
                 "cid": cid,
             }
-        return Command.CONTROL_NEW, {"protocol": 5, "t": t, "data": {"dps": values}}
+        return cmd, {"protocol": 5, "t": t, "data": {"dps": values}}
     if cid:
-        return Command.CONTROL, {"t": t, "cid": cid, "dps": values}
-    return Command.CONTROL, {"devId": device_id, "uid": device_id, "t": str(t), "dps": values}
+        return cmd, {"t": t, "cid": cid, "dps": values}
+    return cmd, {"devId": device_id, "uid": device_id, "t": str(t), "dps": values}
 
 
 def heartbeat_request(device_id: str, *, gateway_id: str | None = None) -> tuple[Command, dict[str, Any]]:

@@ -1,9 +1,15 @@
 """The one table of what differs between protocol versions.
 
-Everything version-specific in tuyagate is a field here: framing, integrity check, what is
-encrypted with which key, whether a session key is negotiated, which commands query and
-control, and which JSON templates are used. Code elsewhere asks the spec, never compares
-version numbers.
+Everything version-specific in tuyagate is a field here: framing, what is encrypted with which
+key, whether a session key is negotiated, which commands query and control (a device, and a
+gateway's sub-device), and which JSON templates are used. Code elsewhere asks the spec, never
+compares version numbers: the payload builders read the commands from it, the codec the framing
+and encryption, discovery how announcements are protected, the LAN client which failures can be
+blamed on the local key.
+
+Versions are written as users and stored records write them: "3.1" .. "3.5", and "device22" for
+tinytuya's variant of 3.3 (queried as CONTROL_NEW with the wanted DPs set to null). That key is
+also what :attr:`VersionSpec.label` gives back, so a detected version can be stored and read again.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from enum import Enum
 from tuyagate.errors import ConfigError
 from tuyagate.protocol.commands import Command
 
-__all__ = ["VERSIONS", "Encryption", "FrameKind", "Template", "VersionSpec", "get_spec"]
+__all__ = ["DEVICE22", "VERSIONS", "Encryption", "FrameKind", "Template", "VersionSpec", "get_spec"]
+
+DEVICE22 = "device22"  # the one spelling of the variant, for the CLI, the registry and get_spec
 
 
 class FrameKind(Enum):
@@ -29,7 +37,7 @@ class Encryption(Enum):
 
     CONTROL_ONLY = "control_only"  # 3.1: only CONTROL, as "3.1" + md5 tag + base64(ECB)
     ECB = "ecb"  # 3.2/3.3: ECB with the local key, version header in the clear before it
-    ECB_SESSION = "ecb_session"  # 3.4: ECB with the session key, version header inside
+    ECB_SESSION = "ecb_session"  # 3.4: ECB with the session key, version header inside, HMAC trailer
     GCM_SESSION = "gcm_session"  # 3.5: the 6699 frame's GCM with the session key
 
 
@@ -44,15 +52,15 @@ class Template(Enum):
 class VersionSpec:
     """What one protocol version does on the wire."""
 
-    name: str  # "3.3"
+    name: str  # "3.3": the version as it appears on the wire and in broadcasts
     frame: FrameKind
     encryption: Encryption
-    hmac_trailer: bool  # 55AA trailer is HMAC-SHA256 instead of CRC32
     session_key: bool  # a 3-message key negotiation precedes everything else
     template: Template
-    query_cmd: Command
-    control_cmd: Command
-    device22: bool = False  # queries as CONTROL_NEW with the wanted DPs set to null
+    query_cmd: Command  # the status query of the device itself
+    control_cmd: Command  # setting DP values (of the device or of a sub-device)
+    child_query_cmd: Command  # the status query of a gateway's sub-device (``cid``)
+    device22: bool = False  # the legacy query is CONTROL_NEW with the wanted DPs set to null
 
     @property
     def wire(self) -> bytes:
@@ -66,73 +74,81 @@ class VersionSpec:
 
     @property
     def label(self) -> str:
-        """Human-readable version, e.g. "3.3" or "3.3 (device22)"."""
-        return f"{self.name} (device22)" if self.device22 and self.name != "3.2" else self.name
+        """The version as users write it and :func:`get_spec` reads it: "3.3", "device22", ..."""
+        key = _KEYS.get(self)
+        return key if key is not None else f"{self.name} ({DEVICE22})"
+
+    @property
+    def local_key_encrypts(self) -> bool:
+        """Every payload is protected with the local key itself (3.1-3.3: no session key).
+
+        Then a frame whose framing checks out but whose payload fails to decrypt can only have
+        been protected with another key: the LAN client reports a wrong local key at once.
+        """
+        return not self.session_key
+
+    @property
+    def encrypted_announcement(self) -> bool:
+        """Whether the UDP broadcast is encrypted (3.1 announces in plaintext)."""
+        return self.encryption is not Encryption.CONTROL_ONLY
+
+    def encrypts(self, cmd: int) -> bool:
+        """Whether a client's ``cmd`` frame carries a payload protected with a key."""
+        return self.encryption is not Encryption.CONTROL_ONLY or cmd == Command.CONTROL
 
     def as_device22(self) -> VersionSpec:
-        """The device22 variant of this version (queries via CONTROL_NEW with null DPs)."""
+        """The device22 variant of this version: a legacy query becomes CONTROL_NEW with null DPs.
+
+        3.4 and 3.5 already query with DP_QUERY_NEW, so only the flag changes (the client then
+        knows it tried).
+        """
+        if self.template is not Template.LEGACY:
+            return replace(self, device22=True)
         return replace(self, device22=True, query_cmd=Command.CONTROL_NEW)
 
 
+def _legacy(name: str, encryption: Encryption) -> VersionSpec:
+    return VersionSpec(
+        name,
+        FrameKind.P55AA,
+        encryption,
+        session_key=False,
+        template=Template.LEGACY,
+        query_cmd=Command.DP_QUERY,
+        control_cmd=Command.CONTROL,
+        child_query_cmd=Command.DP_QUERY,
+    )
+
+
+def _protocol5(name: str, frame: FrameKind, encryption: Encryption) -> VersionSpec:
+    return VersionSpec(
+        name,
+        frame,
+        encryption,
+        session_key=True,
+        template=Template.PROTOCOL5,
+        query_cmd=Command.DP_QUERY_NEW,
+        control_cmd=Command.CONTROL_NEW,
+        child_query_cmd=Command.DP_QUERY_NEW,
+    )
+
+
 VERSIONS: dict[str, VersionSpec] = {
-    "3.1": VersionSpec(
-        "3.1",
-        FrameKind.P55AA,
-        Encryption.CONTROL_ONLY,
-        False,
-        False,
-        Template.LEGACY,
-        Command.DP_QUERY,
-        Command.CONTROL,
-    ),
+    "3.1": _legacy("3.1", Encryption.CONTROL_ONLY),
     # 3.2 devices answer a plain DP_QUERY with "data format error": they are queried like device22.
-    "3.2": VersionSpec(
-        "3.2",
-        FrameKind.P55AA,
-        Encryption.ECB,
-        False,
-        False,
-        Template.LEGACY,
-        Command.CONTROL_NEW,
-        Command.CONTROL,
-        device22=True,
-    ),
-    "3.3": VersionSpec(
-        "3.3", FrameKind.P55AA, Encryption.ECB, False, False, Template.LEGACY, Command.DP_QUERY, Command.CONTROL
-    ),
-    "3.4": VersionSpec(
-        "3.4",
-        FrameKind.P55AA,
-        Encryption.ECB_SESSION,
-        True,
-        True,
-        Template.PROTOCOL5,
-        Command.DP_QUERY_NEW,
-        Command.CONTROL_NEW,
-    ),
-    "3.5": VersionSpec(
-        "3.5",
-        FrameKind.P6699,
-        Encryption.GCM_SESSION,
-        False,
-        True,
-        Template.PROTOCOL5,
-        Command.DP_QUERY_NEW,
-        Command.CONTROL_NEW,
-    ),
+    "3.2": _legacy("3.2", Encryption.ECB).as_device22(),
+    "3.3": _legacy("3.3", Encryption.ECB),
+    "3.4": _protocol5("3.4", FrameKind.P55AA, Encryption.ECB_SESSION),
+    "3.5": _protocol5("3.5", FrameKind.P6699, Encryption.GCM_SESSION),
 }
-VERSIONS["device22"] = VERSIONS["3.3"].as_device22()
+VERSIONS[DEVICE22] = VERSIONS["3.3"].as_device22()
+_KEYS = {spec: key for key, spec in VERSIONS.items()}
 
 
-def get_spec(version: str | float, *, device22: bool = False) -> VersionSpec:
-    """The spec for ``version`` ("3.1".."3.5", "device22", or a float like 3.3)."""
+def get_spec(version: str | float) -> VersionSpec:
+    """The spec for ``version``: "3.1".."3.5" or "device22" (a float such as 3.3 is read as "3.3")."""
     key = f"{version:.1f}" if isinstance(version, float) else str(version).strip()
-    if key in {"3.3d22", "3.3-device22", "22"}:
-        key = "device22"
     try:
-        spec = VERSIONS[key]
+        return VERSIONS[key]
     except KeyError:
-        raise ConfigError(f"unknown protocol version {version!r}; use one of 3.1, 3.2, 3.3, 3.4, 3.5") from None
-    if device22 and not spec.device22:
-        spec = spec.as_device22()
-    return spec
+        raise ConfigError(f"unknown protocol version {version!r}; use one of {', '.join(VERSIONS)}") from None

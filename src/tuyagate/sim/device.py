@@ -4,10 +4,14 @@ It listens on TCP like a real device (any host/port; a fleet binds 127.0.1.x:666
 protocol version including device22, keeps typed DP state, answers query, control, heartbeat,
 UPDATEDPS and the sub-device (``cid``) forms of a Zigbee gateway, pushes STATUS on every change,
 announces itself over UDP and answers 3.5 ``REQ_DEVINFO`` probes. It behaves like real
-hardware where clients depend on it: one TCP client at a time, the connection closed after
-``idle_timeout`` seconds without traffic, silence (or a close, or an answer with its own key)
-when the client's key is wrong, and the wire quirks of :mod:`tuyagate.sim.device_options`
-(sequence numbering, missing return codes, ACK-only controls, several clients).
+hardware where clients depend on it: one TCP client at a time (a client turned away is reset,
+as lwIP does when it closes a socket with unread data), the connection closed after
+``idle_timeout`` seconds without traffic, and the wire quirks of :mod:`tuyagate.sim.device_options`
+(sequence numbering, missing return codes, ACK-only controls, several clients). When the client's
+key is wrong it does what real devices do: by default it answers in its own key (3.4/3.5 with a
+handshake answer that fails the client's check; 3.2/3.3 with return code 1 and an error text
+encrypted with its key, the same bytes every time, as in tinytuya #636 and tuyapi #260; 3.1 stays
+silent, its queries carry no key), or it stays silent, or closes (``wrong_key``).
 :class:`Faults` injects the failures clients must survive; :mod:`tuyagate.sim.closes` records
 whether clients closed their connections cleanly.
 """
@@ -18,6 +22,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import struct
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +34,7 @@ from tuyagate.errors import HandshakeError, ProtocolError
 from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message
 from tuyagate.protocol.commands import Command
+from tuyagate.protocol.frames import check_55aa
 from tuyagate.protocol.versions import Encryption, FrameKind, get_spec
 from tuyagate.sim.closes import CloseHow, CloseLog, CloseRecord
 from tuyagate.sim.device_answers import plan_control, query_answer
@@ -120,7 +127,7 @@ class SimDevice:
         self.port = port
         self._announcer = (
             DiscoveryAnnouncer(
-                self._discovery_info, version=self.spec.name, target=discovery_to, interval=discovery_interval
+                self._discovery_info, version=self.spec, target=discovery_to, interval=discovery_interval
             )
             if discovery_to
             else None
@@ -255,10 +262,12 @@ class SimDevice:
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[CloseHow, str]:
         if self.faults.refuse:
             self.stats.connections_refused += 1
+            _reset(writer)
             return "device", "refused (fault)"
         if self._clients and self.second_client != "allow":
             if self.second_client == "refuse":
                 self.stats.connections_refused += 1
+                _reset(writer)
                 return "device", "refused: another client is connected"
             if self.second_client == "ignore":
                 self.stats.connections_refused += 1
@@ -324,7 +333,7 @@ class SimDevice:
                 msg = client.codec.decode_frame(raw)
             except (ProtocolError, HandshakeError):
                 self.stats.bad_frames += 1
-                if not await self._on_undecodable(client):
+                if not await self._on_undecodable(client, raw):
                     return False
                 continue
             if self.faults.silent:
@@ -333,14 +342,20 @@ class SimDevice:
                 return False
         return True
 
-    async def _on_undecodable(self, client: SimConnection) -> bool:
+    async def _on_undecodable(self, client: SimConnection, raw: bytes) -> bool:
         """A frame we cannot verify: most likely the client uses another key."""
         if self.wrong_key == "close":
             client.end("a frame failed its integrity check (wrong key)")
             return False
-        if self.wrong_key == "answer" and client.handshake is not None and not client.established:
+        if self.wrong_key != "answer":
+            return True
+        if client.handshake is not None and not client.established:
             # Answer the handshake with our own key, as many devices do: the client sees a bad HMAC.
             await self._send(client, Command.SESS_KEY_NEG_RESP, os.urandom(48), request_seq=1)
+        elif self.spec.encryption is Encryption.ECB and _intact_55aa(raw):
+            # An intact request we cannot decrypt: reject it with our own key, as real 3.2/3.3 devices do.
+            seq, cmd = struct.unpack_from(">II", raw, 4)
+            await self._send(client, cmd, b"data format error", request_seq=seq, retcode=1)
         return True
 
     # ---------------------------------------------------------------- sending
@@ -459,12 +474,30 @@ class SimDevice:
             "gwId": self.device_id,
             "active": 2,
             "ablilty": 0,
-            "encrypt": self.spec.name != "3.1",
+            "encrypt": self.spec.encrypted_announcement,
             "productKey": self.product_key,
             "version": self.spec.name,
             "token": True,
             "wf_cfg": True,
         }
+
+
+def _intact_55aa(raw: bytes) -> bool:
+    """Whether a 55AA frame passes its CRC (so a failure to read it is a key, not a line, problem)."""
+    try:
+        check_55aa(raw)
+    except ProtocolError:
+        return False
+    return True
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close a connection with a reset (SO_LINGER 0), the way a device turns a client away."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def _same_type(old: Any, new: Any) -> bool:

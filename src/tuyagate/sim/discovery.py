@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from tuyagate.errors import ProtocolError
 from tuyagate.protocol.discovery import decode_datagram, encode_announcement, encode_devinfo_reply, is_app_probe
+from tuyagate.protocol.versions import VersionSpec
 
 __all__ = ["DevInfoResponder", "DiscoveryAnnouncer"]
 
@@ -21,7 +22,9 @@ InfoFn = Callable[[], dict[str, Any]]
 class DiscoveryAnnouncer:
     """Send the device's broadcast datagram to ``target`` every ``interval`` seconds."""
 
-    def __init__(self, info: InfoFn, *, version: str, target: tuple[str, int], interval: float = 5.0) -> None:
+    def __init__(
+        self, info: InfoFn, *, version: str | VersionSpec, target: tuple[str, int], interval: float = 5.0
+    ) -> None:
         self._info = info
         self._version = version
         self._target = target
