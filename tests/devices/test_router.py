@@ -14,7 +14,7 @@ from tests.emulated_home import emulated_home, registry_with
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.hub import Home, HubOptions, build_hub
-from tuyagate.devices.registry import Registry
+from tuyagate.devices.registry import Registry, secret_name
 from tuyagate.errors import UnknownDpError, ValidationError
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest
@@ -188,3 +188,28 @@ async def test_a_busy_device_is_not_taken_for_a_broken_one(world: World) -> None
     assert "cloud" in routes  # queued past the LAN share, served by the cloud within the deadline
     lan = next(r for r in device.routes() if r.name == "lan")
     assert lan.failures <= 1  # waiting in the queue is not a failure; at most the one cut off mid-answer
+
+
+async def test_a_wrong_local_key_falls_back_to_the_cloud_at_once(tmp_path: Path) -> None:
+    """A 3.3 plug re-paired since its key was stored: the LAN says so quickly, the cloud answers."""
+    async with emulated_home("127.0.2.1", CLIENT_ID, SECRET) as home:
+        registry, vault = registry_with(home.manifest, tmp_path)
+        plug = registry.get("Desk plug")  # a 3.3 device
+        vault.put(secret_name(plug.id), "fedcba9876543210")
+        client = TuyaCloudClient(CLIENT_ID, SECRET, base_url=home.cloud.base_url, retries=0, timeout=3)
+        options = HubOptions(timeout=3.0, lan_timeout=2.5, retry_base=0.2, retry_cap=1.0, heartbeat_interval=5.0)
+        hub = build_hub(registry, vault, cloud=client, options=options)
+        await hub.start()
+        try:
+            device = hub.get("Desk plug")
+            started = time.monotonic()
+            result = await device.set({"switch_1": True})
+            assert (result.route, result.fallback) == ("cloud", True)
+            assert time.monotonic() - started < 1.5  # not the LAN's 2.5 s share of the deadline
+            lan = next(r for r in device.routes() if r.name == "lan")
+            assert lan.last_error is not None
+            assert "local key is wrong" in lan.last_error
+            assert home.fleet.sim_for(plug.id).dps["1"] is True  # set through the cloud
+        finally:
+            await hub.close()
+            registry.close()
