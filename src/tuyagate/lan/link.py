@@ -28,6 +28,7 @@ __all__ = ["Link", "LinkOwner", "ProbeNotes"]
 
 _LOGGER = logging.getLogger(__name__)
 _LEGACY_BODY_AT = 20  # 55AA header (16) + retcode (4): where a device's payload starts
+_GCM_SESSION = Encryption.GCM_SESSION  # an enum member lookup per request costs more than the test it feeds
 
 
 class ProbeNotes:
@@ -147,7 +148,7 @@ class Link(asyncio.Protocol):
 
     def new_iv(self) -> bytes | None:
         """A fresh IV for the next frame when the version needs one (3.5's GCM), else None."""
-        return os.urandom(12) if self.codec.spec.encryption is Encryption.GCM_SESSION else None
+        return os.urandom(12) if self.codec.spec.encryption is _GCM_SESSION else None
 
     def wait_lost(self) -> asyncio.Future[None]:
         """A future that completes when the connection is gone (see :mod:`tuyagate.lan.closing`)."""
