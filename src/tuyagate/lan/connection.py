@@ -575,8 +575,8 @@ class DeviceConnection:
             if msg.is_ack and pending.want_data and not msg.retcode:
                 return  # the empty ACK some devices send before the data
             self._pending = None
-            if not link.trusted:
-                link.trusted = link.codec.spec.encrypts(pending.cmd)  # it read our key
+            if not link.trusted:  # the device read a request sealed with our key (3.1 sends some in plaintext)
+                link.trusted = pending.cmd not in link.codec.spec.plaintext_requests
             if not pending.future.done():
                 pending.future.set_result(msg)
             return

@@ -61,6 +61,7 @@ class VersionSpec:
     control_cmd: Command  # setting DP values (of the device or of a sub-device)
     child_query_cmd: Command  # the status query of a gateway's sub-device (``cid``)
     device22: bool = False  # the legacy query is CONTROL_NEW with the wanted DPs set to null
+    plaintext_requests: frozenset[int] = frozenset()  # client commands sent without any key (3.1: all but CONTROL)
 
     @property
     def wire(self) -> bytes:
@@ -94,7 +95,7 @@ class VersionSpec:
 
     def encrypts(self, cmd: int) -> bool:
         """Whether a client's ``cmd`` frame carries a payload protected with a key."""
-        return self.encryption is not Encryption.CONTROL_ONLY or cmd == Command.CONTROL
+        return cmd not in self.plaintext_requests
 
     def as_device22(self) -> VersionSpec:
         """The device22 variant of this version: a legacy query becomes CONTROL_NEW with null DPs.
@@ -108,6 +109,7 @@ class VersionSpec:
 
 
 def _legacy(name: str, encryption: Encryption) -> VersionSpec:
+    plaintext = frozenset(int(c) for c in Command if c != Command.CONTROL)
     return VersionSpec(
         name,
         FrameKind.P55AA,
@@ -117,6 +119,7 @@ def _legacy(name: str, encryption: Encryption) -> VersionSpec:
         query_cmd=Command.DP_QUERY,
         control_cmd=Command.CONTROL,
         child_query_cmd=Command.DP_QUERY,
+        plaintext_requests=plaintext if encryption is Encryption.CONTROL_ONLY else frozenset(),
     )
 
 
