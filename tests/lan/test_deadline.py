@@ -1,7 +1,7 @@
 """One deadline handed down: every public request takes a ``Deadline`` besides ``timeout``.
 
 Also the connection's named seams (``connect`` telling whether it opened, ``heartbeat`` with
-``reconnect=False``, ``busy``, ``last_sent``, ``wants_connection``) that its keep-alive uses.
+``reconnect=False``, ``busy``, ``last_sent``, ``wanted``) that its keep-alive uses.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ async def test_heartbeat_without_reconnect_leaves_a_closed_connection_closed(
 async def test_the_keepalive_seams(sim: SimFactory, client: ClientFactory) -> None:
     device = await sim(version="3.3")
     dev = client(device)
-    assert (dev.busy, dev.last_sent, dev.wants_connection) == (False, 0.0, False)
+    assert (dev.busy, dev.last_sent, dev.wanted) == (False, 0.0, False)
     device.faults.reply_delay = 0.1
     task = asyncio.create_task(dev.status())
     await until(lambda: device.stats.frames_received == 1, what="the query's arrival")
@@ -125,7 +125,7 @@ async def test_the_keepalive_seams(sim: SimFactory, client: ClientFactory) -> No
     await task
     assert (during, dev.busy) == (True, False)
     events = dev.events()
-    subscribed = dev.wants_connection
+    subscribed = dev.wanted
     events.close()
-    assert (subscribed, dev.wants_connection) == (True, False)
-    assert client(device, keep_connected=True).wants_connection
+    assert (subscribed, dev.wanted) == (True, False)
+    assert client(device, keep_connected=True).wanted

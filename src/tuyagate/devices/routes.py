@@ -46,10 +46,10 @@ class LanRoute:
         self.cid = cid
 
     async def read(self, *, deadline: Deadline) -> dict[str, Any]:
-        return await self.connection.status(cid=self.cid, timeout=max(deadline.remaining(), 1e-3))
+        return await self.connection.status(cid=self.cid, deadline=deadline)
 
     async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> None:
-        await self.connection.set_dps(dps, cid=self.cid, timeout=max(deadline.remaining(), 1e-3))
+        await self.connection.set_dps(dps, cid=self.cid, deadline=deadline)
 
     def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Follow the connection's events (all of them: a sub-device's listener filters by ``cid``)."""

@@ -169,7 +169,7 @@ class DeviceConnection:
 
     @property
     def version(self) -> str | None:
-        """The protocol version label ("3.3", "3.3 (device22)", ...), None until detected."""
+        """The protocol version as get_spec reads it ("3.3", "device22", ...), None until detected."""
         return self._spec.label if self._spec else None
 
     @property
