@@ -47,6 +47,27 @@ async def test_a_wrong_local_key_is_key_mismatch_naming_the_key(
     assert home.sim("Heater plug").dps["1"] is False  # nothing reached the device
 
 
+async def test_a_wrong_local_key_on_a_33_device_is_key_mismatch_at_once(
+    start_home: HomeFactory, start_gateway: GatewayFactory
+) -> None:
+    """3.3 has no handshake: the device's answer in its own key says so (LocalKeyError), not a timeout."""
+
+    def wrong_key(registry: Registry, vault: Vault) -> None:
+        vault.put(secret_name(registry.get("Desk plug").id), "fedcba9876543210")  # a 3.3 device
+
+    home = await start_home(cloud=False, tamper=wrong_key)
+    gateway = await start_gateway(home=home, request_timeout=3.0)
+    started = time.monotonic()
+    r = await gateway.client.post("/api/v1/devices/Desk plug/commands", json={"dps": {"1": True}})
+    assert time.monotonic() - started < 1.0
+    assert r.status_code == 502
+    error = r.json()["error"]
+    assert error["code"] == "key_mismatch"
+    assert "local key" in error["message"]
+    assert "fedcba9876543210" not in r.text
+    assert home.sim("Desk plug").dps["1"] is False
+
+
 async def test_a_wrong_firmware_password_is_auth_failed(
     start_home: HomeFactory, start_gateway: GatewayFactory, tasmota: TasmotaSim
 ) -> None:
