@@ -201,7 +201,7 @@ async def test_a_wrong_local_key_falls_back_to_the_cloud_at_once(tmp_path: Path)
         hub = build_hub(registry, vault, cloud=client, options=options)
         await hub.start()
         try:
-            device = hub.get("Desk plug")
+            device = hub.device("Desk plug")
             started = time.monotonic()
             result = await device.set({"switch_1": True})
             assert (result.route, result.fallback) == ("cloud", True)
