@@ -49,6 +49,7 @@ EXPORTED = {
     "TuyaAuthError",
     "HandshakeError",
     "KeyMismatchError",
+    "LocalKeyError",
     "HandshakeTimeoutError",
     "DeviceError",
     "CloudError",

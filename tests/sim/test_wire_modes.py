@@ -25,7 +25,7 @@ def _control(c: RawClient, dps: dict[str, object]) -> tuple[Command, dict[str, o
 
 @pytest.mark.parametrize("version", ["3.5", "3.4", "3.3"])
 async def test_device_wide_counter_moves_only_when_the_device_sends(version: str) -> None:
-    mode: SeqMode | None = None if version == "3.5" else "device"  # the default for 3.5; chosen for the others
+    mode: SeqMode | None = None if version in ("3.4", "3.5") else "device"  # the default for 3.4/3.5; chosen for 3.3
     async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version, seq_mode=mode, seq_start=0x266E) as sim:
         assert sim.seq_mode == "device"
         c = RawClient(version, sim.port)
@@ -49,7 +49,8 @@ async def test_device_wide_counter_moves_only_when_the_device_sends(version: str
 
 @pytest.mark.parametrize("version", ["3.1", "3.3", "3.4"])
 async def test_echo_mode_answers_with_the_request_number_and_pushes_with_zero(version: str) -> None:
-    async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version) as sim:
+    mode: SeqMode | None = "echo" if version == "3.4" else None  # the default up to 3.3; chosen for 3.4
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version=version, seq_mode=mode) as sim:
         assert sim.seq_mode == "echo"
         c = RawClient(version, sim.port)
         await c.connect()

@@ -45,7 +45,7 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
         choices=["device", "echo"],
         default=None,
         help="number sent frames from one device-wide counter, or echo the request's number "
-        "(default: device for 3.5, echo otherwise)",
+        "(default: device for 3.4 and 3.5, echo otherwise)",
     )
     quirks.add_argument("--seq-start", type=int, default=None, help="number of the first frame (default random)")
     quirks.add_argument("--no-return-code", action="store_true", help="leave the 4-byte return code out of answers")

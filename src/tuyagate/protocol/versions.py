@@ -80,6 +80,16 @@ class VersionSpec:
         return key if key is not None else f"{self.name} ({DEVICE22})"
 
     @property
+    def device_numbers_frames(self) -> bool:
+        """The device numbers the frames it sends from one counter of its own (3.4, 3.5), instead of
+        echoing the request's sequence number (3.1-3.3).
+
+        Captures of real 3.4 and 3.5 devices show it (tuya-local #3206 and #5347, localtuya PR #1493,
+        tuyapi #623), and clients such as tuyapi predict the numbers that way.
+        """
+        return self.session_key
+
+    @property
     def local_key_encrypts(self) -> bool:
         """Every payload is protected with the local key itself (3.1-3.3: no session key).
 

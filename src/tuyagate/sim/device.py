@@ -35,7 +35,7 @@ from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message
 from tuyagate.protocol.commands import Command
 from tuyagate.protocol.frames import check_55aa
-from tuyagate.protocol.versions import Encryption, FrameKind, get_spec
+from tuyagate.protocol.versions import Encryption, get_spec
 from tuyagate.sim.closes import CloseHow, CloseLog, CloseRecord
 from tuyagate.sim.device_answers import plan_control, query_answer
 from tuyagate.sim.device_options import (
@@ -65,7 +65,8 @@ _GARBAGE = (
 class SimDevice:
     """An emulated Tuya device (``async with SimDevice(...) as dev``).
 
-    ``seq_mode`` defaults to ``device`` for 3.5 and ``echo`` otherwise; ``seq_start`` is the
+    ``seq_mode`` defaults to ``device`` for 3.4 and 3.5 (as real devices number their frames) and
+    ``echo`` otherwise; ``seq_start`` is the
     number of the device's first frame (random by default, like a real device's counter).
     ``status_delay`` is how long after a control's ACK the STATUS push follows.
     ``record_closes`` keeps a :class:`~tuyagate.sim.closes.CloseLog` in :attr:`closes`;
@@ -109,7 +110,7 @@ class SimDevice:
         self.idle_timeout = idle_timeout
         self.second_client = second_client
         self.wrong_key = wrong_key
-        self.seq_mode: SeqMode = seq_mode or ("device" if self.spec.frame is FrameKind.P6699 else "echo")
+        self.seq_mode: SeqMode = seq_mode or ("device" if self.spec.device_numbers_frames else "echo")
         first = seq_start if seq_start is not None else 1 + int.from_bytes(os.urandom(2), "big")
         self.numbering = Numbering(self.seq_mode, first)
         self.return_codes = return_codes
