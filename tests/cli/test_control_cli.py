@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.output import printed_lines
 from tuyagate.cli.control_cmds import parse_assignments
 from tuyagate.cli.main import run
 from tuyagate.sim.device import SimChild, SimDevice
@@ -93,15 +94,11 @@ async def test_sub_device(device: SimDevice, capsys: pytest.CaptureFixture[str])
 async def test_watch_prints_pushes(device: SimDevice, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["watch", *_adhoc(device, "--version", "3.4", "--json", "--count", "2", "--duration", "5")]
     watcher = asyncio.create_task(_cli(*argv))
-    for _ in range(100):
-        if device.connected:
-            break
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.1)
+    head = await printed_lines(capsys)  # the first state is printed once the command is subscribed
     await device.set_dps({"2": 11})
     await device.set_dps({"1": False})
     assert await watcher == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = [json.loads(line) for line in (head + capsys.readouterr().out).splitlines()]
     status = [line for line in lines if line["event"] == "status"]
     assert lines[0] == {"event": "state", "device": DEV_ID, "dps": {"1": True, "2": 10, "3": "white"}}
     assert [s["dps"] for s in status] == [{"2": 11}, {"1": False}]
@@ -183,15 +180,11 @@ async def test_scan_hears_broadcasts_and_probe_answers(capsys: pytest.CaptureFix
 async def test_watch_a_sub_device(device: SimDevice, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["watch", *_adhoc(device, "--version", "3.4", "--cid", "c1", "--count", "1", "--duration", "5")]
     watcher = asyncio.create_task(_cli(*argv))
-    for _ in range(100):
-        if device.connected:
-            break
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.1)
+    head = await printed_lines(capsys)
     await device.set_dps({"2": 99})  # the gateway itself: not shown for --cid c1
     await device.set_child_dps("c1", {"1": True})
     assert await watcher == 0
-    lines = capsys.readouterr().out.splitlines()
+    lines = (head + capsys.readouterr().out).splitlines()
     assert lines[0].endswith(f'{DEV_ID}/c1 state {{"1": false}}')
     assert lines[-1].endswith(f'{DEV_ID}/c1 status {{"1": true}}')
     assert not any("99" in line for line in lines)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.output import printed_lines
 from tuyagate.cli.main import run
 from tuyagate.sim.fleet import SimFleet
 
@@ -73,17 +74,14 @@ async def test_watch_by_name_prints_a_push(fleet: tuple[SimFleet, Path], capsys:
     sims, data = fleet
     curtain = next(d for d in sims.manifest.devices if d.name == "Bedroom curtain")
     sim = sims.sim_for(curtain.id)
+    capsys.readouterr()  # what the import printed
     task = asyncio.create_task(
         _cli("watch", "Bedroom curtain", "--count", "1", "--duration", "10", "--json", "--data-dir", str(data))
     )
-    for _ in range(200):
-        if sim.connected and sim.stats.frames_received >= 1:
-            break
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.2)
+    head = await printed_lines(capsys)  # the first state is printed once the command follows the device
     await sim.set_dps({"3": 55})
     assert await task == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in (head + capsys.readouterr().out).splitlines() if line.startswith("{")]
     assert lines[0]["event"] == "state"
     assert {"event": "state", "device": curtain.id, "dps": {"percent_state": 55}, "route": "lan"} in lines
 
