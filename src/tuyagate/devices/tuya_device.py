@@ -89,6 +89,7 @@ class TuyaDevice:
         self._clock = clock
         self._on_close = on_close
         self._dps: dict[str, Any] = dict(record.last_state or {})
+        self._values: dict[str, Any] | None = None  # self._dps decoded by the schema, made on first read
         self._updated_at = record.last_seen or 0.0
         self._cache_route = "cache"
         self._online = False
@@ -126,13 +127,13 @@ class TuyaDevice:
     def cached_state(self) -> DeviceState | None:
         if not self._dps:
             return None
-        return DeviceState(
-            device_id=self._record.id,
-            dps=dict(self._dps),
-            values=self._schema.decode(self._dps),
-            route=self._cache_route,
-            updated_at=self._updated_at,
-        )
+        return self._snapshot(self._cache_route)
+
+    def _snapshot(self, route: str) -> DeviceState:
+        """The current state as a new DeviceState; the values by code are decoded once per change, not per read."""
+        if self._values is None:
+            self._values = self._schema.decode(self._dps)
+        return DeviceState(self._record.id, dict(self._dps), dict(self._values), route, self._updated_at)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -162,9 +163,7 @@ class TuyaDevice:
         self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
     ) -> DeviceState:
         if not refresh and self._dps and self._clock() - self._updated_at <= self.cache_ttl:
-            state = self.cached_state()
-            assert state is not None
-            return DeviceState(state.device_id, state.dps, state.values, "cache", state.updated_at)
+            return self._snapshot("cache")
         # Single flight: callers that ask while a read is under way share its answer, so a burst of
         # readers costs the device one round trip instead of a queue that outlasts their deadlines.
         own = Deadline.resolve(deadline, timeout, self.timeout)
@@ -174,7 +173,7 @@ class TuyaDevice:
             _, route = await asyncio.shield(self._reading)  # the read runs on this caller's deadline
         else:
             _, route = await self._join_read(self._reading, own)
-        return DeviceState(self._record.id, dict(self._dps), self._schema.decode(self._dps), route, self._updated_at)
+        return self._snapshot(route)
 
     async def _join_read(
         self, reading: asyncio.Future[tuple[dict[str, Any], str]], deadline: Deadline
@@ -271,6 +270,8 @@ class TuyaDevice:
     def _merge(self, dps: Mapping[str, Any], route: str, *, emit: bool) -> None:
         changed = {k: v for k, v in dps.items() if self._dps.get(k, _MISSING) != v}
         self._dps.update(dps)
+        if changed:
+            self._values = None  # decoded again on the next read
         self._updated_at = self._clock()
         self._cache_route = route
         if changed and emit:

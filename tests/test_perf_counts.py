@@ -1,0 +1,26 @@
+"""The performance regression check: calls per operation may not grow 20 % over the committed baseline.
+
+Counts, not times (see benchmarks/perf_counts.py): deterministic on a busy CI machine. After a
+deliberate change, refresh the baseline with ``.venv/bin/python -m benchmarks.perf_counts --update``
+and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import perf_counts
+
+
+def test_no_operation_makes_more_calls_than_its_baseline_allows() -> None:
+    baseline = json.loads(perf_counts.BASELINE.read_text())
+    results = perf_counts.measure()
+    assert perf_counts.compare(results, baseline) == []
+
+
+def test_the_check_catches_growth_and_missing_cases() -> None:
+    baseline = {"a": 100.0, "b": 50.0}
+    assert perf_counts.compare({"a": 119.0, "b": 50.0}, baseline) == []
+    problems = perf_counts.compare({"a": 121.0, "c": 1.0}, baseline)
+    assert [p.split(":")[0] for p in problems] == ["a", "c", "b"]
+    assert "+21%" in problems[0]
