@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -66,54 +68,60 @@ async def call(app: Any, method: str, path: str, query: bytes = b"", body: bytes
     return status
 
 
-async def measure(requests: int, rounds: int) -> dict[str, float]:
+@contextlib.asynccontextmanager
+async def demo_home(first_ip: str) -> AsyncIterator[tuple[Any, Path]]:
+    """The demo fleet on loopback, registered in a throw-away data dir and opened with ``tuyagate.open_home``."""
     import tuyagate
     from tuyagate.devices.manifest_import import parse_fleet_manifest
     from tuyagate.devices.registry import Registry
     from tuyagate.devices.tinytuya_import import write_import
     from tuyagate.devices.vault import Vault
-    from tuyagate.gateway.app import create_app
-    from tuyagate.gateway.settings import GatewaySettings
     from tuyagate.sim.fleet import SimFleet
 
-    manifest = SimFleet.demo(first_ip="127.0.6.1", port=0)
+    manifest = SimFleet.demo(first_ip=first_ip, port=0)
     async with SimFleet(manifest):
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp)
             registry = Registry.open(data)
-            vault = Vault.open(registry.db, data)
-            write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
-            registry.close()
-            hub = await tuyagate.open_home(data, cloud=False)
             try:
-                app = create_app(GatewaySettings(data_dir=data), hub, manage_manager=False)
-                plug = hub.device("Desk plug").info.id
-                await hub.device(plug).status(refresh=True, timeout=5.0)
-                cases: list[Case] = [
-                    ("status (cached)", "GET", f"/api/v1/devices/{plug}/status", b"", b"", 200),
-                    ("device list", "GET", "/api/v1/devices", b"", b"", 200),
-                    ("device detail", "GET", f"/api/v1/devices/{plug}", b"", b"", 200),
-                    ("command (LAN)", "POST", f"/api/v1/devices/{plug}/commands", b"", b'{"dps":{"1":true}}', 200),
-                    ("unknown device (404)", "GET", "/api/v1/devices/nope/status", b"", b"", 404),
-                    ("malformed body (422)", "POST", f"/api/v1/devices/{plug}/commands", b"", b'{"dps":{}}', 422),
-                    ("tasmota Power", "GET", f"/tasmota/{plug}/cm", b"cmnd=Power", b"", 200),
-                ]
-                out: dict[str, float] = {}
-                for name, method, path, query, body, expected in cases:
-                    got = await call(app, method, path, query, body)
-                    if got != expected:
-                        raise RuntimeError(f"{name}: answered {got}, expected {expected}")
-                    n = requests if method == "GET" else max(1, requests // 3)
-                    best = float("inf")
-                    for _ in range(rounds):
-                        started = time.process_time()
-                        for _ in range(n):
-                            await call(app, method, path, query, body)
-                        best = min(best, (time.process_time() - started) / n)
-                    out[name] = best * 1e6
-                return out
+                write_import(parse_fleet_manifest(manifest.to_dict()), registry, Vault.open(registry.db, data))
             finally:
-                await hub.close()
+                registry.close()
+            async with tuyagate.open_home(data, cloud=False) as home:
+                yield home, data
+
+
+async def measure(requests: int, rounds: int) -> dict[str, float]:
+    from tuyagate.gateway.app import create_app
+    from tuyagate.gateway.settings import GatewaySettings
+
+    async with demo_home("127.0.6.1") as (hub, data):
+        app = create_app(GatewaySettings(data_dir=data), hub, manage_manager=False)
+        plug = hub.device("Desk plug").info.id
+        await hub.device(plug).status(refresh=True, timeout=5.0)
+        cases: list[Case] = [
+            ("status (cached)", "GET", f"/api/v1/devices/{plug}/status", b"", b"", 200),
+            ("device list", "GET", "/api/v1/devices", b"", b"", 200),
+            ("device detail", "GET", f"/api/v1/devices/{plug}", b"", b"", 200),
+            ("command (LAN)", "POST", f"/api/v1/devices/{plug}/commands", b"", b'{"dps":{"1":true}}', 200),
+            ("unknown device (404)", "GET", "/api/v1/devices/nope/status", b"", b"", 404),
+            ("malformed body (422)", "POST", f"/api/v1/devices/{plug}/commands", b"", b'{"dps":{}}', 422),
+            ("tasmota Power", "GET", f"/tasmota/{plug}/cm", b"cmnd=Power", b"", 200),
+        ]
+        out: dict[str, float] = {}
+        for name, method, path, query, body, expected in cases:
+            got = await call(app, method, path, query, body)
+            if got != expected:
+                raise RuntimeError(f"{name}: answered {got}, expected {expected}")
+            n = requests if method == "GET" else max(1, requests // 3)
+            best = float("inf")
+            for _ in range(rounds):
+                started = time.process_time()
+                for _ in range(n):
+                    await call(app, method, path, query, body)
+                best = min(best, (time.process_time() - started) / n)
+            out[name] = best * 1e6
+        return out
 
 
 def main(argv: list[str] | None = None) -> int:

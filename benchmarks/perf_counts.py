@@ -24,7 +24,6 @@ import contextlib
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -117,34 +116,20 @@ async def lan_cases() -> dict[str, float]:
 
 
 async def gateway_cases() -> dict[str, float]:
-    import tuyagate
-    from benchmarks.gateway_cost import call
-    from tuyagate.devices.manifest_import import parse_fleet_manifest
-    from tuyagate.devices.registry import Registry
-    from tuyagate.devices.tinytuya_import import write_import
-    from tuyagate.devices.vault import Vault
+    from benchmarks.gateway_cost import call, demo_home
     from tuyagate.gateway.app import create_app
     from tuyagate.gateway.settings import GatewaySettings
-    from tuyagate.sim.fleet import SimFleet
 
-    manifest = SimFleet.demo(first_ip="127.0.6.1", port=0)
-    async with SimFleet(manifest):
-        with tempfile.TemporaryDirectory() as tmp:
-            data = Path(tmp)
-            registry = Registry.open(data)
-            vault = Vault.open(registry.db, data)
-            write_import(parse_fleet_manifest(manifest.to_dict()), registry, vault)
-            registry.close()
-            async with tuyagate.open_home(data, cloud=False) as home:
-                app = create_app(GatewaySettings(data_dir=data), home, manage_manager=False)
-                plug = home.device("Desk plug")
-                await plug.status(refresh=True)
-                path = f"/api/v1/devices/{plug.info.id}/status"
-                return {
-                    "router cached status": await count_async(lambda: plug.status(refresh=False)),
-                    "gateway cached status (ASGI)": await count_async(lambda: call(app, "GET", path)),
-                    "gateway device list (ASGI)": await count_async(lambda: call(app, "GET", "/api/v1/devices")),
-                }
+    async with demo_home("127.0.6.1") as (home, data):
+        app = create_app(GatewaySettings(data_dir=data), home, manage_manager=False)
+        plug = home.device("Desk plug")
+        await plug.status(refresh=True)
+        path = f"/api/v1/devices/{plug.info.id}/status"
+        return {
+            "router cached status": await count_async(lambda: plug.status(refresh=False)),
+            "gateway cached status (ASGI)": await count_async(lambda: call(app, "GET", path)),
+            "gateway device list (ASGI)": await count_async(lambda: call(app, "GET", "/api/v1/devices")),
+        }
 
 
 async def _async_cases() -> dict[str, float]:
