@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from tuyagate.cli.context import add_data_dir_arg, emit, open_store, read_secret, table
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.tinytuya_import import ImportResult, parse_tinytuya
-from tuyagate.devices.vault import Vault, format_master_key, rotate_master_key
+from tuyagate.devices.vault import Vault, format_master_key, move_key_to_keyring, rotate_master_key
 from tuyagate.errors import ConfigError
 from tuyagate.protocol.versions import VERSIONS as PROTOCOL_VERSIONS
 
@@ -99,10 +99,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "rotate-key",
         help="re-encrypt every secret under a new master key",
         description=(
-            "With a key file (<data dir>/master.key) the file is replaced. With $TUYAGATE_MASTER_KEY the new key is "
-            "printed on stdout: put it in the variable, the old one no longer opens the vault."
+            "With a key file (<data dir>/master.key) the file is replaced; with the key in the OS keyring, the "
+            "keyring entry. With $TUYAGATE_MASTER_KEY the new key is printed on stdout: put it in the variable, the "
+            "old one no longer opens the vault. --to-keyring then moves the key from the key file into the OS "
+            "keyring (the keyring extra) and deletes the file."
         ),
     )
+    p.add_argument("--to-keyring", action="store_true", help="keep the new key in the OS keyring, not in a file")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     add_data_dir_arg(p)
     p.set_defaults(func=_rotate)
@@ -431,9 +434,23 @@ def _import(args: argparse.Namespace) -> int:
 def _rotate(args: argparse.Namespace) -> int:
     with open_store(args) as (_registry, vault):
         source, key_file = vault.key_source, vault.key_file
+        if args.to_keyring and source == "env":
+            raise ConfigError("--to-keyring moves a key file's key; with TUYAGATE_MASTER_KEY set there is no file")
         new_key = rotate_master_key(vault)
         secrets = len(vault.names())
+        if args.to_keyring and source == "file":
+            move_key_to_keyring(vault)
+            source = "keyring"
     info: dict[str, Any] = {"rotated": True, "secrets": secrets, "key_source": source}
+    if args.to_keyring and source == "env":
+        raise ConfigError("--to-keyring moves a key file's key; with TUYAGATE_MASTER_KEY set there is no file")
+    if source == "keyring":
+        emit(
+            json.dumps(info)
+            if args.json
+            else f"re-encrypted {secrets} secret(s); the new master key is in the OS keyring"
+        )
+        return 0
     if source == "env":
         info["master_key"] = format_master_key(new_key)
         print(

@@ -9,7 +9,9 @@ The 32-byte master key comes from, in order:
 
 1. ``$TUYAGATE_MASTER_KEY``: 64 hex characters (``openssl rand -hex 32``) or the base64 of 32 bytes
    (``openssl rand -base64 32``);
-2. the key file ``<data dir>/master.key`` (the same text format), created with mode 0600 on first use.
+2. the key file ``<data dir>/master.key`` (the same text format), created with mode 0600 on first use;
+3. the operating system's keyring (:mod:`tuyagate.devices.keyring_store`), when the key was moved
+   there (``tuyagate devices rotate-key --to-keyring``) and no key file exists.
 
 A ``check`` record encrypted under the master key is stored next to the secrets, so a wrong key is
 reported as such (:class:`VaultError`) the moment the vault is opened, even before any secret is read.
@@ -44,6 +46,7 @@ __all__ = [
     "VaultError",
     "format_master_key",
     "generate_master_key",
+    "move_key_to_keyring",
     "parse_master_key",
     "rotate_master_key",
     "write_key_file",
@@ -57,7 +60,7 @@ _AAD_PREFIX = b"tuyagate-vault-v1\x00"
 _CHECK_NAME = "\x00check"  # AAD name of the check record; no secret name can contain NUL
 _CHECK_PLAINTEXT = b"tuyagate vault check"
 _KEY_FORMAT_HINT = "64 hex characters (openssl rand -hex 32) or the base64 of 32 bytes (openssl rand -base64 32)"
-KeySource = Literal["env", "file", "explicit"]
+KeySource = Literal["env", "file", "keyring", "explicit"]
 
 
 class VaultError(ConfigError):
@@ -113,7 +116,13 @@ class Vault:
     """Encrypted name -> secret storage in a :class:`Database`."""
 
     def __init__(
-        self, db: Database, master_key: bytes, *, key_source: KeySource = "explicit", key_file: Path | None = None
+        self,
+        db: Database,
+        master_key: bytes,
+        *,
+        key_source: KeySource = "explicit",
+        key_file: Path | None = None,
+        directory: Path | None = None,
     ) -> None:
         """Open the vault with this key; VaultError if the vault was created with another one.
 
@@ -124,6 +133,7 @@ class Vault:
         self.db = db
         self.key_source: KeySource = key_source
         self.key_file = key_file if key_source == "file" else None
+        self.directory = directory  # the data directory: names the keyring entry when key_source is keyring
         self._aead = AESGCM(master_key)
         with db.transaction() as conn:
             row = conn.execute("SELECT value FROM vault_meta WHERE key = 'check'").fetchone()
@@ -139,11 +149,12 @@ class Vault:
     def open(
         cls, db: Database, directory: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
     ) -> Vault:
-        """Open with the master key from ``$TUYAGATE_MASTER_KEY`` or the data directory's key file."""
+        """Open with the master key from ``$TUYAGATE_MASTER_KEY``, the data directory's key file or the OS keyring."""
         environ = os.environ if env is None else env
         if environ.get(ENV_MASTER_KEY):
             return cls(db, parse_master_key(environ[ENV_MASTER_KEY]), key_source="env")
-        key_file = paths.master_key_path(paths.data_dir(directory, env=environ))
+        home = paths.data_dir(directory, env=environ)
+        key_file = paths.master_key_path(home)
         pending = key_file.with_name(key_file.name + ".new")
         if key_file.exists():
             try:
@@ -164,9 +175,12 @@ class Vault:
         with db.read() as conn:
             initialised = conn.execute("SELECT 1 FROM vault_meta WHERE key = 'check'").fetchone() is not None
         if initialised:
+            from_keyring = _open_from_keyring(cls, db, home)
+            if from_keyring is not None:
+                return from_keyring
             raise VaultError(
                 f"the vault in {db.path} is encrypted with a master key that is not available: "
-                f"{key_file} is missing and {ENV_MASTER_KEY} is not set"
+                f"{key_file} is missing, {ENV_MASTER_KEY} is not set and the OS keyring holds no key for it"
             )
         key = generate_master_key()
         write_key_file(key_file, key)
@@ -267,9 +281,12 @@ class Vault:
         return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _AAD_PREFIX + name.encode("utf-8"))
 
     def _mismatch_message(self) -> str:
-        where = {"env": f"${ENV_MASTER_KEY}", "file": "the master key file", "explicit": "the given key"}[
-            self.key_source
-        ]
+        where = {
+            "env": f"${ENV_MASTER_KEY}",
+            "file": "the master key file",
+            "keyring": "the OS keyring's key",
+            "explicit": "the given key",
+        }[self.key_source]
         return (
             f"the master key does not match the vault in {self.db.path}: {where} is not the key this vault was "
             f"encrypted with (set {ENV_MASTER_KEY} to the right key, or restore the data directory's master.key)"
@@ -288,6 +305,14 @@ def rotate_master_key(vault: Vault, new_key: bytes | None = None) -> bytes:
     user can update the variable.
     """
     key = generate_master_key() if new_key is None else new_key
+    if vault.key_source == "keyring" and vault.directory is not None:
+        from tuyagate.devices import keyring_store
+
+        keyring_store.store(vault.directory, format_master_key(key), pending=True)
+        vault.rotate(key)
+        keyring_store.store(vault.directory, format_master_key(key))
+        keyring_store.delete(vault.directory, pending=True)
+        return key
     key_file = vault.key_file
     if key_file is None:
         vault.rotate(key)
@@ -303,6 +328,49 @@ def rotate_master_key(vault: Vault, new_key: bytes | None = None) -> bytes:
     os.replace(pending, key_file)
     _fsync_dir(key_file.parent)
     return key
+
+
+def move_key_to_keyring(vault: Vault) -> None:
+    """Move a key-file vault's master key into the OS keyring, then delete the key file.
+
+    The key is read back from the keyring and checked against the vault before the file goes, so
+    a keyring that silently drops what it is given loses nothing.
+    """
+    from tuyagate.devices import keyring_store
+
+    if vault.key_source != "file" or vault.key_file is None:
+        raise VaultError("only a master key kept in the key file can be moved to the keyring")
+    key_file = vault.key_file
+    text = key_file.read_text(encoding="ascii").strip()
+    directory = key_file.parent
+    keyring_store.store(directory, text)
+    if keyring_store.load(directory) != text:
+        raise VaultError("the OS keyring did not keep the master key; the key file stays")
+    key_file.unlink()
+    _fsync_dir(directory)
+    vault.key_source = "keyring"
+    vault.key_file = None
+    vault.directory = directory
+
+
+def _open_from_keyring(cls: type[Vault], db: Database, directory: Path) -> Vault | None:
+    """The vault opened with the keyring's key for ``directory`` (finishing a rotation), or None."""
+    from tuyagate.devices import keyring_store
+
+    text = keyring_store.load(directory)
+    if text is None:
+        return None
+    origin = "the OS keyring"
+    try:
+        return cls(db, parse_master_key(text, origin=origin), key_source="keyring", directory=directory)
+    except VaultError:
+        pending = keyring_store.load(directory, pending=True)
+        if pending is None:
+            raise
+    vault = cls(db, parse_master_key(pending, origin=origin), key_source="keyring", directory=directory)
+    keyring_store.store(directory, pending)  # a rotation committed but not yet promoted
+    keyring_store.delete(directory, pending=True)
+    return vault
 
 
 def _seal_with(aead: AESGCM, name: str, plain: bytes) -> bytes:
