@@ -374,9 +374,11 @@ async def test_login_sync_import_then_every_device_by_name_lan_first(
     assert await acli(data, *_login_args(cloudy), "--json") == 0
     assert json.loads(capsys.readouterr().out) == {
         "logged_in": True,
+        "kind": "developer",
         "client_id": CLIENT_ID,
         "base_url": cloudy.cloud.base_url,
         "region": None,
+        "replaced": None,
     }
     assert SECRET.encode() not in _db_bytes(data)
 

@@ -32,6 +32,7 @@ def test_save_load_forget(tmp_path: Path) -> None:
         save_cloud_login(registry, vault, LOGIN)
         assert load_cloud_login(registry, vault) == LOGIN
         assert registry.get_setting("cloud") == {
+            "kind": "developer",
             "client_id": "p1234abcd",
             "region": "eu",
             "base_url": None,

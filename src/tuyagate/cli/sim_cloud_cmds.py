@@ -1,4 +1,4 @@
-"""``tuyagate sim cloud``: run the Tuya OpenAPI emulator until interrupted."""
+"""``tuyagate sim cloud``: run the Tuya cloud emulator (OpenAPI and Smart Life app API) until interrupted."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
     note = extra_note("gateway")
     p = sim_commands.add_parser(
         "cloud",
-        help="emulate the Tuya Cloud OpenAPI (signatures, tokens, limits, devices from a fleet manifest)" + note,
+        help="emulate the Tuya Cloud OpenAPI and the Smart Life app API (devices from a fleet manifest)" + note,
         description=(
-            "Serve an emulated Tuya cloud project. Prints one JSON line with its base URL once listening, "
-            "then serves until interrupted. Faults: POST /_sim/faults (see the README, The Tuya cloud)." + note
+            "Serve an emulated Tuya cloud project and Smart Life account. Prints one JSON line with its base URL "
+            "once listening, then serves until interrupted. Faults: POST /_sim/faults; app QR logins are approved "
+            "by POST /_sim/app-login/approve, or at once with --app-login auto (see the README, The Tuya cloud)."
+            + note
         ),
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -36,11 +38,24 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--qps", type=float, default=None, help="calls per second before 1199 (default: no limit)")
     p.add_argument("--quota", type=int, default=None, help="calls in total before 28841004 (default: no limit)")
     p.add_argument("--no-old-sign", action="store_true", help="refuse the pre-2021 signature scheme")
+    p.add_argument(
+        "--app-login",
+        choices=("manual", "auto"),
+        default="manual",
+        help="Smart Life QR logins: approved by POST /_sim/app-login/approve (manual, default) or at once (auto)",
+    )
+    p.add_argument(
+        "--user-code",
+        action="append",
+        default=[],
+        help="a user code the emulated app shows (repeatable; default: any code is the account's)",
+    )
     p.set_defaults(func=_run)
 
 
 async def _run(args: argparse.Namespace) -> int:
     require_extra("gateway", "tuyagate sim cloud")
+    from tuyagate.sim.app_state import AppSettings
     from tuyagate.sim.cloud_sample import sample_fleet
     from tuyagate.sim.cloud_server import start_cloud_server
     from tuyagate.sim.cloud_state import CloudConfig
@@ -61,6 +76,7 @@ async def _run(args: argparse.Namespace) -> int:
         qps=args.qps,
         quota=args.quota,
         allow_old_sign=not args.no_old_sign,
+        app=AppSettings(auto_approve=args.app_login == "auto", user_codes=tuple(args.user_code)),
     )
     if args.uid:
         config.uid = args.uid

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "GATEWAY_CATEGORIES",
     "CloudDevice",
     "DeviceLog",
     "DpMapEntry",
@@ -21,6 +22,10 @@ __all__ = [
     "StatusItem",
     "SubDevice",
 ]
+
+
+# Categories of Tuya gateways (Zigbee, BLE mesh, multi-mode): the devices that sub-devices hang off.
+GATEWAY_CATEGORIES = frozenset({"wg", "wg2", "wfcon", "wgsxj", "bywg"})
 
 
 def _int(value: Any, default: int = 0) -> int:

@@ -1,5 +1,10 @@
 """The stored Tuya cloud login: the project's Access ID and endpoint in the registry, its secret in the vault.
 
+There is one stored login at a time, in the registry's ``cloud`` setting, of one of two kinds
+(:func:`login_kind`): a developer project (``tuyagate cloud login``, this module) or the Smart Life
+app login (``tuyagate cloud login --app``, :mod:`tuyagate.devices.cloud_app_login`); saving one
+replaces the other. :func:`cloud_source_for` gives ``tuyagate cloud sync`` whichever is stored.
+
 ``tuyagate cloud login`` saves with :func:`save_cloud_login`; every later command finds it through
 :func:`stored_login_loader`, which plugs into :func:`tuyagate.cloud.credentials.resolve_credentials`
 as its ``stored`` hook. The registry's ``cloud`` setting holds only references to the vault's names,
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices import paths
@@ -20,15 +25,19 @@ from tuyagate.devices.vault import Vault
 
 if TYPE_CHECKING:  # httpx loads only when a client is made
     from tuyagate.cloud.client import TuyaCloudClient
+    from tuyagate.devices.cloud_sync import CloudSource
 
 __all__ = [
     "CLOUD_ACCESS_TOKEN",
     "CLOUD_REFRESH_TOKEN",
     "CLOUD_SECRET",
     "CLOUD_SETTING",
+    "LoginKind",
     "cloud_client_for",
+    "cloud_source_for",
     "forget_cloud_login",
     "load_cloud_login",
+    "login_kind",
     "save_cloud_login",
     "stored_login_loader",
 ]
@@ -37,11 +46,15 @@ CLOUD_SETTING = "cloud"
 CLOUD_SECRET = "cloud/secret"
 CLOUD_ACCESS_TOKEN = "cloud/access_token"
 CLOUD_REFRESH_TOKEN = "cloud/refresh_token"
+LoginKind = Literal["developer", "app"]
 
 
 def save_cloud_login(registry: Registry, vault: Vault, creds: CloudCredentials) -> None:
-    """Store a login (replacing any other) in one transaction; tokens of an older login are dropped."""
+    """Store a login (replacing any other, an app login too) in one transaction; older tokens are dropped."""
+    from tuyagate.devices.cloud_app_login import APP_SECRETS
+
     setting = {
+        "kind": "developer",
         "client_id": creds.client_id,
         "region": creds.region,
         "base_url": creds.base_url,
@@ -50,15 +63,25 @@ def save_cloud_login(registry: Registry, vault: Vault, creds: CloudCredentials) 
     }
     with registry.db.transaction():
         vault.put(CLOUD_SECRET, creds.secret)
-        vault.delete(CLOUD_ACCESS_TOKEN)
-        vault.delete(CLOUD_REFRESH_TOKEN)
+        for name in (CLOUD_ACCESS_TOKEN, CLOUD_REFRESH_TOKEN, *APP_SECRETS):
+            vault.delete(name)
         registry.set_setting(CLOUD_SETTING, setting)
 
 
+def login_kind(registry: Registry) -> LoginKind | None:
+    """Which login is stored: a developer project's, the Smart Life app's, or none."""
+    setting: Any = registry.get_setting(CLOUD_SETTING)
+    if not isinstance(setting, Mapping):
+        return None
+    if setting.get("kind") == "app":
+        return "app"
+    return "developer" if setting.get("client_id") else None
+
+
 def load_cloud_login(registry: Registry, vault: Vault) -> CloudCredentials | None:
-    """The stored login, or None when there is none."""
+    """The stored developer login, or None when there is none (or the stored login is the app's)."""
     setting = registry.get_setting(CLOUD_SETTING)
-    if not isinstance(setting, Mapping) or not setting.get("client_id"):
+    if login_kind(registry) != "developer" or not isinstance(setting, Mapping):
         return None
     secret = vault.get(str(setting.get("secret") or CLOUD_SECRET))
     if secret is None:
@@ -73,10 +96,12 @@ def load_cloud_login(registry: Registry, vault: Vault) -> CloudCredentials | Non
 
 
 def forget_cloud_login(registry: Registry, vault: Vault) -> bool:
-    """Remove the stored login and its tokens; False if there was none."""
+    """Remove the stored login (of either kind) and its tokens; False if there was none."""
+    from tuyagate.devices.cloud_app_login import APP_SECRETS
+
     with registry.db.transaction():
         had = registry.delete_setting(CLOUD_SETTING)
-        for name in (CLOUD_SECRET, CLOUD_ACCESS_TOKEN, CLOUD_REFRESH_TOKEN):
+        for name in (CLOUD_SECRET, CLOUD_ACCESS_TOKEN, CLOUD_REFRESH_TOKEN, *APP_SECRETS):
             had = vault.delete(name) or had
     return had
 
@@ -135,3 +160,30 @@ def cloud_client_for(
         sign_scheme=SignScheme.OLD if old_sign else SignScheme.CURRENT,
         timeout=timeout,
     )
+
+
+def cloud_source_for(
+    registry: Registry,
+    vault: Vault,
+    given: CloudCredentials | None = None,
+    *,
+    timeout: float = 10.0,
+    old_sign: bool = False,
+) -> CloudSource | None:
+    """What ``tuyagate cloud sync`` reads from: a developer project named by ``given`` or the
+    ``TUYAGATE_CLOUD_*`` environment, else the stored login of either kind; None when there is none.
+
+    The app login's client needs the ``app`` extra (tuya-device-sharing-sdk).
+    """
+    from tuyagate.cloud.credentials import ENV_VARS
+
+    given = given or CloudCredentials(client_id="", secret="")
+    named = ("client_id", "secret")
+    explicit = any(getattr(given, n) for n in named) or any(os.environ.get(ENV_VARS[n]) for n in named)
+    if not explicit and login_kind(registry) == "app":
+        from tuyagate.devices.cloud_app_login import app_client_for, load_app_login
+
+        stored = load_app_login(registry, vault)
+        if stored is not None:
+            return app_client_for(registry, vault, stored, timeout=timeout)
+    return cloud_client_for(registry, vault, given, timeout=timeout, old_sign=old_sign)

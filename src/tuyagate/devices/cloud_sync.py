@@ -1,4 +1,10 @@
-"""Pull the devices of a Tuya cloud project into the registry (``tuyagate cloud sync``).
+"""Pull the devices of a Tuya cloud account into the registry (``tuyagate cloud sync``).
+
+Two logins feed it through one :class:`CloudSource`: a developer project's OpenAPI
+(:class:`~tuyagate.cloud.client.TuyaCloudClient`) and the Smart Life app login
+(:class:`~tuyagate.cloud.app_client.AppCloudClient`). A source lists the devices (with local keys),
+the children of a gateway, and a device's specification with DP ids; the rules below are the same
+for both.
 
 What the cloud knows best goes in: names, categories and products, local keys (to the vault),
 which gateway a sub-device hangs off and its node id, and each product's DP specification. What
@@ -15,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from tuyagate.cloud.models import GATEWAY_CATEGORIES  # gateways are asked for their children when needed
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import CloudError, ConfigError, TuyaError
@@ -26,20 +33,46 @@ from tuyagate.schema import DpSchema
 from tuyagate.schema.builtin import guess_builtin_schema
 
 if TYPE_CHECKING:
-    from tuyagate.cloud.client import TuyaCloudClient
-    from tuyagate.cloud.models import CloudDevice, Specification
+    from tuyagate.cloud.models import CloudDevice, Specification, SubDevice
 
-__all__ = ["GATEWAY_CATEGORIES", "SyncReport", "SyncedDevice", "summarize", "sync_from_cloud"]
+__all__ = ["GATEWAY_CATEGORIES", "CloudSource", "SyncReport", "SyncedDevice", "summarize", "sync_from_cloud"]
 
 _LOGGER = logging.getLogger(__name__)
 Action = Literal["added", "updated", "unchanged", "skipped"]
 Progress = Callable[[int, int, str], None]  # (done, total, device name)
-# Categories of Tuya gateways (Zigbee, BLE mesh, multi-mode); asked for their children when the
-# device list does not say which gateway a sub-device belongs to.
-GATEWAY_CATEGORIES = frozenset({"wg", "wg2", "wfcon", "wgsxj", "bywg"})
 SPEC_CONCURRENCY = 4  # specification calls in flight; the cloud's QPS limit is per project
 _NO_SPEC_CODES = ("2009",)  # "not support this device": no standard DPs
 _COMPARED = ("name", "backend", "category", "product_id", "product_name", "parent_id", "cid", "schema", "settings")
+
+
+class CloudSource(Protocol):
+    """What the sync reads from a cloud login (both cloud clients have it)."""
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint it talks to (for messages)."""
+        ...
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far (the report counts the sync's own)."""
+        ...
+
+    async def devices(self) -> Sequence[CloudDevice]:
+        """Every device of the account, with local keys where the cloud gives them."""
+        ...
+
+    async def sub_devices(self, gateway_id: str) -> Sequence[SubDevice]:
+        """The devices behind a gateway (asked only when the device list does not say)."""
+        ...
+
+    async def specification(self, device_id: str) -> Specification:
+        """Functions and status with DP ids; CloudError 2009 when the device has no standard DPs."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close its connections."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +154,9 @@ class _Fetched:
 
 
 async def sync_from_cloud(
-    client: TuyaCloudClient, registry: Registry, vault: Vault, *, progress: Progress | None = None
+    client: CloudSource, registry: Registry, vault: Vault, *, progress: Progress | None = None
 ) -> SyncReport:
-    """Fetch every device of the cloud project and store it; see the module docstring for the rules.
+    """Fetch every device of the cloud account and store it; see the module docstring for the rules.
 
     ``progress`` is called after each device's specification is fetched (the slow part).
     Raises the client's errors (CloudError, TuyaConnectionError, ...) if the device list cannot be
@@ -150,7 +183,7 @@ async def sync_from_cloud(
     )
 
 
-async def _link_sub_devices(client: TuyaCloudClient, fetched: dict[str, _Fetched], warnings: list[str]) -> None:
+async def _link_sub_devices(client: CloudSource, fetched: dict[str, _Fetched], warnings: list[str]) -> None:
     """Fill each sub-device's gateway and node id, asking gateways for their children when needed."""
     for item in fetched.values():
         d = item.device
@@ -183,7 +216,7 @@ async def _link_sub_devices(client: TuyaCloudClient, fetched: dict[str, _Fetched
 
 
 async def _fetch_schemas(
-    client: TuyaCloudClient, items: list[_Fetched], warnings: list[str], progress: Progress | None
+    client: CloudSource, items: list[_Fetched], warnings: list[str], progress: Progress | None
 ) -> None:
     """One specification per product (devices of one product share it), a few calls at a time."""
     by_product: dict[str, asyncio.Task[Specification | None]] = {}

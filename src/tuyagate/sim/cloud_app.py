@@ -9,12 +9,15 @@ Routes: the token APIs, device lists (``/v1.0/users/{uid}/devices``,
 ``/v1.0/iot-01/associated-users/devices``, ``/v1.3/iot-03/devices``, ``/v1.0/iot-03/devices``,
 ``/v1.0/devices``), details, status (single and batch), commands, functions, specification(s),
 shadow properties, factory infos, logs and sub-devices: the paths tinytuya's ``Cloud``,
-tuya-connector-python and tuyagate's client use. Unknown paths answer 1108.
+tuya-connector-python and tuyagate's client use. Unknown paths answer 1108. The Smart Life app API
+(QR login, homes, devices, specifications, local strategy, commands) is served beside it by
+:mod:`tuyagate.sim.app_api`.
 
 Emulator control (no signature): ``GET /_sim/stats``, ``GET|POST /_sim/faults`` with a JSON body
 such as ``{"expire_tokens": true}``, ``{"http_errors": 2, "http_status": 503}``,
-``{"code_errors": 3, "error_code": 1199}``, ``{"latency": 0.5}``, ``{"clock_offset": 600}`` or
-``{"reset": true}``.
+``{"code_errors": 3, "error_code": 1199}``, ``{"latency": 0.5}``, ``{"clock_offset": 600}``,
+``{"revoke_app_logins": true}`` (every Smart Life app login ends, as when the user removes them in the
+app) or ``{"reset": true}``. ``POST /_sim/app-login/approve`` approves pending QR logins.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from tuyagate.sim.app_api import app_routes
 from tuyagate.sim.cloud_auth import Caller, authenticate
 from tuyagate.sim.cloud_devices import CloudDeviceBackend, CloudFleet, CommandRefused
 from tuyagate.sim.cloud_state import ApiError, CloudConfig, CloudState
@@ -355,6 +359,8 @@ async def sim_faults(request: Request) -> Response:
                 state.reset_faults()
             if body.get("expire_tokens"):
                 state.expire_all_tokens()
+            if body.get("revoke_app_logins"):
+                state.app.revoke_all()
             for name in ("latency", "clock_offset"):
                 if name in body:
                     setattr(state.faults, name, float(body[name]))
@@ -410,6 +416,7 @@ def create_cloud_app(
     The state is at ``app.state.cloud`` (:class:`~tuyagate.sim.cloud_state.CloudState`).
     """
     routes = [Route(path, _endpoint(handler), methods=[method]) for path, handler, method in _OPENAPI_ROUTES]
+    routes += app_routes()
     routes += [
         Route("/_sim/stats", sim_stats, methods=["GET"]),
         Route("/_sim/faults", sim_faults, methods=["GET", "POST"]),

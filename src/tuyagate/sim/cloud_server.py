@@ -59,6 +59,8 @@ class RunningCloud:
             "devices": len(self.state.fleet.devices),
             "tls": self.cert_path is not None,
             "cert": str(self.cert_path) if self.cert_path else None,
+            "app_login": "auto" if self.state.config.app.auto_approve else "manual",
+            "app_approve_url": self.base_url + "/_sim/app-login/approve",
         }
 
     async def stop(self) -> None:

@@ -15,19 +15,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tuyagate.cloud.codes import describe
+from tuyagate.sim.app_state import AppSettings, AppState
 from tuyagate.sim.cloud_devices import CloudDeviceBackend, CloudFleet, InMemoryBackend
+from tuyagate.sim.cloud_errors import ApiError
 from tuyagate.sim.manifest import FleetManifest
 
 __all__ = ["ApiError", "CloudConfig", "CloudState", "Faults", "IssuedToken", "TokenStore"]
-
-
-class ApiError(Exception):
-    """An answer ``{"success": false, "code": code, "msg": msg}`` (HTTP 200, as the cloud does)."""
-
-    def __init__(self, code: int, msg: str) -> None:
-        super().__init__(f"{code}: {msg}")
-        self.code = code
-        self.msg = msg
 
 
 @dataclass(slots=True)
@@ -43,6 +36,7 @@ class CloudConfig:
     qps: float | None = None  # calls per second for the project (1199 above it)
     quota: int | None = None  # calls in total before 28841004 (the trial's monthly quota)
     max_commands: int = 20  # commands per call (1101 above it)
+    app: AppSettings = field(default_factory=AppSettings)  # the Smart Life account of the app API
 
 
 @dataclass(slots=True)
@@ -135,6 +129,7 @@ class CloudState:
         self.tokens = TokenStore()
         self.stats: Counter[str] = Counter()
         self.fleet = CloudFleet(manifest, backend or InMemoryBackend(manifest), uid=config.uid, clock=self.now)
+        self.app = AppState(config.app, uid=config.uid, token_ttl=config.token_ttl, clock=self.now)
         self._bucket = _Bucket(config.qps) if config.qps else None
         self._calls = 0
 
@@ -148,9 +143,9 @@ class CloudState:
     # -- faults ----------------------------------------------------------------------------
 
     def expire_all_tokens(self) -> int:
-        """Expire every access token now; the next call with one gets 1010."""
+        """Expire every access token now, the app sessions' too; the next call with one gets 1010."""
         self.stats["tokens_expired"] += 1
-        return self.tokens.expire_all(self.now())
+        return self.tokens.expire_all(self.now()) + self.app.expire_all()
 
     def fail_next(self, count: int, code: int = 1199) -> None:
         """The next ``count`` authenticated calls answer ``code`` (1199 = rate limited)."""
