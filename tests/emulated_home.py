@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tuyagate.devices.manifest_import import parse_fleet_manifest
 from tuyagate.devices.registry import Registry
@@ -25,13 +26,20 @@ class EmulatedHome:
 
 
 @asynccontextmanager
-async def emulated_home(first_ip: str, client_id: str, secret: str) -> AsyncIterator[EmulatedHome]:
-    """The demo fleet on ``first_ip``.. (free ports) and the emulated cloud in front of the same state."""
+async def emulated_home(
+    first_ip: str, client_id: str, secret: str, *, tls: bool = False, **config: Any
+) -> AsyncIterator[EmulatedHome]:
+    """The demo fleet on ``first_ip``.. (free ports) and the emulated cloud in front of the same state.
+
+    ``tls`` serves the cloud over HTTPS; ``config`` are more CloudConfig fields (``app=``, ``token_ttl=``).
+    """
     manifest = SimFleet.demo(first_ip=first_ip, port=0)
     fleet = SimFleet(manifest)
     await fleet.start()
     try:
-        cloud = await start_cloud_server(CloudConfig(client_id, secret), manifest, backend=fleet.backend)
+        cloud = await start_cloud_server(
+            CloudConfig(client_id, secret, **config), manifest, backend=fleet.backend, tls=tls
+        )
         try:
             yield EmulatedHome(manifest, fleet, cloud)
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import pytest
@@ -205,3 +205,40 @@ async def test_an_unreadable_specification_is_a_warning_and_keeps_the_old_schema
     assert report.warnings[0].startswith("Hall light: no DP specification (cloud error 1106")
     assert env.registry.get(hall.id).schema == hall.schema
     assert report.unchanged == [d.id for d in env.manifest.devices]
+
+
+# ---- the same sync from the Smart Life app login --------------------------------------------------------
+
+
+async def test_the_app_login_fills_the_registry_as_the_developer_project_does(env: Env) -> None:
+    """One sync, two sources: the app API (through the official SDK) gives the same registry."""
+    pytest.importorskip("tuya_sharing")
+    from tests.cloud.app_support import app_login
+    from tuyagate.cloud.app_client import AppCloudClient
+
+    async with AppCloudClient(await app_login(env.cloud), timeout=3.0) as app:
+        report = await sync_from_cloud(app, env.registry, env.vault)
+    assert sorted(report.added) == sorted(d.id for d in env.manifest.devices)
+    assert report.warnings == ()
+    assert report.cloud_calls == app.requests_sent
+    # the developer project's sync into a second registry, for comparison
+    other_dir = env.data_dir / "developer"
+    with Registry.open(other_dir) as other:
+        other_vault = Vault.open(other.db, other_dir, env={})
+        await sync_from_cloud(env.client, other, other_vault)
+        for dev in env.manifest.devices:
+            mine, theirs = env.registry.get(dev.id), other.get(dev.id)
+            assert _content(mine) == _content(theirs), dev.name
+            assert env.vault.get(secret_name(dev.id)) == other_vault.get(secret_name(dev.id)) == dev.local_key
+    garden = env.registry.get("Garden sensor")
+    assert (garden.parent_id, garden.cid) == (env.registry.get("Zigbee gateway").id, "a4c1380000000000")
+    # a second app sync changes nothing
+    async with AppCloudClient(await app_login(env.cloud), timeout=3.0) as app:
+        again = await sync_from_cloud(app, env.registry, env.vault)
+    assert sorted(again.unchanged) == sorted(d.id for d in env.manifest.devices)
+
+
+def _content(record: DeviceRecord) -> dict[str, object]:
+    """A record's fields, without the ones that say when it was written or seen."""
+    skip = ("created_at", "updated_at", "last_seen", "last_state")
+    return {f.name: getattr(record, f.name) for f in fields(record) if f.name not in skip}

@@ -4,12 +4,15 @@ Credentials come from ``--client-id``/``--secret``, else ``TUYAGATE_CLOUD_CLIENT
 ``TUYAGATE_CLOUD_SECRET``, else the login ``tuyagate cloud login`` stored in ``--data-dir``
 (:func:`tuyagate.devices.cloud_login.stored_login_loader`); the endpoint from ``--region`` or
 ``--base-url``. ``add_cloud_options`` and ``client_from_args`` can serve other cloud commands.
+``cloud devices`` also lists the devices of a stored Smart Life app login; ``cloud call`` signs
+OpenAPI calls, so it needs a developer project.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -20,7 +23,8 @@ from tuyagate.cli.context import add_data_dir_arg, emit, table
 from tuyagate.cloud.credentials import CloudCredentials, resolve_credentials
 from tuyagate.cloud.regions import REGIONS
 from tuyagate.cloud.signing import SignScheme
-from tuyagate.devices.cloud_login import stored_login_loader
+from tuyagate.devices import paths
+from tuyagate.devices.cloud_login import login_kind, stored_login_loader
 from tuyagate.errors import ConfigError
 
 if TYPE_CHECKING:  # the client (httpx) is imported when a command runs, not for --help
@@ -50,16 +54,23 @@ def client_from_args(
 
     if stored is None:
         stored = stored_login_loader(getattr(args, "data_dir", None))
-    creds = resolve_credentials(
-        CloudCredentials(
-            client_id=args.client_id or "",
-            secret=args.secret or "",
-            region=args.region,
-            base_url=args.base_url,
-            ca_bundle=args.ca_bundle,
-        ),
-        stored=stored,
-    )
+    try:
+        creds = resolve_credentials(
+            CloudCredentials(
+                client_id=args.client_id or "",
+                secret=args.secret or "",
+                region=args.region,
+                base_url=args.base_url,
+                ca_bundle=args.ca_bundle,
+            ),
+            stored=stored,
+        )
+    except ConfigError as exc:
+        if _stored_kind(args) == "app":
+            raise ConfigError(
+                f"{exc}; the stored login is the Smart Life app's, and this command speaks the developer OpenAPI"
+            ) from None
+        raise
     return TuyaCloudClient(
         creds.client_id,
         creds.secret,
@@ -120,9 +131,44 @@ async def _call(args: argparse.Namespace) -> int:
     return 0 if answer.get("success") else 1
 
 
+def _stored_kind(args: argparse.Namespace) -> str | None:
+    """Which login the data directory holds (without creating one)."""
+    if not paths.db_path(paths.resolve_data_dir(getattr(args, "data_dir", None))).exists():
+        return None
+    from tuyagate.cli.context import open_store
+
+    with open_store(args) as (registry, _vault):
+        return login_kind(registry)
+
+
+def _developer_named(args: argparse.Namespace) -> bool:
+    from tuyagate.cloud.credentials import ENV_VARS
+
+    named = (args.client_id, args.secret, *(os.environ.get(ENV_VARS[n]) for n in ("client_id", "secret")))
+    return any(named)
+
+
+async def _app_devices(args: argparse.Namespace) -> list[Any]:
+    """The devices of the stored Smart Life app login."""
+    from tuyagate.cli.context import open_store
+    from tuyagate.cli.extras import require_extra
+    from tuyagate.devices.cloud_app_login import app_client_for, load_app_login
+
+    require_extra("app", "tuyagate cloud devices")
+    with open_store(args) as (registry, vault):
+        stored = load_app_login(registry, vault)
+        if stored is None:
+            raise ConfigError("the stored Smart Life app login is gone: log in again with `tuyagate cloud login --app`")
+        async with app_client_for(registry, vault, stored, timeout=args.timeout) as app:
+            return list(await app.devices())
+
+
 async def _devices(args: argparse.Namespace) -> int:
-    async with client_from_args(args) as client:
-        devices = await client.devices()
+    if not _developer_named(args) and _stored_kind(args) == "app":
+        devices = await _app_devices(args)
+    else:
+        async with client_from_args(args) as client:
+            devices = await client.devices()
     rows = []
     for d in devices:
         row = {f.name: getattr(d, f.name) for f in fields(d) if f.name not in ("raw", "status", "local_key")}

@@ -23,8 +23,7 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
         description=(
             "Serve an emulated Tuya cloud project and Smart Life account. Prints one JSON line with its base URL "
             "once listening, then serves until interrupted. Faults: POST /_sim/faults; app QR logins are approved "
-            "by POST /_sim/app-login/approve, or at once with --app-login auto (see the README, The Tuya cloud)."
-            + note
+            "by POST /_sim/app-login/approve, or at once with --app-login auto (see the README, The Tuya cloud)." + note
         ),
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

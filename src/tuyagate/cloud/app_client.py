@@ -135,9 +135,14 @@ class AppCloudClient:
                 self._save_refreshed()
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, deadline: Deadline | None = None) -> Any:
-        """``fn(*args)`` in a worker thread, with the error translation and the one forced refresh."""
+        """``fn(*args)`` in a worker thread, with the error translation and the one forced refresh.
+
+        The translated error is raised outside the ``except`` block: chained to the SDK's exception it
+        would keep the SDK's frames, and with them its last response and that response's socket, alive.
+        """
         async with self._lock:
             for attempt in (0, 1):
+                failure: TuyaError
                 try:
                     return await self._run(fn, args, deadline)
                 except TuyaError:
@@ -145,14 +150,17 @@ class AppCloudClient:
                 except self._sdk_error as exc:
                     code = str(getattr(exc, "error_code", ""))
                     msg = str(getattr(exc, "error_message", "")) or "error"
-                    if code in _EXPIRED and attempt == 0 and await self._force_refresh(deadline):
-                        continue
-                    if code in _REVOKED or code in _EXPIRED:
-                        raise CloudAuthError(code, msg, hint=RELOGIN_HINT) from None
-                    raise codes.cloud_error(code, msg) from None
-                except _MALFORMED as exc:
-                    # a malformed or undecryptable answer: the SDK fails inside it
-                    raise ProtocolError(f"the app API answered {what} unexpectedly ({type(exc).__name__})") from None
+                except _MALFORMED as exc:  # a malformed or undecryptable answer: the SDK fails inside it
+                    code, msg = "", type(exc).__name__
+                if not code:
+                    failure = ProtocolError(f"the app API answered {what} unexpectedly ({msg})")
+                elif code in _EXPIRED and attempt == 0 and await self._force_refresh(deadline):
+                    continue
+                elif code in _REVOKED or code in _EXPIRED:
+                    failure = CloudAuthError(code, msg, hint=RELOGIN_HINT)
+                else:
+                    failure = codes.cloud_error(code, msg)
+                raise failure
             raise AssertionError("unreachable")  # pragma: no cover
 
     async def _force_refresh(self, deadline: Deadline | None) -> bool:

@@ -207,7 +207,11 @@ class AppLoginFlow:
     async def _call(self, fn: Callable[..., Any], *args: Any, deadline: Deadline | None = None) -> Any:
         async with self._lock:
             with self._http.limited(deadline):
-                return await asyncio.to_thread(fn, *args)
+                try:
+                    return await asyncio.to_thread(fn, *args)
+                except ValueError:  # the SDK's response.json() on an answer that is not JSON
+                    pass  # raised below, outside the handler: no chain to the SDK's frames
+        raise ProtocolError(f"the login endpoint {self.login_url} answered with something that is not JSON")
 
     async def start(self, *, deadline: Deadline | None = None) -> QrChallenge:
         """Ask for a QR token for the user code; CloudError when the cloud refuses the code."""

@@ -21,7 +21,6 @@ SDK's own helpers.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -86,7 +85,7 @@ def decrypt_part(encdata: str, key: bytes) -> Any:
         if len(nonce) != NONCE_SIZE:
             raise CryptoError("the encdata nonce is not 12 bytes")
         return json.loads(AESGCM(key).decrypt(nonce, sealed, None))
-    except (binascii.Error, InvalidTag, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, InvalidTag) as exc:  # binascii, JSON and short-nonce errors are ValueErrors
         raise CryptoError(f"the encdata does not decrypt ({type(exc).__name__})") from None
 
 
@@ -101,5 +100,5 @@ def decrypt_result(result: str, key: bytes) -> Any:
     try:
         raw = base64.b64decode(result, validate=True)
         return json.loads(AESGCM(key).decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], None))
-    except (binascii.Error, InvalidTag, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, InvalidTag) as exc:
         raise CryptoError(f"the result does not decrypt ({type(exc).__name__})") from None
