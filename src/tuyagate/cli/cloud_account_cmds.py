@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tuyagate.cli.context import add_data_dir_arg, emit, open_store, read_secret
-from tuyagate.cli.extras import require_extra
+from tuyagate.cli.extras import extra_note, require_extra
 from tuyagate.cloud.credentials import ENV_VARS, CloudCredentials
 from tuyagate.cloud.regions import REGIONS, resolve_base_url
 from tuyagate.devices import paths
@@ -53,7 +53,9 @@ def register_cloud(cloud_commands: argparse._SubParsersAction[Any]) -> None:
             "accepted it, and replaces the other. --status says which one is stored."
         ),
     )
-    p.add_argument("--app", action="store_true", help="log in with the Smart Life / Tuya Smart app (QR code)")
+    p.add_argument(
+        "--app", action="store_true", help="log in with the Smart Life / Tuya Smart app (QR code)" + extra_note("app")
+    )
     p.add_argument("--user-code", help="--app: the user code the app shows (else the stored one, else a prompt)")
     p.add_argument("--wait", type=float, default=120.0, help="--app: seconds to wait for the approval in the app (120)")
     p.add_argument("--qr-file", metavar="FILE", help="--app: also write the QR code to FILE (.png or .svg)")
