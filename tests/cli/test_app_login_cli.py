@@ -144,6 +144,13 @@ async def test_app_login_sync_then_status_by_name_on_the_lan(
     assert await acli(data, "set", "Living room light", "switch_led=false") == 0
     assert "ok (via lan)" in capsys.readouterr().out
     assert home.fleet.sim_for(light.id).dps["20"] is False
+    # a device only the cloud reaches is read and switched through the app login's cloud route
+    assert await acli(data, "status", "Cellar plug (cloud only)", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["route"] == "cloud"
+    assert await acli(data, "set", "Cellar plug (cloud only)", "switch_1=true") == 0
+    assert "ok (via cloud)" in capsys.readouterr().out
+    cellar = next(d for d in home.manifest.devices if d.name == "Cellar plug (cloud only)")
+    assert (await home.cloud.state.fleet.backend.get_dps(cellar))["1"] is True
 
     blob = db_bytes(data)
     for secret in (token.access_token, token.refresh_token, USER_CODE, desk.local_key):

@@ -92,15 +92,18 @@ async def hub_session(
 ) -> AsyncIterator[Home]:
     """``async with hub_session(args, names=["Desk plug"]) as home:``: :func:`tuyagate.open_home` for a command.
 
-    The data directory and any cloud options come from ``args``; the home is closed on exit.
+    The data directory and any cloud options come from ``args``: a developer project named on the
+    command line is used as given; otherwise the home finds the environment's or the stored login
+    (of either kind) itself. The home is closed on exit.
     """
     from tuyagate.devices.home import open_home
+    from tuyagate.devices.routes import CloudApi
 
-    with open_store(args) as (registry, vault):
-        cloud = cloud_client_from_store(registry, vault, args)
-    async with open_home(
-        getattr(args, "data_dir", None), devices=names, cloud=cloud if cloud is not None else False, options=options
-    ) as home:
+    cloud: bool | CloudApi = True
+    if getattr(args, "client_id", None) or getattr(args, "secret", None):
+        with open_store(args) as (registry, vault):
+            cloud = cloud_client_from_store(registry, vault, args) or False
+    async with open_home(getattr(args, "data_dir", None), devices=names, cloud=cloud, options=options) as home:
         yield home
 
 

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 from tuyagate.cloud import codes
 from tuyagate.cloud.app_http import AppSession, load_sdk, redact
 from tuyagate.cloud.app_login import AppLogin, AppToken
-from tuyagate.cloud.models import GATEWAY_CATEGORIES, CloudDevice, Specification, SubDevice
+from tuyagate.cloud.models import GATEWAY_CATEGORIES, CloudDevice, Specification, StatusItem, SubDevice
 from tuyagate.deadline import Deadline
 from tuyagate.errors import CloudAuthError, CloudError, ProtocolError, TuyaError
 
@@ -42,6 +42,7 @@ _REVOKED = {"1004"}  # sign invalid: the cloud no longer knows the refresh token
 _EXPIRED = {"1010", "1011", "1012"}  # token expired / invalid: one forced refresh may cure it
 _MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, InvalidTag)
 HOME_DEVICES = "/v1.0/m/life/ha/home/devices"
+DEVICE_DETAIL = "/v1.0/m/life/ha/devices/detail"
 COMMANDS = "/v1.1/m/thing/{id}/commands"
 
 
@@ -224,6 +225,17 @@ class AppCloudClient:
         await self._call("the local strategy", repo.update_device_strategy_info, shell)
         listed = self._listed.get(device_id)
         return _specification(shell, listed.category if listed else "")
+
+    async def status(self, device_id: str, *, deadline: Deadline | None = None) -> list[StatusItem]:
+        """The device's reported values by code, from the app API's device details (the router's cloud route)."""
+        envelope = await self._call(
+            "the device status", self._api.get, DEVICE_DETAIL, {"devIds": device_id}, deadline=deadline
+        )
+        result = envelope.get("result") if isinstance(envelope, Mapping) else None
+        for item in result if isinstance(result, list) else ():
+            if isinstance(item, Mapping) and str(item.get("id")) == device_id:
+                return list(CloudDevice.from_api(item).status)
+        raise CloudError(1106, "permission deny", hint="the app account does not see this device")
 
     async def send_commands(
         self,

@@ -14,6 +14,7 @@ never a secret. Tokens the token manager wants to keep across restarts go to the
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,10 +23,13 @@ from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices import paths
 from tuyagate.devices.registry import Registry
 from tuyagate.devices.vault import Vault
+from tuyagate.errors import ConfigError
 
 if TYPE_CHECKING:  # httpx loads only when a client is made
+    from tuyagate.cloud.app_client import AppCloudClient
     from tuyagate.cloud.client import TuyaCloudClient
     from tuyagate.devices.cloud_sync import CloudSource
+    from tuyagate.devices.routes import CloudApi
 
 __all__ = [
     "CLOUD_ACCESS_TOKEN",
@@ -34,6 +38,7 @@ __all__ = [
     "CLOUD_SETTING",
     "LoginKind",
     "cloud_client_for",
+    "cloud_route_client",
     "cloud_source_for",
     "forget_cloud_login",
     "load_cloud_login",
@@ -42,6 +47,7 @@ __all__ = [
     "stored_login_loader",
 ]
 
+_LOGGER = logging.getLogger(__name__)
 CLOUD_SETTING = "cloud"
 CLOUD_SECRET = "cloud/secret"
 CLOUD_ACCESS_TOKEN = "cloud/access_token"
@@ -175,6 +181,28 @@ def cloud_source_for(
 
     The app login's client needs the ``app`` extra (tuya-device-sharing-sdk).
     """
+    return _client_for(registry, vault, given, timeout=timeout, old_sign=old_sign)
+
+
+def cloud_route_client(registry: Registry, vault: Vault, *, timeout: float = 10.0) -> CloudApi | None:
+    """The client behind every device's cloud route: the ``TUYAGATE_CLOUD_*`` environment's developer
+    project, else the stored login of either kind; None (LAN only) when there is none.
+
+    A stored app login that cannot be used here (the ``app`` extra is not installed) leaves the home
+    LAN-only, with a warning, rather than refusing to open it.
+    """
+    try:
+        return _client_for(registry, vault, None, timeout=timeout, old_sign=False)
+    except ConfigError as exc:
+        if login_kind(registry) != "app":
+            raise
+        _LOGGER.warning("the Smart Life app login cannot be used (%s): devices are reached over the LAN only", exc)
+        return None
+
+
+def _client_for(
+    registry: Registry, vault: Vault, given: CloudCredentials | None, *, timeout: float, old_sign: bool
+) -> TuyaCloudClient | AppCloudClient | None:
     from tuyagate.cloud.credentials import ENV_VARS
 
     given = given or CloudCredentials(client_id="", secret="")

@@ -27,8 +27,8 @@ from tuyagate.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from tuyagate.cloud.client import TuyaCloudClient
     from tuyagate.devices.registry import DeviceRecord, Registry
+    from tuyagate.devices.routes import CloudApi
     from tuyagate.schema import DpSchema
 
 __all__ = ["Opener", "connect", "open_home", "select_records"]
@@ -66,7 +66,7 @@ def open_home(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     devices: Sequence[str] | None = None,
-    cloud: bool | TuyaCloudClient = True,
+    cloud: bool | CloudApi = True,
     timeout: float = 5.0,
     options: HubOptions | None = None,
 ) -> Opener[Home]:
@@ -75,9 +75,10 @@ def open_home(
     - ``data_dir``: where the registry, vault and master key live (default ``$TUYAGATE_DATA_DIR``,
       else the XDG data directory, ``~/.local/share/tuyagate``).
     - ``devices``: only these devices (ids or names) and the gateways their sub-devices need.
-    - ``cloud``: True uses the cloud login of the environment or ``tuyagate cloud login`` as every
-      device's fallback route (none found: LAN only); False is LAN only; a
-      :class:`~tuyagate.cloud.client.TuyaCloudClient` is used as given (the home closes it).
+    - ``cloud``: True uses the cloud login of the environment or of ``tuyagate cloud login`` (a
+      developer project, or the Smart Life app with ``--app``) as every device's fallback route (none
+      found: LAN only); False is LAN only; a client (:class:`~tuyagate.cloud.client.TuyaCloudClient`
+      or :class:`~tuyagate.cloud.app_client.AppCloudClient`) is used as given (the home closes it).
     - ``timeout``: the default deadline of each request, fallback included.
     - ``options``: the finer timing knobs (its ``timeout`` wins over ``timeout``).
 
@@ -90,19 +91,19 @@ def open_home(
 
     async def open_() -> Home:
         from tuyagate.devices import paths
-        from tuyagate.devices.cloud_login import cloud_client_for
+        from tuyagate.devices.cloud_login import cloud_route_client
         from tuyagate.devices.hub import build_hub
         from tuyagate.devices.registry import Registry
         from tuyagate.devices.vault import Vault
 
         directory = paths.data_dir(data_dir)
         registry = Registry.open(directory)
-        client: TuyaCloudClient | None = None
+        client: CloudApi | None = None
         try:
             vault = Vault.open(registry.db, directory)
             records = select_records(registry, devices) if devices else None
             if cloud is True:
-                client = cloud_client_for(registry, vault)
+                client = cloud_route_client(registry, vault)
             elif cloud is not False:
                 client = cloud
             home = build_hub(registry, vault, cloud=client, options=opts, records=records, owns_registry=True)

@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING, Any
 from tuyagate.bus import EventBus, Subscription
 from tuyagate.device_api import Device, DeviceEvent
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
-from tuyagate.devices.routes import CloudRoute, LanRoute
+from tuyagate.devices.routes import CloudApi, CloudRoute, LanRoute
 from tuyagate.devices.tuya_device import TuyaDevice
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import NotFoundError
 from tuyagate.schema.builtin import guess_builtin_schema
 
 if TYPE_CHECKING:
-    from tuyagate.cloud.client import TuyaCloudClient
     from tuyagate.lan.connection import DeviceConnection
     from tuyagate.lan.follower import DiscoveryFollower
 
@@ -73,7 +72,7 @@ class Home:
         *,
         registry: Registry | None = None,
         connections: Iterable[DeviceConnection] = (),
-        cloud: TuyaCloudClient | None = None,
+        cloud: CloudApi | None = None,
         flush_interval: float = 5.0,
         discovery: tuple[str, tuple[int, ...]] | None = None,
         owns_registry: bool = False,
@@ -105,7 +104,7 @@ class Home:
         return self._registry
 
     @property
-    def cloud(self) -> TuyaCloudClient | None:
+    def cloud(self) -> CloudApi | None:
         """The cloud client behind every device's cloud route (None when LAN-only)."""
         return self._cloud
 
@@ -241,7 +240,7 @@ def build_hub(
     registry: Registry,
     vault: Vault,
     *,
-    cloud: TuyaCloudClient | None = None,
+    cloud: CloudApi | None = None,
     options: HubOptions | None = None,
     records: Iterable[DeviceRecord] | None = None,
     owns_registry: bool = False,

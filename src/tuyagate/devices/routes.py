@@ -7,7 +7,7 @@ turns DP ids into the codes the cloud wants, using the device's schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tuyagate.deadline import Deadline
@@ -15,11 +15,29 @@ from tuyagate.errors import UnknownDpError
 from tuyagate.schema import DpSchema
 
 if TYPE_CHECKING:
-    from tuyagate.cloud.client import TuyaCloudClient
+    from tuyagate.cloud.models import StatusItem
     from tuyagate.lan.connection import DeviceConnection
     from tuyagate.lan.events import Event
 
-__all__ = ["CloudRoute", "LanRoute", "Route"]
+__all__ = ["CloudApi", "CloudRoute", "LanRoute", "Route"]
+
+
+class CloudApi(Protocol):
+    """What the cloud route needs of a cloud client: a developer project's OpenAPI client
+    (:class:`~tuyagate.cloud.client.TuyaCloudClient`) or the Smart Life app login's
+    (:class:`~tuyagate.cloud.app_client.AppCloudClient`)."""
+
+    async def status(self, device_id: str, *, deadline: Deadline | None = None) -> list[StatusItem]: ...
+
+    async def send_commands(
+        self,
+        device_id: str,
+        commands: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        deadline: Deadline | None = None,
+    ) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class Route(Protocol):
@@ -61,7 +79,7 @@ class CloudRoute:
 
     name = "cloud"
 
-    def __init__(self, client: TuyaCloudClient, device_id: str, schema: DpSchema) -> None:
+    def __init__(self, client: CloudApi, device_id: str, schema: DpSchema) -> None:
         self.client = client
         self.device_id = device_id
         self.schema = schema
