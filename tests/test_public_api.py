@@ -45,6 +45,7 @@ EXPORTED = {
     "TuyaConnectionRefused",
     "TuyaConnectionLost",
     "TuyaTimeoutError",
+    "DeviceAsleepError",
     "DeviceBusyError",
     "TuyaAuthError",
     "HandshakeError",

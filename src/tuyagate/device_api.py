@@ -70,6 +70,16 @@ class DeviceState:
     values: dict[str, Any]  # converted values by code ("switch_1": true, "cur_voltage": 230.1)
     route: str  # the route that produced it: "lan", "cloud", "cache", "tasmota", ...
     updated_at: float  # unix time
+    # Battery-powered ("sleepy") devices only: asleep now (the values are those of its last
+    # wake-up), the age in seconds past which they count as stale (None: not a sleepy device),
+    # and the battery level in percent when the device reports one.
+    asleep: bool = False
+    stale_after: float | None = None
+    battery: int | None = None
+
+    def age(self, now: float) -> float:
+        """Seconds between ``updated_at`` and ``now`` (unix time), never negative."""
+        return max(0.0, now - self.updated_at)
 
 
 @dataclass(frozen=True, slots=True)

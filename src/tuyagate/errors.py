@@ -11,6 +11,7 @@ __all__ = [
     "CloudAuthError",
     "CloudError",
     "ConfigError",
+    "DeviceAsleepError",
     "DeviceBusyError",
     "DeviceError",
     "HandshakeError",
@@ -90,6 +91,21 @@ class DeviceBusyError(TuyaTimeoutError):
     The device itself may be fine (one request at a time is all a Tuya device serves), so this is
     no reason to think its connection is broken.
     """
+
+
+class DeviceAsleepError(TuyaError):
+    """A battery-powered device is asleep: it cannot take a command until it wakes up.
+
+    Such a device wakes every few minutes, pushes its values and sleeps again with its radio off,
+    so nothing is broken; reads are answered from the values of its last wake-up. ``wakes_every``
+    is the configured wake interval in seconds (None when unknown), ``last_seen`` the unix time
+    it was last awake (None when never).
+    """
+
+    def __init__(self, message: str, *, wakes_every: float | None = None, last_seen: float | None = None) -> None:
+        super().__init__(message)
+        self.wakes_every = wakes_every
+        self.last_seen = last_seen
 
 
 class TuyaAuthError(TuyaError):

@@ -67,6 +67,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--category", help="Tuya category code (kg, cz, dj, ...), picks a built-in DP schema")
     p.add_argument("--parent", metavar="GATEWAY", help="the gateway (id or name) of a sub-device")
     p.add_argument("--cid", help="the sub-device's node id at its gateway")
+    p.add_argument(
+        "--sleepy",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="battery-powered: asleep between wake-ups, reads answered from its last values, commands refused",
+    )
+    p.add_argument("--wakes-every", type=float, metavar="SECONDS", help="a sleepy device's wake interval (300)")
     p.add_argument("--url", help="reflashed devices: the firmware's base URL, e.g. http://192.168.1.60")
     p.add_argument("--user", help="reflashed devices: web user name")
     p.add_argument("--password", help="reflashed devices: web password (better: --password-stdin)")
@@ -205,6 +212,21 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sleepy_settings(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """``--sleepy`` / ``--no-sleepy`` and ``--wakes-every`` into a Tuya device's settings."""
+    if args.wakes_every is not None:
+        if args.wakes_every <= 0:
+            raise ConfigError("--wakes-every must be a positive number of seconds")
+        if args.sleepy is False:
+            raise ConfigError("--wakes-every is for sleepy devices; it contradicts --no-sleepy")
+        settings["wakes_every"] = args.wakes_every
+    if args.sleepy is True or (args.wakes_every is not None and args.sleepy is None):
+        settings["sleepy"] = True
+    elif args.sleepy is False:
+        settings.pop("sleepy", None)
+        settings.pop("wakes_every", None)
+
+
 def _tuya_record(
     args: argparse.Namespace, backend: str | None, registry: Registry
 ) -> tuple[DeviceRecord, tuple[str, str] | None, str]:
@@ -226,6 +248,7 @@ def _tuya_record(
         raise ConfigError("a Tuya local key is 16 characters long")
     version = args.version  # "device22" included: the registry stores the version as the CLI spells it
     settings = dict(old.settings) if old is not None else {}
+    _sleepy_settings(args, settings)
     if old is None:
         if not args.name:
             raise ConfigError("a new device needs --name")
@@ -260,6 +283,8 @@ def _tuya_record(
 def _flashed_record(
     args: argparse.Namespace, backend: str, registry: Registry
 ) -> tuple[DeviceRecord, tuple[str, str] | None, str]:
+    if args.sleepy is not None or args.wakes_every is not None:
+        raise ConfigError("--sleepy and --wakes-every are for battery-powered Tuya devices, not reflashed ones")
     device_id = args.device_id or (f"{backend}-{_slug(args.name)}" if args.name else None)
     old = _existing(registry, device_id)
     if old is None and not (args.name and args.url):

@@ -64,6 +64,21 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
         metavar="FILE",
         help="append one JSON line per ended connection: clean (FIN), reset, or closed by the device",
     )
+    battery = p.add_argument_group("battery-powered (sleepy) device")
+    battery.add_argument(
+        "--sleep-every",
+        type=float,
+        default=None,
+        metavar="N",
+        help="sleep N seconds between wake-ups, port closed (default: never sleeps)",
+    )
+    battery.add_argument(
+        "--awake-for", type=float, default=2.0, metavar="M", help="stay awake M seconds per wake-up (default 2)"
+    )
+    battery.add_argument("--battery-dp", default=None, metavar="DP", help="DP id of the battery level in percent")
+    battery.add_argument(
+        "--battery-step", type=int, default=0, help="percent the battery DP drops at each wake-up (default 0)"
+    )
     p.set_defaults(func=_run_device)
 
     f = sim_commands.add_parser(
@@ -157,26 +172,41 @@ async def _run_device(args: argparse.Namespace) -> int:
         discovery_interval=args.discovery_interval,
         probe_port=args.probe_port,
     )
+    from tuyagate.sim.sleepy import SleepyRunner
+
+    runner = None
+    if args.sleep_every is not None:
+        if args.sleep_every <= 0 or args.awake_for <= 0:
+            raise ConfigError("--sleep-every and --awake-for must be positive")
+        runner = SleepyRunner(
+            device,
+            sleep_every=args.sleep_every,
+            awake_for=args.awake_for,
+            battery_dp=args.battery_dp,
+            battery_step=args.battery_step,
+        )
     stop = stop_signal()
     try:
-        await device.start()
+        await (runner.start() if runner is not None else device.start())
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    print_ready(
-        {
-            "host": device.host,
-            "port": device.port,
-            "id": args.device_id,
-            "version": device.spec.label,
-            "seq_mode": device.seq_mode,
-            "children": sorted(children),
-            "pid": os.getpid(),
-        }
-    )
+    ready: dict[str, Any] = {
+        "host": device.host,
+        "port": device.port,
+        "id": args.device_id,
+        "version": device.spec.label,
+        "seq_mode": device.seq_mode,
+        "children": sorted(children),
+        "pid": os.getpid(),
+    }
+    if runner is not None:
+        ready["sleep_every"] = runner.sleep_every
+        ready["awake_for"] = runner.awake_for
+    print_ready(ready)
     try:
         await stop.wait()
     finally:
-        await device.stop()
+        await (runner.stop() if runner is not None else device.stop())
     return 0
 
 

@@ -26,6 +26,7 @@ from tuyagate.bus import EventBus, Subscription
 from tuyagate.device_api import Device, DeviceEvent
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.routes import CloudApi, CloudRoute, LanRoute
+from tuyagate.devices.sleepy import sleepy_policy
 from tuyagate.devices.tuya_device import TuyaDevice
 from tuyagate.devices.vault import Vault
 from tuyagate.errors import NotFoundError
@@ -246,6 +247,7 @@ def build_hub(
     owns_registry: bool = False,
 ) -> Home:
     """Devices for every registry record (or ``records``), with their routes."""
+    from tuyagate.lan.backoff import Backoff
     from tuyagate.lan.connection import DeviceConnection
 
     opts = options or HubOptions()
@@ -269,6 +271,8 @@ def build_hub(
             timeout=opts.timeout,
             heartbeat_interval=opts.heartbeat_interval,
             device22_dps=[str(d) for d in dps] if isinstance(dps, list) else None,
+            # A battery device is awake for seconds: retry often so its wake-up is not missed.
+            backoff=Backoff(0.2, maximum=1.0) if sleepy_policy(rec) is not None else None,
         )
         connections[rec.id] = conn
         return conn

@@ -63,6 +63,11 @@ class LanRoute:
         self.connection = connection
         self.cid = cid
 
+    @property
+    def connected(self) -> bool:
+        """True while the connection to the device is open (a sleepy device is awake)."""
+        return self.connection.connected
+
     async def read(self, *, deadline: Deadline) -> dict[str, Any]:
         return await self.connection.status(cid=self.cid, deadline=deadline)
 

@@ -6,6 +6,11 @@ deadline, and the answer names the route that served it. A failed LAN route is t
 while its retry time grows, and a background probe puts it back in service as soon as the
 device answers again. Pushes from the LAN connection keep the cached state fresh and become
 events. Values are validated and converted by the schema before any route sees them.
+
+A battery-powered device (``sleepy: true`` in its settings, see :mod:`tuyagate.devices.sleepy`)
+is reached over the LAN only while it is awake: while it sleeps, reads are answered from the
+values of its last wake-up (``asleep``, ``stale_after``, ``battery`` in the state), commands are
+refused with :class:`~tuyagate.errors.DeviceAsleepError`, and sleeping is never "offline".
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceSt
 from tuyagate.devices.health import RouteTracker
 from tuyagate.devices.registry import DeviceRecord
 from tuyagate.devices.routes import CloudRoute, LanRoute, Route
+from tuyagate.devices.sleepy import battery_level, sleepy_policy
 from tuyagate.errors import (
+    DeviceAsleepError,
     DeviceBusyError,
     HandshakeError,
     ProtocolError,
@@ -98,6 +105,7 @@ class TuyaDevice:
         self._probe: asyncio.Task[None] | None = None
         self._reading: asyncio.Future[tuple[dict[str, Any], str]] | None = None
         self._closed = False
+        self._sleepy = sleepy_policy(record) if lan is not None else None
         self.fallbacks = 0  # requests another route served after the preferred one failed
 
     def __repr__(self) -> str:
@@ -112,7 +120,15 @@ class TuyaDevice:
 
     @property
     def online(self) -> bool:
+        if self._sleepy is not None and self.asleep:
+            # Asleep is not offline: it counts as online while its last wake-up is recent enough.
+            return bool(self._updated_at) and self._clock() - self._updated_at <= self._sleepy.stale_after
         return self._online
+
+    @property
+    def asleep(self) -> bool:
+        """True for a battery-powered device whose connection is closed between wake-ups."""
+        return self._sleepy is not None and self._lan is not None and not self._lan.connected
 
     @property
     def schema(self) -> DpSchema:
@@ -133,7 +149,30 @@ class TuyaDevice:
         """The current state as a new DeviceState; the values by code are decoded once per change, not per read."""
         if self._values is None:
             self._values = self._schema.decode(self._dps)
-        return DeviceState(self._record.id, dict(self._dps), dict(self._values), route, self._updated_at)
+        if self._sleepy is None:
+            return DeviceState(self._record.id, dict(self._dps), dict(self._values), route, self._updated_at)
+        return DeviceState(
+            self._record.id,
+            dict(self._dps),
+            dict(self._values),
+            route,
+            self._updated_at,
+            asleep=self.asleep,
+            stale_after=self._sleepy.stale_after,
+            battery=battery_level(self._values),
+        )
+
+    def _asleep_error(self, doing: str) -> DeviceAsleepError:
+        assert self._sleepy is not None
+        every = self._sleepy.wakes_every
+        seen = self._updated_at or None
+        when = f"last awake {self._clock() - seen:.0f} s ago" if seen else "not seen awake yet"
+        return DeviceAsleepError(
+            f"{self._record.name} is a battery device and asleep ({when}, wakes about every {every:.0f} s): "
+            f"{doing} once it is awake",
+            wakes_every=every,
+            last_seen=seen,
+        )
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -162,6 +201,10 @@ class TuyaDevice:
     async def status(
         self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
     ) -> DeviceState:
+        if self.asleep:
+            if not self._dps:
+                raise self._asleep_error("read it")
+            return self._snapshot("cache")  # the values of its last wake-up, with their age
         if not refresh and self._dps and self._clock() - self._updated_at <= self.cache_ttl:
             return self._snapshot("cache")
         # Single flight: callers that ask while a read is under way share its answer, so a burst of
@@ -205,6 +248,8 @@ class TuyaDevice:
         if not values:
             raise ValidationError("no values to set")
         dps = self._schema.encode(values)  # validates every value (range, options, read-only) first
+        if self.asleep:
+            raise self._asleep_error("send the command")
         own = Deadline.resolve(deadline, timeout, self.timeout)
         _, route, fallback = await self._attempt(lambda r, d: r.write(dps, values, deadline=d), own)
         self._merge(dps, route, emit=True)
@@ -237,6 +282,8 @@ class TuyaDevice:
                 errors.append(exc)
                 continue
             except FALLBACK_ERRORS as exc:
+                if route is self._lan and self.asleep:
+                    raise self._asleep_error("try again") from None  # fell asleep mid-request: not a failure
                 tracker.failed(exc)
                 errors.append(exc)
                 _LOGGER.info("%s: %s route failed: %s", self._record.name, route.name, exc)
@@ -340,6 +387,8 @@ class TuyaDevice:
             tracker.ok()
             self._set_online(True)
         elif event.kind is EventKind.DISCONNECTED:
+            if self._sleepy is not None:
+                return  # asleep, which is not offline (see the online property)
             self._set_online(self._cloud_healthy())
 
 

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from tuyagate.errors import (
     CloudError,
     ConfigError,
+    DeviceAsleepError,
     DeviceError,
     HandshakeError,
     LocalKeyError,
@@ -49,6 +50,7 @@ _TUYA_ERRORS: tuple[tuple[type[TuyaError], int, str], ...] = (
     (UnknownDpError, 422, "unknown_dp"),
     (ValidationError, 422, "invalid_value"),
     (ConfigError, 400, "bad_request"),
+    (DeviceAsleepError, 409, "device_asleep"),  # a battery device between wake-ups: not broken, try later
     (TuyaTimeoutError, 504, "timeout"),
     (LocalKeyError, 502, "key_mismatch"),  # any version; KeyMismatchError (3.4/3.5) is one
     (TuyaAuthError, 502, "auth_failed"),

@@ -10,6 +10,7 @@ cannot drift apart, and no model is instantiated per request.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -129,6 +130,16 @@ class StatusOut(TypedDict):
     dps: Annotated[dict[str, Any], Field(description="raw values by DP id")]
     route: Annotated[str, Field(description="the route that served the values: lan, cloud, cache, tasmota, ...")]
     updated_at: Annotated[float, Field(description="unix time of the values")]
+    asleep: NotRequired[
+        Annotated[bool, Field(description="battery devices only: asleep now, the values are from its last wake-up")]
+    ]
+    age: NotRequired[Annotated[float, Field(description="battery devices only: seconds since the values were seen")]]
+    stale_after: NotRequired[
+        Annotated[float, Field(description="battery devices only: the age in seconds past which the values are stale")]
+    ]
+    battery: NotRequired[
+        Annotated[int | None, Field(description="battery devices only: battery level in percent, null if unknown")]
+    ]
 
 
 class CommandOut(TypedDict):
@@ -205,13 +216,19 @@ def device_detail(device: Device) -> DeviceDetail:
 
 
 def status_out(state: DeviceState) -> StatusOut:
-    return {
+    out: StatusOut = {
         "device_id": state.device_id,
         "values": state.values,
         "dps": state.dps,
         "route": state.route,
         "updated_at": state.updated_at,
     }
+    if state.stale_after is not None:  # a battery-powered device: say how old the values are
+        out["asleep"] = state.asleep
+        out["age"] = round(state.age(time.time()), 3)
+        out["stale_after"] = state.stale_after
+        out["battery"] = state.battery
+    return out
 
 
 def command_out(result: CommandResult) -> CommandOut:

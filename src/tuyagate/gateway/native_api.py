@@ -37,6 +37,7 @@ DEVICE = path("device_id", "device id or name", max_length=MAX_ID)
 REFRESH = query("refresh", "ask the device instead of answering from a fresh cache", kind=bool, default=False)
 DEVICE_ERRORS = {
     404: "unknown device",
+    409: "a battery-powered device is asleep (`device_asleep`): it takes commands only while awake",
     422: "malformed request, unknown DP (`unknown_dp`) or value outside the DP schema (`invalid_value`)",
     502: "the device or cloud answered with an error, refused our credentials, or was unreachable",
     504: "the device did not answer before the deadline",
@@ -67,7 +68,8 @@ async def get_device(gw: GatewayState, request: Request, device_id: str) -> Devi
     summary="Current values by code and by DP id",
     description=(
         "Answered from the state kept fresh by the device's pushes unless `refresh=true`, which asks "
-        "the device. `route` says what served the values (`cache`, `lan`, `cloud`, ...)."
+        "the device. `route` says what served the values (`cache`, `lan`, `cloud`, ...). A battery-powered "
+        "device asleep is answered from its last wake-up, with `asleep`, `age`, `stale_after` and `battery`."
     ),
     params=(DEVICE, REFRESH),
     response=StatusOut,
