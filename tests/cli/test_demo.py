@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -86,9 +89,13 @@ async def test_bad_value_is_a_422_naming_the_range(world: DemoWorld) -> None:
 
 
 @pytest.fixture
-def demo_process() -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+def demo_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    data_dir = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tuyagate.cli", "demo", "--port", "0", "--fleet-ip", "127.0.6.1", "--fleet-port", "0"],
+        [
+            *(sys.executable, "-m", "tuyagate.cli", "demo", "--port", "0"),
+            *("--fleet-ip", "127.0.6.1", "--fleet-port", "0", "--data-dir", str(data_dir)),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -99,15 +106,23 @@ def demo_process() -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+    assert not data_dir.exists()  # the throw-away registry and the runtime file are gone after a clean stop
 
 
 def test_demo_command_prints_its_json_line_and_serves(
     demo_process: tuple[subprocess.Popen[str], dict[str, Any]],
 ) -> None:
-    _, info = demo_process
+    proc, info = demo_process
     assert set(info) >= {"url", "client_id", "secret"}
     assert info["url"].startswith("http://127.0.0.1:")
     assert info["devices"] == 15
+    runtime = Path(info["data_dir"]) / "gateway.json"
+    assert stat.S_IMODE(runtime.stat().st_mode) == 0o600
+    assert json.loads(runtime.read_text()) == {
+        "url": info["url"],
+        "pid": proc.pid,
+        "started_at": pytest.approx(time.time(), abs=120),
+    }
     r = httpx.get(info["url"] + "/healthz", timeout=5)
     assert r.status_code == 200
     r = httpx.get(info["url"] + "/openapi.json", timeout=5)

@@ -5,24 +5,30 @@ directly over the LAN, or by its registry name or id (``DEVICE``), which goes th
 LAN first, the cloud when the LAN fails and a cloud login exists, or the device's firmware for a
 reflashed one; values may then be given by code (``switch_1=true``) and are validated against the
 schema. Keys with shell-hostile characters can come from the ``TUYAGATE_LOCAL_KEY`` environment
-variable instead of ``--key``.
+variable instead of ``--key``. While a gateway (``tuyagate serve`` or ``demo``) runs on the same
+data directory, named commands go through it (:mod:`tuyagate.cli.gateway_link`): the device
+keeps its one local connection, the gateway's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuyagate.cli.context import add_data_dir_arg
 from tuyagate.errors import ConfigError, NotFoundError
 from tuyagate.lan import DEFAULT_PORT, DeviceConnection, EventKind
+
+if TYPE_CHECKING:
+    from tuyagate.cli.gateway_link import GatewayClient
 
 __all__ = ["DeviceTarget", "parse_assignments", "register", "resolve_named"]
 
@@ -216,9 +222,42 @@ def _host_port(text: str) -> tuple[str, int]:
 # ---------------------------------------------------------------- registered devices, through the router
 
 
+def _running_gateway(args: argparse.Namespace) -> GatewayClient | None:
+    """A client of the gateway serving this data directory, unless there is none or ``--direct``."""
+    if getattr(args, "direct", False):
+        return None
+    from tuyagate.cli.gateway_link import TOKEN_ENV, GatewayClient, find_gateway
+    from tuyagate.devices import paths
+
+    found = find_gateway(paths.data_dir(getattr(args, "data_dir", None), create=False))
+    if found is None:
+        return None
+    return GatewayClient(found, timeout=args.timeout, token=os.environ.get(TOKEN_ENV) or None)
+
+
+async def _status_via(args: argparse.Namespace, gateway: GatewayClient, name: str) -> int:
+    async with gateway:
+        state = await gateway.status(name)
+        about = await gateway.device(state["device_id"]) if args.json else {}
+    if args.json:
+        out: dict[str, Any] = {"device": state["device_id"], "name": about.get("name"), "route": state["route"]}
+        out.update(dps=state["dps"], values=state["values"])
+        out.update({k: state[k] for k in ("asleep", "age", "stale_after", "battery") if k in state})
+        out["gateway"] = gateway.url
+        _print_json(out)
+    else:
+        for code, value in state["values"].items():
+            print(f"{code}: {json.dumps(value, ensure_ascii=False)}")
+        print(f"(via {state['route']}, through the gateway at {gateway.url})", file=sys.stderr)
+    return 0
+
+
 async def _status_named(args: argparse.Namespace, name: str) -> int:
     from tuyagate.cli.context import hub_session
 
+    gateway = _running_gateway(args)
+    if gateway is not None:
+        return await _status_via(args, gateway, name)
     async with hub_session(args, names=[name]) as hub:
         device = hub.device(name)
         state = await device.status(timeout=args.timeout)
@@ -242,6 +281,17 @@ async def _status_named(args: argparse.Namespace, name: str) -> int:
 async def _set_named(args: argparse.Namespace, name: str, values: dict[str, Any]) -> int:
     from tuyagate.cli.context import hub_session
 
+    gateway = _running_gateway(args)
+    if gateway is not None:
+        async with gateway:
+            answer = await gateway.set(name, values)
+        if args.json:
+            keys = ("dps", "route", "fallback", "validated")
+            _print_json({"device": answer["device_id"], **{k: answer[k] for k in keys}, "gateway": gateway.url})
+        else:
+            after = ", after the LAN failed" if answer.get("fallback") else ""
+            print(f"ok (via {answer['route']}{after}, through the gateway at {gateway.url})")
+        return 0
     async with hub_session(args, names=[name]) as hub:
         device = hub.device(name)
         result = await device.set(values, timeout=args.timeout)
@@ -265,6 +315,9 @@ async def _set_named(args: argparse.Namespace, name: str, values: dict[str, Any]
 async def _watch_named(args: argparse.Namespace, name: str) -> int:
     from tuyagate.cli.context import hub_session
 
+    gateway = _running_gateway(args)
+    if gateway is not None:
+        return await _watch_via(args, gateway, name)
     loop = asyncio.get_running_loop()
     end = None if args.duration is None else loop.time() + args.duration
     seen = 0
@@ -290,6 +343,44 @@ async def _watch_named(args: argparse.Namespace, name: str) -> int:
     return 0
 
 
+async def _watch_via(args: argparse.Namespace, gateway: GatewayClient, name: str) -> int:
+    """``watch`` through the gateway's event stream (SSE): its state first, then each event."""
+    loop = asyncio.get_running_loop()
+    end = None if args.duration is None else loop.time() + args.duration
+    seen = 0
+    async with gateway:
+        device_id = str((await gateway.device(name))["id"])
+        stream = aiter(gateway.events(device_id))
+        # The stream is opened before the first read, so no change between the two is missed.
+        first = asyncio.ensure_future(anext(stream))
+        try:
+            state = await gateway.status(name, refresh=False)
+            _emit(args, {"event": "state", "device": device_id, "dps": state["values"]})
+            pending: asyncio.Future[dict[str, Any]] | None = first
+            while args.count is None or seen < args.count:
+                remaining = None if end is None else end - loop.time()
+                if remaining is not None and remaining <= 0:
+                    break
+                nxt = pending if pending is not None else asyncio.ensure_future(anext(stream))
+                pending = None
+                try:
+                    event = await asyncio.wait_for(nxt, remaining)
+                except (TimeoutError, StopAsyncIteration):
+                    break
+                kind = str(event.get("kind", "lost"))
+                if kind == "state":
+                    seen += 1
+                    out = {"event": "state", "device": device_id, "dps": event["values"], "route": event["route"]}
+                    _emit(args, out)
+                else:
+                    _emit(args, {"event": kind, "device": device_id})
+        finally:
+            first.cancel()
+            with contextlib.suppress(BaseException):
+                await stream.aclose()  # type: ignore[attr-defined]
+    return 0
+
+
 # ---------------------------------------------------------------- argparse
 
 
@@ -308,6 +399,11 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cid", help="sub-device id behind a Zigbee/BLE gateway")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline of each request in seconds (default 5)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="talk to a named device itself even while a gateway on the same data dir holds its connection",
+    )
     add_data_dir_arg(parser)
 
 

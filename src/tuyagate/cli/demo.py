@@ -5,18 +5,26 @@ It starts the demo fleet (a dozen stock Tuya devices across protocol versions 3.
 cloud sharing their state, an emulated Tasmota plug and an emulated ESPHome device; fills a
 throw-away registry exactly as a user would (fleet import, stored cloud login, flashed devices
 added by URL); and serves the gateway on top. Everything real except the hardware.
+
+The gateway leaves its runtime file in the data directory (:mod:`tuyagate.cli.gateway_link`), so
+the CLI pointed at that directory (``tuyagate demo`` uses the well-known :func:`demo_data_dir`
+and prints the ``export TUYAGATE_DATA_DIR=...`` line) lists the demo's devices and drives them
+through the gateway.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuyagate.cli.gateway_link import remove_runtime_file, write_runtime_file
 from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.devices.cloud_login import save_cloud_login
 from tuyagate.devices.home import open_home
@@ -33,9 +41,20 @@ if TYPE_CHECKING:
     from tuyagate.sim.fleet import SimFleet
     from tuyagate.sim.tasmota_app import TasmotaSim
 
-__all__ = ["DemoWorld"]
+__all__ = ["DemoWorld", "demo_data_dir"]
 
 DEMO_CLOUD_CLIENT_ID = "tuyagatedemocloud"
+
+
+def demo_data_dir() -> Path:
+    """Where ``tuyagate demo`` keeps its throw-away registry: ``$XDG_RUNTIME_DIR/tuyagate-demo``
+    (a per-user tmpfs on most Linux systems), else ``<tmp>/tuyagate-demo-<uid>``. Never the user's
+    own data directory, so the demo cannot touch a real registry."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "tuyagate-demo"
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"tuyagate-demo-{uid}"
 
 
 @dataclass
@@ -112,12 +131,15 @@ class DemoWorld:
                 cloud_client_secret=self.secret,
             )
             self.served = await serve_app(create_app(settings, self.hub, manage_manager=False))
+            write_runtime_file(self.data_dir, self.served.url)  # the CLI goes through this gateway
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
         """Stop everything that was started, newest first; remove the throw-away data."""
+        if self.data_dir is not None:
+            remove_runtime_file(self.data_dir)
         if self.served is not None:
             with contextlib.suppress(Exception):
                 await self.served.stop()
@@ -154,6 +176,7 @@ class DemoWorld:
             "secret": self.secret,
             "devices": len(self.hub.devices()),
             "docs": self.url + "/docs",
+            "data_dir": str(self.data_dir),
         }
 
     def examples(self) -> str:
@@ -175,6 +198,13 @@ class DemoWorld:
                 f"curl -s -X POST {url}/api/v1/devices/{light}/commands -H 'Content-Type: application/json' \\",
                 '     -d \'{"commands":[{"code":"bright_value_v2","value":800}]}\'',
                 f"curl -sN {url}/api/v1/events        # live events (Ctrl-C to stop)",
+                "",
+                "# the CLI, through the running gateway (the demo's registry is in its data dir)",
+                f"export TUYAGATE_DATA_DIR={shlex.quote(str(self.data_dir))}",
+                "tuyagate devices list",
+                "tuyagate status 'Desk plug'",
+                "tuyagate set 'Desk plug' switch_1=true",
+                "tuyagate watch 'Desk plug'          # live pushes (Ctrl-C to stop)",
                 "",
                 "# Tasmota-compatible API",
                 f"curl -s '{url}/tasmota/{plug}/cm?cmnd=Power%20Toggle'",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     demo.add_argument("--port", type=int, default=8080, help="gateway port (default 8080)")
     demo.add_argument("--fleet-ip", default="127.0.1.1", help="address of the first emulated device")
     demo.add_argument("--fleet-port", type=int, default=6668, help="TCP port of the emulated devices (0 = any)")
+    demo.add_argument(
+        "--data-dir",
+        default=None,
+        help="the demo's throw-away registry (default: $XDG_RUNTIME_DIR/tuyagate-demo); emptied at start, "
+        "removed at exit, so only an empty directory or an earlier demo's is accepted",
+    )
     demo.set_defaults(func=_run_demo)
 
     serve = commands.add_parser(
@@ -53,7 +60,10 @@ async def _run_demo(args: argparse.Namespace) -> int:
     require_extra("gateway", "tuyagate demo")
     from tuyagate.cli.demo import DemoWorld
 
-    world = DemoWorld(host=args.host, port=args.port, fleet_ip=args.fleet_ip, fleet_port=args.fleet_port)
+    data_dir = _fresh_demo_dir(Path(args.data_dir) if args.data_dir else None)
+    world = DemoWorld(
+        host=args.host, port=args.port, fleet_ip=args.fleet_ip, fleet_port=args.fleet_port, data_dir=data_dir
+    )
     stop = stop_signal()
     try:
         await world.start()
@@ -68,11 +78,37 @@ async def _run_demo(args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         await world.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     return 0
+
+
+DEMO_MARK = ".tuyagate-demo"  # marks a data dir as the demo's own, so it may be emptied
+
+
+def _fresh_demo_dir(given: Path | None) -> Path:
+    """The demo's data dir, emptied; refused while another demo runs there, or when it holds anything
+    but an earlier demo's files (a real registry is never wiped)."""
+    from tuyagate.cli.demo import demo_data_dir
+    from tuyagate.cli.gateway_link import find_gateway
+
+    path = given.expanduser() if given is not None else demo_data_dir()
+    running = find_gateway(path)
+    if running is not None:
+        raise ConfigError(f"a demo is already running at {running.url} (pid {running.pid}, data dir {path})")
+    if path.exists():
+        if not path.is_dir() or (any(path.iterdir()) and not (path / DEMO_MARK).exists()):
+            raise ConfigError(
+                f"{path} is not an empty directory or an earlier demo's: give the demo another --data-dir"
+            )
+        shutil.rmtree(path)
+    path.mkdir(mode=0o700, parents=True)
+    (path / DEMO_MARK).touch()
+    return path
 
 
 async def _run_serve(args: argparse.Namespace) -> int:
     require_extra("gateway", "tuyagate serve")
+    from tuyagate.cli.gateway_link import remove_runtime_file, write_runtime_file
     from tuyagate.devices import paths
     from tuyagate.devices.home import open_home
     from tuyagate.devices.hub import HubOptions
@@ -90,9 +126,11 @@ async def _run_serve(args: argparse.Namespace) -> int:
     options = HubOptions(discovery_listen=None if args.no_follow else "0.0.0.0")
     async with open_home(settings.data_dir, options=options) as home:
         served = await serve_app(create_app(settings, home, manage_manager=False))
+        write_runtime_file(settings.data_dir, served.url)  # `tuyagate status NAME` ... go through this gateway
         print_ready({"url": served.url, "devices": len(home.devices()), "cloud": home.cloud is not None})
         try:
             await stop.wait()
         finally:
+            remove_runtime_file(settings.data_dir)
             await served.stop()
     return 0
