@@ -166,7 +166,7 @@ async def test_scan_hears_broadcasts_and_probe_answers(capsys: pytest.CaptureFix
     try:
         argv = ["scan", "--listen", "127.0.0.1", "--ports", str(listen), "--duration", "3", "--json"]
         argv += ["--probe-to", f"127.0.0.1:{probe_port}"]
-        argv += ["--want-id", "bfannouncer000000001", "--want-id", "bfquiet35000000000002"]
+        argv += ["--id", "bfannouncer000000001", "--id", "bfquiet35000000000002"]
         assert await _cli(*argv) == 0
     finally:
         await announcer.stop()

@@ -196,20 +196,82 @@ def _emit(args: argparse.Namespace, obj: dict[str, Any]) -> None:
 
 
 async def _scan(args: argparse.Namespace) -> int:
-    from tuyagate.lan.scanner import scan
+    from tuyagate.lan.scanner import SweepProgress, scan
 
     ports = [int(p) for p in str(args.ports).split(",") if p.strip()]
     probes = [] if args.no_probe else [_host_port(p) for p in args.probe_to or ["255.255.255.255:7000"]]
-    found = await scan(
-        args.duration, listen_host=args.listen, ports=ports, probe_to=probes, want_ids=set(args.want_id or ())
+    wanted = set(args.want_id or ())
+    last_shown = 0.0
+
+    def show(progress: SweepProgress) -> None:  # stderr, so --json output stays clean
+        nonlocal last_shown
+        now = time.monotonic()
+        if progress.tried == progress.total or now - last_shown >= 0.25:
+            last_shown = now
+            end = "\n" if progress.tried == progress.total else ""
+            print(
+                f"\rsweeping {progress.subnet}: {progress.tried}/{progress.total} addresses, {progress.open} with TCP "
+                f"{args.sweep_port} open",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = await scan(
+        args.duration,
+        listen_host=args.listen,
+        ports=ports,
+        probe_to=probes,
+        want_ids=wanted,
+        want_count=args.count,
+        subnet=args.subnet,
+        sweep_port=args.sweep_port,
+        sweep_probe_port=args.sweep_probe_port,
+        sweep_concurrency=args.concurrency,
+        progress=show if args.subnet else None,
     )
+    known = _registry_view(args)
+    rows = []
+    for d in result.devices:
+        row = d.as_dict()
+        if known is not None:
+            name, has_key = known.get(d.device_id, (None, False))
+            row["name"] = name
+            row["key_known"] = has_key
+        rows.append(row)
+    missing = sorted(wanted - {d.device_id for d in result.devices})
     if args.json:
-        _print_json({"devices": [d.as_dict() for d in found]})
+        out: dict[str, Any] = {"devices": rows, "unidentified": result.unidentified}
+        if missing:
+            out["missing"] = missing
+        _print_json(out)
     else:
-        for d in found:
-            print(f"{d.device_id}  {d.ip}  version {d.version or '?'}  product {d.product_key or '?'}")
-        print(f"{len(found)} device(s) found", file=sys.stderr)
-    return 0
+        for row in rows:
+            line = f"{row['id']}  {row['ip']}  version {row['version'] or '?'}  product {row['product_key'] or '?'}"
+            if known is not None:
+                key = "key known" if row["key_known"] else "key unknown: tuyagate cloud sync, or devices add --key"
+                line += f"  {row['name'] or '(not in the registry)'}  {key}"
+            print(line)
+        for ip in result.unidentified:
+            print(f"{ip}  TCP {args.sweep_port} open, no answer to the probe (a device older than 3.5, or not Tuya)")
+        print(f"{len(rows)} device(s) found in {result.elapsed:.1f} s", file=sys.stderr)
+        if missing:
+            print(f"not found: {', '.join(missing)}", file=sys.stderr)
+    return 0 if not missing else 1
+
+
+def _registry_view(args: argparse.Namespace) -> dict[str, tuple[str, bool]] | None:
+    """``{id: (name, key known)}`` from the data dir's registry, or None when there is none (never creates one)."""
+    from tuyagate.devices import paths
+    from tuyagate.devices.registry import secret_name
+
+    directory = paths.data_dir(getattr(args, "data_dir", None), create=False)
+    if not paths.db_path(directory).exists():
+        return None
+    from tuyagate.cli.context import open_store
+
+    with open_store(args) as (registry, vault):
+        return {r.id: (r.name, secret_name(r.id) in vault) for r in registry.devices()}
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -428,8 +490,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     watch.add_argument("--duration", type=float, help="stop after this many seconds")
     watch.set_defaults(func=_watch)
 
-    scan = commands.add_parser("scan", help="listen for devices' UDP discovery broadcasts and probe for 3.5 devices")
-    scan.add_argument("--duration", type=float, default=8.0, help="seconds to listen (default 8)")
+    scan = commands.add_parser(
+        "scan", help="find devices: UDP broadcasts, the 3.5 probe, and a TCP sweep of other subnets with --subnet"
+    )
+    scan.add_argument("--duration", type=float, default=8.0, help="seconds to listen at most (default 8)")
     scan.add_argument("--listen", default="0.0.0.0", help="address to listen on (default all)")
     scan.add_argument("--ports", default="6666,6667,7000", help="UDP ports to listen on (default 6666,6667,7000)")
     scan.add_argument(
@@ -440,6 +504,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="send the 3.5 REQ_DEVINFO probe here (repeatable; default 255.255.255.255:7000)",
     )
     scan.add_argument("--no-probe", action="store_true", help="only listen, send nothing")
-    scan.add_argument("--want-id", action="append", metavar="ID", help="stop as soon as these ids are found")
+    scan.add_argument(
+        "--id", dest="want_id", action="append", metavar="ID", help="stop as soon as these ids are found (repeatable)"
+    )
+    scan.add_argument("--count", type=int, help="stop as soon as this many devices are found")
+    scan.add_argument(
+        "--subnet", metavar="CIDR", help="also sweep this subnet (other VLANs): TCP connect, then a unicast probe"
+    )
+    scan.add_argument("--sweep-port", type=int, default=6668, help="TCP port the sweep connects to (default 6668)")
+    scan.add_argument(
+        "--sweep-probe-port", type=int, default=7000, help="UDP port the sweep's probes go to (default 7000)"
+    )
+    scan.add_argument("--concurrency", type=int, default=128, help="sweep connections at a time (default 128)")
     scan.add_argument("--json", action="store_true", help="machine-readable output")
+    add_data_dir_arg(scan)
     scan.set_defaults(func=_scan)
