@@ -74,8 +74,10 @@ async def test_scan_names_registered_devices_and_says_whose_key_is_known(
         for device in [*devices, swept]:
             await device.stop()
     found = {d["id"]: d for d in json.loads(out.out)["devices"]}
-    assert found["bfnamed0000000000001"]["name"] == "Desk plug" and found["bfnamed0000000000001"]["key_known"]
-    assert found["bfnamed0000000000002"]["name"] == "Hall lamp" and not found["bfnamed0000000000002"]["key_known"]
+    assert found["bfnamed0000000000001"]["name"] == "Desk plug"
+    assert found["bfnamed0000000000001"]["key_known"]
+    assert found["bfnamed0000000000002"]["name"] == "Hall lamp"
+    assert not found["bfnamed0000000000002"]["key_known"]
     assert found["bfnamed0000000000003"]["name"] is None
     assert found["bfswept0000000000004"]["ip"] == "127.0.74.20"
     assert "sweeping 127.0.74.0/24" in out.err
