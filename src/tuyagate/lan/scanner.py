@@ -23,7 +23,7 @@ import os
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from tuyagate.errors import ConfigError, ProtocolError, TuyaConnectionError
 from tuyagate.protocol.discovery import decode_datagram, encode_devinfo_request, is_app_probe
@@ -216,7 +216,7 @@ async def scan(
             )
             continue
         transport, _ = await loop.create_datagram_endpoint(lambda: _Listener(table), sock=sock)
-        transports.append(cast("asyncio.DatagramTransport", transport))
+        transports.append(transport)
         listened.append(port)
     if not transports:
         names = ", ".join(str(p) for p in ports)
