@@ -34,6 +34,8 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_PORTS = (6666, 6667, 7000)
 TUYA_TCP_PORT = 6668
 PROBE_PORT = 7000
+RECEIVE_BUFFER = 1 << 20
+PROBE_RETRIES = 3  # unicast probes to a swept address that has not answered yet (UDP loses datagrams)
 MAX_SWEEP_ADDRESSES = 65536  # a /16; more is a typo, not a home network
 
 
@@ -100,6 +102,9 @@ class _Table:
         self.count = count
         self.done = asyncio.Event()
 
+    def ips(self) -> set[str]:
+        return {d.ip for d in self.found.values()}
+
     def add(self, device: DiscoveredDevice) -> None:
         self.found[device.device_id] = device
         if self.wanted and not self.wanted <= self.found.keys():
@@ -118,6 +123,8 @@ def _bind(port: int, host: str) -> socket.socket:
         if hasattr(socket, "SO_REUSEPORT"):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        # a sweep's answers arrive in one burst; the default buffer drops some of 200
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         sock.bind((host, port))
         sock.setblocking(False)
     except OSError:
@@ -175,6 +182,32 @@ async def _sweep(
 
     await asyncio.gather(*(one(h) for h in hosts))
     return sorted(opened, key=ipaddress.IPv4Address)
+
+
+async def _sweep_and_retry(
+    net: ipaddress.IPv4Network,
+    table: _Table,
+    send_probe: Callable[[str], None],
+    *,
+    tcp_port: int,
+    concurrency: int,
+    connect_timeout: float,
+    progress: Callable[[SweepProgress], None] | None,
+) -> list[str]:
+    """The sweep, then the probe again to open addresses that have not answered, a few times."""
+    opened = await _sweep(
+        net, send_probe, tcp_port=tcp_port, concurrency=concurrency, connect_timeout=connect_timeout, progress=progress
+    )
+    for attempt in range(PROBE_RETRIES + 1):
+        # the answers are on their way: one round trip's grace (less once the scan may stop)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(table.done.wait(), connect_timeout)
+        silent = [ip for ip in opened if ip not in table.ips()]
+        if table.done.is_set() or not silent or attempt == PROBE_RETRIES:
+            break
+        for ip in silent:
+            send_probe(ip)
+    return opened
 
 
 async def scan(
@@ -237,8 +270,9 @@ async def scan(
     sweep: asyncio.Task[list[str]] | None = None
     if net is not None:
         sweep = asyncio.create_task(
-            _sweep(
+            _sweep_and_retry(
                 net,
+                table,
                 lambda host: probe((host, sweep_probe_port)),
                 tcp_port=sweep_port,
                 concurrency=sweep_concurrency,
@@ -262,9 +296,6 @@ async def scan(
             if sweep is not None and sweep.done():
                 opened = sweep.result()
                 sweep = None
-                # the answers to the last probes are on their way: give them one round trip's grace
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(table.done.wait(), min(sweep_timeout, max(0.0, end - loop.time())))
                 if not (table.wanted or table.count is not None):
                     break
     finally:

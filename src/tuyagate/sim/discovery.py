@@ -34,7 +34,14 @@ class DiscoveryAnnouncer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=self._target)
+        # A real device's datagrams come from its own address (scanners such as tinytuya key their
+        # table by the sender), so send from the address the announcement names.
+        source = str(self._info().get("ip") or "")
+        self._transport, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol,
+            remote_addr=self._target,
+            local_addr=(source, 0) if source.startswith("127.") else None,
+        )
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
