@@ -98,10 +98,12 @@ async def test_port_closed() -> None:
 
 async def test_another_client_holds_the_device() -> None:
     listen = _free_port()
-    async with _device(version="3.3", second_client="refuse") as sim:
-        async with DeviceConnection(DEV_ID, sim.host, KEY, "3.3", port=sim.port, heartbeat_interval=None) as holder:
-            await holder.status()
-            result = await _diagnose(sim, KEY, "3.3", listen, listen_for=0.3)
+    async with (
+        _device(version="3.3", second_client="refuse") as sim,
+        DeviceConnection(DEV_ID, sim.host, KEY, "3.3", port=sim.port, heartbeat_interval=None) as holder,
+    ):
+        await holder.status()
+        result = await _diagnose(sim, KEY, "3.3", listen, listen_for=0.3)
     assert result.codes()[0] == "another_client"
     assert "one local client" in result.findings[0].advice
 
