@@ -25,6 +25,7 @@ from tuyagate.errors import TuyaError
 # Modules that add top-level commands (status, set, watch, devices, serve, demo, ...).
 TOP_LEVEL_MODULES = (
     "tuyagate.cli.control_cmds",
+    "tuyagate.cli.doctor_cmds",
     "tuyagate.cli.registry_cmds",
     "tuyagate.cli.serve_cmds",
     "tuyagate.cli.token_cmds",
