@@ -53,14 +53,8 @@ def _register(data: Path, sim: SimDevice, key: str, login: CloudCredentials | No
 
 def _argv(data: Path) -> list[str]:
     listen, probe = _free_udp_port(), _free_udp_port()
-    return ["doctor", "Desk plug", "--listen", "127.0.0.1", "--ports", str(listen), "--probe-port", str(probe)] + [
-        "--listen-for",
-        "0.3",
-        "--timeout",
-        "1",
-        "--data-dir",
-        str(data),
-    ]
+    argv = ["doctor", "Desk plug", "--listen", "127.0.0.1", "--ports", str(listen), "--probe-port", str(probe)]
+    return [*argv, "--listen-for", "0.3", "--timeout", "1", "--data-dir", str(data)]
 
 
 async def test_a_re_paired_device_and_an_expired_cloud_login(
