@@ -153,7 +153,7 @@ class Home:
         if self._registry is not None:
             self._stops.append(self._bus.listen(self._note))
             self._tasks.append(asyncio.create_task(self._flusher(), name="tuyagate-state-flush"))
-        if self._discovery is not None and self._connections:
+        if self._discovery is not None:  # also with no LAN device: it lists the unknown ones it hears
             from tuyagate.lan.follower import DiscoveryFollower
 
             listen, ports = self._discovery

@@ -13,6 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from tuyagate.errors import NotFoundError, ValidationError
+from tuyagate.gateway.discovered import DiscoveredList, discovered_out
 from tuyagate.gateway.endpoints import Endpoints, query
 from tuyagate.gateway.endpoints import path_param as path
 from tuyagate.gateway.models import (
@@ -98,6 +99,20 @@ async def post_commands(gw: GatewayState, request: Request, device_id: str, body
         # value refused a value of the body, it is no missing resource.
         raise ValidationError(str(exc)) from None
     return command_out(result)
+
+
+@router.get(
+    "/api/v1/discovered",
+    summary="Devices heard on the LAN that have no local key here (not controllable)",
+    description=(
+        "Every device that announces itself (UDP 6666/6667) and is not a LAN device of this gateway, "
+        "with its address, version and a `hint`: sync from the cloud or add the key."
+    ),
+    response=DiscoveredList,
+    scope="read",
+)
+async def list_discovered(gw: GatewayState, request: Request) -> DiscoveredList:
+    return discovered_out(gw.manager)
 
 
 @router.get("/", summary="Where things are (no token needed)", tags=("gateway",), response=IndexOut)
