@@ -93,3 +93,17 @@ async def test_scan_without_registry_and_missing_ids(tmp_path: Path, capsys: pyt
     out = json.loads(capsys.readouterr().out)
     assert out == {"devices": [], "unidentified": [], "missing": ["bfnobody000000000001"]}
     assert not (tmp_path / "none").exists()  # a scan never creates a registry
+
+
+async def test_scan_still_reports_when_the_vault_is_locked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Registry.open(tmp_path) as registry:
+        Vault.open(registry.db, tmp_path, env={})  # creates the key file
+    monkeypatch.setenv("TUYAGATE_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")  # not the vault's key
+    listen = _free_udp_port()
+    argv = ["scan", "--listen", "127.0.0.1", "--ports", str(listen), "--no-probe", "--duration", "0.2", "--json"]
+    assert await _cli(*argv, "--data-dir", str(tmp_path)) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["devices"] == []
+    assert "names not shown" in captured.err

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuyagate.cli.context import add_data_dir_arg
-from tuyagate.errors import ConfigError, NotFoundError
+from tuyagate.errors import ConfigError, NotFoundError, TuyaError
 from tuyagate.lan import DEFAULT_PORT, DeviceConnection, EventKind
 
 if TYPE_CHECKING:
@@ -270,8 +270,12 @@ def _registry_view(args: argparse.Namespace) -> dict[str, tuple[str, bool]] | No
         return None
     from tuyagate.cli.context import open_store
 
-    with open_store(args) as (registry, vault):
-        return {r.id: (r.name, secret_name(r.id) in vault) for r in registry.devices()}
+    try:
+        with open_store(args) as (registry, vault):
+            return {r.id: (r.name, secret_name(r.id) in vault) for r in registry.devices()}
+    except TuyaError as exc:  # a locked vault must not cost the scan its results
+        print(f"note: names not shown, the registry could not be read: {exc}", file=sys.stderr)
+        return None
 
 
 def _host_port(text: str) -> tuple[str, int]:
