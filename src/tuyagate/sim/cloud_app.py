@@ -17,7 +17,14 @@ Emulator control (no signature): ``GET /_sim/stats``, ``GET|POST /_sim/faults`` 
 such as ``{"expire_tokens": true}``, ``{"http_errors": 2, "http_status": 503}``,
 ``{"code_errors": 3, "error_code": 1199}``, ``{"latency": 0.5}``, ``{"clock_offset": 600}``,
 ``{"revoke_app_logins": true}`` (every Smart Life app login ends, as when the user removes them in the
-app) or ``{"reset": true}``. ``POST /_sim/app-login/approve`` approves pending QR logins.
+app) or ``{"reset": true}``; the message service's ``{"pulsar_drop": true}``, ``{"pulsar_duplicate": 2}``,
+``{"pulsar_ignore_acks": 1}``, ``{"pulsar_bad_payload": 1}``. ``POST /_sim/app-login/approve`` approves
+pending QR logins. ``POST /_sim/devices/{id}`` changes a device as if it did so itself
+(``{"dps": {...}}``, ``{"online": false}``, ``{"name": "..."}``).
+
+The message service (Pulsar over a websocket, :mod:`cloud_pulsar`) is served at
+``/ws/v2/consumer/persistent/{access_id}/out/event/{access_id}-sub``; every command and every
+``/_sim/devices`` change publishes an event on it.
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from tuyagate.sim.app_api import app_routes
 from tuyagate.sim.cloud_auth import Caller, authenticate
 from tuyagate.sim.cloud_devices import CloudDeviceBackend, CloudFleet, CommandRefused
+from tuyagate.sim.cloud_pulsar import PULSAR_PATH, pulsar_endpoint
 from tuyagate.sim.cloud_state import ApiError, CloudConfig, CloudState
 from tuyagate.sim.manifest import FleetManifest, ManifestDevice
 
@@ -249,9 +257,10 @@ async def send_commands(call: Call) -> Any:
     if len(commands) > call.state.config.max_commands:
         raise ApiError(1101, "params range invalid")
     try:
-        await call.fleet.command(device, commands)
+        applied = await call.fleet.command(device, commands)
     except CommandRefused as exc:
         raise ApiError(exc.code, exc.msg) from exc
+    call.state.pulsar.status_report(device, applied)  # the device reports the change, as a real one does
     call.state.stats["commands"] += len(commands)
     call.state.stats["command_calls"] += 1
     return True
@@ -368,9 +377,55 @@ async def sim_faults(request: Request) -> Response:
                 state.http_error_next(int(body["http_errors"]), int(body.get("http_status", 503)))
             if "code_errors" in body:
                 state.fail_next(int(body["code_errors"]), int(body.get("error_code", 1199)))
+            _pulsar_faults(state, body)
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": f"bad fault request: {exc}"}, status_code=400)
     return JSONResponse(state.faults.to_dict())
+
+
+def _pulsar_faults(state: CloudState, body: dict[str, Any]) -> None:
+    """The message service's faults of ``POST /_sim/faults`` (see :mod:`cloud_pulsar`)."""
+    if body.get("pulsar_drop"):
+        state.pulsar.drop_connections()
+    if "pulsar_duplicate" in body:
+        state.pulsar.duplicate_next(int(body["pulsar_duplicate"]))
+    if "pulsar_ignore_acks" in body:
+        state.pulsar.ignore_acks_next(int(body["pulsar_ignore_acks"]))
+    for _ in range(int(body.get("pulsar_bad_payload", 0))):
+        state.pulsar.publish_bad_payload()
+
+
+async def sim_device(request: Request) -> Response:
+    """``POST /_sim/devices/{id}``: change an emulated device as if it did so itself, and report it.
+
+    Body: ``{"dps": {"1": true}}`` (set and report DP values), ``{"online": false}`` (go offline or
+    online), ``{"name": "Lamp"}`` (renamed in the app). Each change is published on the message service.
+    """
+    state: CloudState = request.app.state.cloud
+    device = state.fleet.get(request.path_params["device_id"])
+    if device is None:
+        return JSONResponse({"error": "no such device"}, status_code=404)
+    try:
+        body = json.loads(await request.body() or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+        dps = body.get("dps")
+        if dps is not None and (not isinstance(dps, dict) or not dps):
+            raise ValueError("dps must be an object of DP id to value")
+    except ValueError as exc:
+        return JSONResponse({"error": f"bad device change: {exc}"}, status_code=400)
+    published: list[str] = []
+    if dps:
+        clean = {str(k): v for k, v in dps.items()}
+        await state.fleet.backend.set_dps(device, clean)
+        published.append(state.pulsar.status_report(device, clean))
+    if "online" in body and bool(body["online"]) != device.online:
+        device.online = bool(body["online"])
+        published.append(state.pulsar.device_event(device, "online" if device.online else "offline"))
+    if isinstance(body.get("name"), str) and body["name"]:
+        device.name = body["name"]
+        published.append(state.pulsar.device_event(device, "nameUpdate", {"name": device.name}))
+    return JSONResponse({"published": published})
 
 
 _OPENAPI_ROUTES: list[tuple[str, Handler, str]] = [
@@ -420,6 +475,8 @@ def create_cloud_app(
     routes += [
         Route("/_sim/stats", sim_stats, methods=["GET"]),
         Route("/_sim/faults", sim_faults, methods=["GET", "POST"]),
+        Route("/_sim/devices/{device_id}", sim_device, methods=["POST"]),
+        WebSocketRoute(PULSAR_PATH, pulsar_endpoint),
         Route("/{path:path}", _endpoint(unknown_path), methods=ALL_METHODS),
     ]
     app = Starlette(routes=routes)

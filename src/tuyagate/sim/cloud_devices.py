@@ -193,8 +193,10 @@ class CloudFleet:
             dps[str(dp.dp_id)] = command.get("value")
         return dps
 
-    async def command(self, device: ManifestDevice, commands: list[Any]) -> None:
-        """Validate and apply commands through the backend; log them as the cloud would."""
+    async def command(self, device: ManifestDevice, commands: list[Any]) -> dict[str, Any]:
+        """Validate and apply commands through the backend; log them as the cloud would.
+
+        Returns the DPs applied (by DP id), which the message service then reports."""
         dps = self.to_dps(device, commands)
         if not device.online:
             raise CommandRefused(2001, "device is offline")
@@ -208,6 +210,7 @@ class CloudFleet:
             code = device.code_for(dp_id) or dp_id
             self._log(device.id, "command", code, value, "4")
             self._log(device.id, "report", code, value, "1")
+        return dps
 
     # -- logs ------------------------------------------------------------------------------
 

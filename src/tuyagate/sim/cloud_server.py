@@ -2,7 +2,8 @@
 
 ``start_cloud_server`` binds the socket itself (port 0 = a free port, known before the first
 request), starts uvicorn on it in the running event loop and returns a :class:`RunningCloud`
-with the base URL, the certificate path in TLS mode, the app state, and ``stop()``::
+with the base URL, the message service's ``pulsar_url``, the certificate path in TLS mode, the
+app state, and ``stop()``::
 
     async with await start_cloud_server(CloudConfig("id", "secret"), manifest) as cloud:
         ...  # cloud.base_url, cloud.state.expire_all_tokens(), ...
@@ -50,10 +51,17 @@ class RunningCloud:
     def port(self) -> int:
         return self._running.port
 
+    @property
+    def pulsar_url(self) -> str:
+        """The message service's ``ws_endpoint`` (what ``TuyaOpenPulsar`` and tuyagate's consumer take)."""
+        scheme = "wss" if self.cert_path is not None else "ws"
+        return scheme + ":" + self.base_url.partition(":")[2] + "/"
+
     def info(self) -> dict[str, Any]:
         """What ``tuyagate sim cloud`` prints (no secret)."""
         return {
             "base_url": self.base_url,
+            "pulsar_url": self.pulsar_url,
             "client_id": self.state.config.client_id,
             "uid": self.state.config.uid,
             "devices": len(self.state.fleet.devices),
@@ -99,6 +107,7 @@ async def start_cloud_server(
             port,
             ssl_certfile=str(cert.cert_path) if cert else None,
             ssl_keyfile=str(cert.key_path) if cert else None,
+            websockets=True,
         )
     except BaseException:
         if cert is not None:

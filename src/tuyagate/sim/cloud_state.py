@@ -18,6 +18,7 @@ from tuyagate.cloud.codes import describe
 from tuyagate.sim.app_state import AppSettings, AppState
 from tuyagate.sim.cloud_devices import CloudDeviceBackend, CloudFleet, InMemoryBackend
 from tuyagate.sim.cloud_errors import ApiError
+from tuyagate.sim.cloud_pulsar import PulsarBroker
 from tuyagate.sim.manifest import FleetManifest
 
 __all__ = ["ApiError", "CloudConfig", "CloudState", "Faults", "IssuedToken", "TokenStore"]
@@ -130,6 +131,7 @@ class CloudState:
         self.stats: Counter[str] = Counter()
         self.fleet = CloudFleet(manifest, backend or InMemoryBackend(manifest), uid=config.uid, clock=self.now)
         self.app = AppState(config.app, uid=config.uid, token_ttl=config.token_ttl, clock=self.now)
+        self.pulsar = PulsarBroker(config.client_id, config.secret, clock_ms=self.now_ms)  # the message service
         self._bucket = _Bucket(config.qps) if config.qps else None
         self._calls = 0
 
@@ -159,6 +161,7 @@ class CloudState:
 
     def reset_faults(self) -> None:
         self.faults = Faults()
+        self.pulsar.reset_faults()
 
     def take_http_error(self) -> int | None:
         if self.faults.http_errors > 0:
@@ -193,7 +196,12 @@ class CloudState:
 
     def snapshot(self) -> dict[str, Any]:
         """Counters and faults, JSON-ready (``GET /_sim/stats``)."""
-        return {"calls": self._calls, "counters": dict(self.stats), "faults": self.faults.to_dict()}
+        return {
+            "calls": self._calls,
+            "counters": dict(self.stats),
+            "faults": self.faults.to_dict(),
+            "pulsar": self.pulsar.snapshot(),
+        }
 
 
 def _message(code: int) -> str:

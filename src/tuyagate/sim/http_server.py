@@ -135,8 +135,12 @@ async def serve_app(
     startup_timeout: float = 10.0,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    websockets: bool = False,
 ) -> RunningServer:
-    """Bind ``host:port`` (0 picks a free port), serve ``app`` and return once it is listening."""
+    """Bind ``host:port`` (0 picks a free port), serve ``app`` and return once it is listening.
+
+    ``websockets`` serves the app's websocket routes too (the cloud's message service); it needs
+    the ``websockets`` package."""
     import uvicorn
 
     class _QuietServer(uvicorn.Server):
@@ -165,7 +169,7 @@ async def serve_app(
         lifespan="off",
         access_log=False,  # request paths may carry refresh tokens and passwords
         timeout_graceful_shutdown=1,
-        ws="none",
+        ws="websockets-sansio" if websockets else "none",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
     )
