@@ -13,17 +13,10 @@ import httpx
 import pytest
 
 from tests.cloud.conftest import CLIENT_ID, PLUG, SECRET, CloudFactory
+from tests.lan.conftest import until
 from tuyagate.cloud.messages import CloudMessage
 from tuyagate.cloud.pulsar import PulsarConsumer
 from tuyagate.sim.cloud_server import RunningCloud
-
-
-async def until(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll ``check`` until it holds; fail after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
-    assert check(), what
 
 
 class Received:
@@ -49,7 +42,8 @@ async def consume() -> AsyncIterator[Callable[..., Any]]:
     async def start(cloud: RunningCloud, received: Received, **kw: Any) -> PulsarConsumer:
         kw.setdefault("backoff_base", 0.05)
         kw.setdefault("backoff_cap", 0.2)
-        consumer = PulsarConsumer(kw.pop("access_id", CLIENT_ID), kw.pop("secret", SECRET), cloud.pulsar_url, received, **kw)
+        access_id, secret = kw.pop("access_id", CLIENT_ID), kw.pop("secret", SECRET)
+        consumer = PulsarConsumer(access_id, secret, cloud.pulsar_url, received, **kw)
         started.append(consumer)
         await consumer.start()
         return consumer
@@ -82,7 +76,7 @@ async def test_official_tuya_open_pulsar_receives_a_decrypted_status_event(
     official.add_message_listener(got.put)
     official.start()
     try:
-        await until(lambda: cloud.state.pulsar.consumers == 1, what="the official client connected")
+        await until(lambda: cloud.state.pulsar.consumers == 1, timeout=5, what="the official client connected")
         async with make_client(cloud) as client:
             await client.send_commands(PLUG, [{"code": "switch_1", "value": False}])
         decrypted = json.loads(await asyncio.to_thread(got.get, True, 5.0))
@@ -113,7 +107,8 @@ async def test_consumer_gets_each_event_once_and_acks_it(cloud: RunningCloud, co
     await until(lambda: len(received.messages) == 2 and cloud.state.pulsar.pending == 0)
     assert received.values() == [False, True]
     assert received.messages[0].message_id == first
-    assert received.messages[0].device_id == PLUG and received.messages[0].kind == "status"
+    assert received.messages[0].device_id == PLUG
+    assert received.messages[0].kind == "status"
 
 
 async def test_duplicate_delivery_is_handed_on_once(cloud: RunningCloud, consume: Callable[..., Any]) -> None:
@@ -185,7 +180,9 @@ async def test_bad_payload_is_logged_without_content_and_skipped(
     assert consumer.bad == 1
     assert received.values() == [False]
     assert "sign does not match" in caplog.text
-    assert SECRET not in caplog.text and '"payload"' not in caplog.text and '"data"' not in caplog.text
+    assert SECRET not in caplog.text
+    assert '"payload"' not in caplog.text
+    assert '"data"' not in caplog.text
 
 
 async def test_sim_device_control_publishes_state_online_and_name(
@@ -196,7 +193,8 @@ async def test_sim_device_control_publishes_state_online_and_name(
     await consumer.connected.wait()
     async with httpx.AsyncClient(base_url=cloud.base_url) as http:
         answer = await http.post(f"/_sim/devices/{PLUG}", json={"dps": {"1": False}, "online": False, "name": "Lamp"})
-        assert answer.status_code == 200 and len(answer.json()["published"]) == 3
+        assert answer.status_code == 200
+        assert len(answer.json()["published"]) == 3
         assert (await http.post("/_sim/devices/nope", json={"online": True})).status_code == 404
         assert (await http.post(f"/_sim/devices/{PLUG}", json={"dps": []})).status_code == 400
     await until(lambda: len(received.messages) == 3)

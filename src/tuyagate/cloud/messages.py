@@ -178,7 +178,9 @@ def decode_frame(frame: str | bytes, secret: str, *, verify_sign: bool = True) -
         status = inner.get("status")
         if not isinstance(status, list) or not all(isinstance(s, dict) and "code" in s for s in status):
             raise BadMessage("status report has no status list")
-        return CloudMessage(message_id, protocol, device_id, "status", stamp, status=status, redelivery_count=redelivery)
+        return CloudMessage(
+            message_id, protocol, device_id, "status", stamp, status=status, redelivery_count=redelivery
+        )
     if protocol == EVENT_PROTOCOL:
         biz_code = str(inner.get("bizCode", ""))
         biz_data = inner.get("bizData")

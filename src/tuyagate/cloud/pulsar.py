@@ -33,7 +33,7 @@ from tuyagate.cloud.messages import BadMessage, CloudMessage, consumer_password,
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-__all__ = ["PULSAR_ENDPOINTS", "PulsarConsumer", "topic_url"]
+__all__ = ["PULSAR_ENDPOINTS", "PulsarConsumer", "pulsar_endpoint_for", "topic_url"]
 
 _LOGGER = logging.getLogger(__name__)
 # The message service's endpoint per data center (region code as in tuyagate.cloud.regions).
@@ -103,6 +103,10 @@ class PulsarConsumer:
     def url(self) -> str:
         return self._url
 
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (a method: it changes while the loop awaits)."""
+        return self._closed
+
     async def start(self) -> None:
         """Start consuming in a background task (returns at once; :attr:`connected` says when it is in)."""
         if self._task is None and not self._closed:
@@ -134,7 +138,7 @@ class PulsarConsumer:
 
         failures = 0
         headers = {"username": self._access_id, "password": consumer_password(self._access_id, self._secret)}
-        while not self._closed:
+        while not self.closed():
             try:
                 async with connect(
                     self._url,
@@ -162,11 +166,11 @@ class PulsarConsumer:
             finally:
                 self._ws = None
                 self.connected.clear()
-            if self._closed:
+            if self.closed():
                 break
             failures += 1
             delay = min(self._backoff_cap, self._backoff_base * 2 ** min(failures - 1, 16))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
 
     async def _on_frame(self, ws: ClientConnection, frame: str | bytes) -> None:
         try:
@@ -197,3 +201,19 @@ class PulsarConsumer:
 
     async def _ack(self, ws: ClientConnection, message_id: str) -> None:
         await ws.send(json.dumps({"messageId": message_id}))
+
+
+def pulsar_endpoint_for(region: str | None = None, base_url: str | None = None) -> str:
+    """The ``ws_endpoint`` of a login: its data center's, or, for a custom base URL (an emulator,
+    which serves both on one port), the same host with ``ws://``/``wss://``. ConfigError if unknown."""
+    from tuyagate.cloud.regions import REGIONS, resolve_base_url
+    from tuyagate.errors import ConfigError
+
+    url = resolve_base_url(region, base_url)
+    for code, known in REGIONS.items():
+        if known.base_url == url:
+            if code not in PULSAR_ENDPOINTS:
+                raise ConfigError(f"no known message service endpoint for the {known.name} data center")
+            return PULSAR_ENDPOINTS[code]
+    scheme, _, rest = url.partition("://")
+    return ("wss" if scheme == "https" else "ws") + "://" + rest.split("/", 1)[0] + "/"

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tuyagate.bus import EventBus, Subscription
@@ -332,6 +332,23 @@ class TuyaDevice:
                     at=self._updated_at,
                 )
             )
+
+    def apply_cloud_report(self, status: Iterable[Mapping[str, Any]] = (), *, online: bool | None = None) -> None:
+        """Fold a report pushed by the cloud's message service into the cache (route ``cloud``).
+
+        ``status`` is the cloud's ``[{"code", "value"}]``: only DPs whose value differs from the cache
+        become a ``state`` event, so the cloud's echo of a change already seen on the LAN (or made by
+        :meth:`set`) emits nothing. ``online`` is the cloud's online/offline event; it is believed
+        only while the LAN route is not working (a device cut off from the internet is still on
+        the LAN); a status report counts as online.
+        """
+        dps = self._schema.dps_from_cloud(status)
+        if dps:
+            self._merge(dps, "cloud", emit=True)
+            online = True if online is None else online  # it reported, so the cloud reaches it
+        lan_up = any(t.healthy and t.last_ok is not None for r, t in self._routes if r is self._lan)
+        if online is not None and not lan_up:
+            self._set_online(online)
 
     def _set_online(self, online: bool) -> None:
         if online != self._online:

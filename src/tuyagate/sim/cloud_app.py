@@ -40,7 +40,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from tuyagate.sim.app_api import app_routes
 from tuyagate.sim.cloud_auth import Caller, authenticate
@@ -470,7 +470,9 @@ def create_cloud_app(
     ``backend`` holds the device state (default: in memory, seeded from the manifest).
     The state is at ``app.state.cloud`` (:class:`~tuyagate.sim.cloud_state.CloudState`).
     """
-    routes = [Route(path, _endpoint(handler), methods=[method]) for path, handler, method in _OPENAPI_ROUTES]
+    routes: list[BaseRoute] = [
+        Route(path, _endpoint(handler), methods=[method]) for path, handler, method in _OPENAPI_ROUTES
+    ]
     routes += app_routes()
     routes += [
         Route("/_sim/stats", sim_stats, methods=["GET"]),

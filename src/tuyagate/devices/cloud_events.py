@@ -1,0 +1,81 @@
+"""Live events of cloud-reachable devices: the cloud's message service feeding a home's devices.
+
+:func:`cloud_events` runs a :class:`~tuyagate.cloud.pulsar.PulsarConsumer` for the home's cloud
+login and routes each message by device id: a status report goes into that device's cache with
+:meth:`~tuyagate.devices.tuya_device.TuyaDevice.apply_cloud_report` and becomes an ordinary
+``state`` event (route ``cloud``) on the home's bus, so SSE and every other subscriber see a
+cloud-only device change as they see a LAN push. Because the cache emits only DPs whose value
+changed, the cloud's echo of a change already seen on the LAN (or made by a command) emits
+nothing: one change, one event. Online/offline events count only while a device's LAN route is
+not working; ``delete`` (removed from the account) takes it offline; renames and devices added to
+the account are logged (``tuyagate cloud sync`` brings them into the registry).
+
+    async with cloud_events(home, credentials):
+        ...  # the home's events now include the cloud's pushes
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import TYPE_CHECKING
+
+from tuyagate.device_api import Device
+from tuyagate.devices.tuya_device import TuyaDevice
+from tuyagate.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from tuyagate.cloud.credentials import CloudCredentials
+    from tuyagate.cloud.messages import CloudMessage
+    from tuyagate.cloud.pulsar import PulsarConsumer
+    from tuyagate.devices.hub import Home
+
+__all__ = ["cloud_events", "route_message"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def route_message(home: Home, message: CloudMessage) -> bool:
+    """Apply one message to the home's device it names; False when the home has no such device."""
+    try:
+        device: Device | None = home.device(message.device_id)
+    except NotFoundError:
+        device = None
+    if not isinstance(device, TuyaDevice) or device.info.id != message.device_id:
+        _LOGGER.debug("message service: %s event for a device not in this home", message.kind)
+        return False
+    if message.kind == "status":
+        device.apply_cloud_report(message.status)
+    elif message.kind in ("online", "offline"):
+        device.apply_cloud_report(online=message.kind == "online")
+    elif message.kind == "removed":
+        _LOGGER.warning("%s was removed from the cloud account", device.info.name)
+        device.apply_cloud_report(online=False)
+    elif message.kind in ("name", "added"):
+        _LOGGER.info("%s: %s in the cloud (tuyagate cloud sync updates the registry)", device.info.name, message.kind)
+    return True
+
+
+def cloud_events(
+    home: Home,
+    credentials: CloudCredentials,
+    *,
+    ws_endpoint: str | None = None,
+    backoff_cap: float = 30.0,
+) -> PulsarConsumer:
+    """A consumer (not started: ``async with`` it, or ``start()``/``close()``) feeding ``home``.
+
+    ``ws_endpoint`` defaults to the login's data center (or, for an emulator's base URL, the
+    emulator itself). ConfigError when the login has no message service endpoint.
+    """
+    from tuyagate.cloud.pulsar import PulsarConsumer, pulsar_endpoint_for
+
+    endpoint = ws_endpoint or pulsar_endpoint_for(credentials.region, credentials.base_url)
+    context = ssl.create_default_context(cafile=credentials.ca_bundle) if endpoint.startswith("wss:") else None
+
+    async def handle(message: CloudMessage) -> None:
+        route_message(home, message)
+
+    return PulsarConsumer(
+        credentials.client_id, credentials.secret, endpoint, handle, ssl_context=context, backoff_cap=backoff_cap
+    )
