@@ -76,6 +76,25 @@ async def test_every_backend_answers_status(world: DemoWorld) -> None:
     assert routes["Lamp plug"] == "lan"  # protocol 3.1
 
 
+async def test_cloud_only_plug_shows_live_changes_in_sse(world: DemoWorld) -> None:
+    """The demo follows its emulated cloud's message service: a change the cloud pushes reaches SSE."""
+    from tests.gateway.test_events_and_failures import SSE
+
+    assert world.hub is not None
+    cellar = world.hub.device("Cellar plug (cloud only)").info.id
+    async with httpx.AsyncClient(base_url=world.url, timeout=5) as api:
+        before = (await api.get(f"/api/v1/devices/{cellar}/status")).json()["values"]["switch_1"]
+        async with api.stream("GET", "/api/v1/events", params={"device": cellar}) as response:
+            sse = SSE(response)
+            await sse.connected()
+            async with httpx.AsyncClient(base_url=world.cloud_base_url) as sim:
+                changed = await sim.post(f"/_sim/devices/{cellar}", json={"dps": {"1": not before}})
+                assert changed.status_code == 200
+            [(kind, data)] = await sse.events(1)
+    assert kind == "state"
+    assert (data["values"], data["route"]) == ({"switch_1": not before}, "cloud")
+
+
 async def test_bad_value_is_a_422_naming_the_range(world: DemoWorld) -> None:
     async with httpx.AsyncClient(base_url=world.url, timeout=5) as http:
         devices = (await http.get("/api/v1/devices")).json()["devices"]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuyagate.cli.gateway_link import remove_runtime_file, write_runtime_file
 from tuyagate.cloud.credentials import CloudCredentials
+from tuyagate.devices.cloud_events import cloud_events
 from tuyagate.devices.cloud_login import save_cloud_login
 from tuyagate.devices.home import open_home
 from tuyagate.devices.hub import Home, HubOptions
@@ -35,6 +36,7 @@ from tuyagate.devices.tinytuya_import import write_import
 from tuyagate.devices.vault import Vault
 
 if TYPE_CHECKING:
+    from tuyagate.cloud.pulsar import PulsarConsumer
     from tuyagate.gateway.server import ServedApp
     from tuyagate.sim.cloud_server import RunningCloud
     from tuyagate.sim.esphome_app import EspHomeSim
@@ -71,6 +73,7 @@ class DemoWorld:
     cloud: RunningCloud | None = None
     tasmota: TasmotaSim | None = None
     esphome: EspHomeSim | None = None
+    cloud_events: PulsarConsumer | None = None  # the emulated cloud's message service, feeding the hub
     registry: Registry | None = None
     hub: Home | None = None
     served: ServedApp | None = None
@@ -120,6 +123,8 @@ class DemoWorld:
             save_cloud_login(self.registry, vault, creds)
             client = TuyaCloudClient(creds.client_id, creds.secret, base_url=creds.base_url, timeout=3.0, retries=1)
             self.hub = await open_home(self.data_dir, cloud=client, options=self.options)
+            self.cloud_events = cloud_events(self.hub, creds)  # so the cloud-only plug changes live
+            await self.cloud_events.start()
 
             self.client_id = "tuyagate" + secrets.token_hex(6)
             self.secret = secrets.token_hex(16)
@@ -144,6 +149,9 @@ class DemoWorld:
             with contextlib.suppress(Exception):
                 await self.served.stop()
             self.served = None
+        if self.cloud_events is not None:
+            await self.cloud_events.close()
+            self.cloud_events = None
         if self.hub is not None:
             with contextlib.suppress(Exception):
                 await self.hub.close()
@@ -167,6 +175,11 @@ class DemoWorld:
         assert self.served is not None
         return self.served.url
 
+    @property
+    def cloud_base_url(self) -> str:
+        assert self.cloud is not None
+        return self.cloud.base_url
+
     def info(self) -> dict[str, Any]:
         """The first line ``tuyagate demo`` prints."""
         assert self.hub is not None
@@ -184,6 +197,7 @@ class DemoWorld:
         assert self.hub is not None
         plug = self.hub.device("Desk plug").info.id
         light = self.hub.device("Living room light").info.id
+        cellar = self.hub.device("Cellar plug (cloud only)").info.id
         url = self.url
         return "\n".join(
             [
@@ -205,6 +219,9 @@ class DemoWorld:
                 "tuyagate status 'Desk plug'",
                 "tuyagate set 'Desk plug' switch_1=true",
                 "tuyagate watch 'Desk plug'          # live pushes (Ctrl-C to stop)",
+                "",
+                "# the cloud-only plug, switched by hand: the emulated cloud pushes it, the events above show it",
+                f"curl -s -X POST {self.cloud_base_url}/_sim/devices/{cellar} -d " + """'{"dps":{"1":true}}'""",
                 "",
                 "# Tasmota-compatible API",
                 f"curl -s '{url}/tasmota/{plug}/cm?cmnd=Power%20Toggle'",

@@ -53,6 +53,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="do not listen on UDP 6666/6667 for devices that moved to another IP (listening only, never sends)",
     )
+    serve.add_argument(
+        "--cloud-events",
+        action="store_true",
+        default=None,
+        help="follow the cloud's message service for live changes of cloud-reachable devices (needs a cloud login; "
+        "config: cloud_events = true)",
+    )
     serve.set_defaults(func=_run_serve)
 
 
@@ -110,6 +117,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     require_extra("gateway", "tuyagate serve")
     from tuyagate.cli.gateway_link import remove_runtime_file, write_runtime_file
     from tuyagate.devices import paths
+    from tuyagate.devices.cloud_events import cloud_events_for
     from tuyagate.devices.home import open_home
     from tuyagate.devices.hub import HubOptions
     from tuyagate.gateway.app import create_app
@@ -121,16 +129,23 @@ async def _run_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         data_dir=paths.data_dir(args.data_dir) if args.data_dir else None,
+        cloud_events=args.cloud_events,
     )
     stop = stop_signal()
     options = HubOptions(discovery_listen=None if args.no_follow else "0.0.0.0")
     async with open_home(settings.data_dir, options=options) as home:
+        events = cloud_events_for(home, settings.data_dir) if settings.cloud_events else None
         served = await serve_app(create_app(settings, home, manage_manager=False))
         write_runtime_file(settings.data_dir, served.url)  # `tuyagate status NAME` ... go through this gateway
-        print_ready({"url": served.url, "devices": len(home.devices()), "cloud": home.cloud is not None})
+        if events is not None:
+            await events.start()
+        ready = {"url": served.url, "devices": len(home.devices()), "cloud": home.cloud is not None}
+        print_ready({**ready, "cloud_events": events is not None})
         try:
             await stop.wait()
         finally:
+            if events is not None:
+                await events.close()
             remove_runtime_file(settings.data_dir)
             await served.stop()
     return 0

@@ -17,12 +17,13 @@ the account are logged (``tuyagate cloud sync`` brings them into the registry).
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from typing import TYPE_CHECKING
 
 from tuyagate.device_api import Device
 from tuyagate.devices.tuya_device import TuyaDevice
-from tuyagate.errors import NotFoundError
+from tuyagate.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
     from tuyagate.cloud.credentials import CloudCredentials
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from tuyagate.cloud.pulsar import PulsarConsumer
     from tuyagate.devices.hub import Home
 
-__all__ = ["cloud_events", "route_message"]
+__all__ = ["cloud_events", "cloud_events_for", "route_message"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,3 +80,15 @@ def cloud_events(
     return PulsarConsumer(
         credentials.client_id, credentials.secret, endpoint, handle, ssl_context=context, backoff_cap=backoff_cap
     )
+
+
+def cloud_events_for(home: Home, data_dir: str | os.PathLike[str] | None = None) -> PulsarConsumer:
+    """:func:`cloud_events` for the cloud login the home uses (the ``TUYAGATE_CLOUD_*`` environment,
+    else the one ``tuyagate cloud login`` stored in ``data_dir``); ConfigError when there is none."""
+    from tuyagate.cloud.credentials import CloudCredentials, resolve_credentials
+    from tuyagate.devices.cloud_login import stored_login_loader
+
+    if home.cloud is None:
+        raise ConfigError("cloud events need a cloud login: run `tuyagate cloud login` first")
+    creds = resolve_credentials(CloudCredentials("", ""), stored=stored_login_loader(data_dir))
+    return cloud_events(home, creds)

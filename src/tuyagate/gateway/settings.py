@@ -63,6 +63,8 @@ class GatewaySettings:
     cloud_token_ttl: int = 7200
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # Live events from the cloud's message service for the home's cloud login (`serve --cloud-events`).
+    cloud_events: bool = False
 
     def __post_init__(self) -> None:
         if self.auth not in get_args(AuthMode):
@@ -89,10 +91,20 @@ class GatewaySettings:
         return bool(self.cloud_client_id and self.cloud_client_secret)
 
 
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def _convert(name: str, raw: Any, kind: Any) -> Any:
     """Turn a TOML or environment value into the type of the dataclass field ``name``."""
     text = str(kind)
     try:
+        if text == "bool":
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().lower()
+            if word not in _BOOLS:
+                raise ValueError("expected true or false")
+            return _BOOLS[word]
         if "Path" in text:
             return Path(str(raw)).expanduser()
         if text in ("int",):
