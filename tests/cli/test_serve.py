@@ -80,3 +80,60 @@ def test_serve_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path)
     assert result.returncode == 1
     assert "token" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_cloud_events_without_a_cloud_login_is_a_clear_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUYAGATE_CLOUD_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tuyagate.cli", "serve", "--port", "0", "--data-dir", str(tmp_path), "--cloud-events"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**env, "TUYAGATE_MASTER_KEY": "11" * 32},
+    )
+    assert result.returncode == 1
+    assert "cloud login" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_serve_cloud_events_streams_what_the_cloud_pushes(registered: tuple[SimFleet, Path]) -> None:
+    from tests.gateway.test_events_and_failures import SSE
+    from tests.lan.conftest import until
+    from tuyagate.sim.cloud_server import start_cloud_server
+    from tuyagate.sim.cloud_state import CloudConfig
+
+    fleet, data = registered
+    secret = "s" * 32  # a test value
+    async with await start_cloud_server(
+        CloudConfig("servetest", secret), fleet.manifest, backend=fleet.backend
+    ) as cloud:
+        env = {
+            **os.environ,
+            "TUYAGATE_CLOUD_CLIENT_ID": "servetest",
+            "TUYAGATE_CLOUD_SECRET": secret,
+            "TUYAGATE_CLOUD_BASE_URL": cloud.base_url,
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tuyagate.cli", "serve", "--port", "0", "--data-dir", str(data), "--cloud-events",
+            stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
+            assert (info["cloud"], info["cloud_events"]) == (True, True)
+            plug = fleet.manifest.devices[0]
+            async with httpx.AsyncClient(base_url=info["url"], timeout=5) as http:
+                before = (await http.get(f"/api/v1/devices/{plug.id}/status")).json()["values"]["switch_1"]
+                # The gateway's consumer connects on its own.
+                await until(lambda: cloud.state.pulsar.consumers == 1, timeout=10, what="the consumer connected")
+                async with http.stream("GET", "/api/v1/events", params={"device": plug.id}) as response:
+                    sse = SSE(response)
+                    await sse.connected()
+                    # Reported through the cloud only (the emulated device's LAN side does not push it).
+                    cloud.state.pulsar.status_report(plug, {"1": not before})
+                    [(kind, event)] = await sse.events(1)
+            assert kind == "state"
+            assert (event["values"], event["route"]) == ({"switch_1": not before}, "cloud")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
