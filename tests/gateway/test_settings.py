@@ -85,3 +85,17 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 )
 def test_is_loopback_host(host: str, ok: bool) -> None:
     assert is_loopback_host(host) is ok
+
+
+@pytest.mark.parametrize(("raw", "on"), [("true", True), ("1", True), ("off", False), ("no", False)])
+def test_cloud_events_is_a_switch(raw: str, on: bool) -> None:
+    assert load_settings(env={"TUYAGATE_CLOUD_EVENTS": raw}).cloud_events is on
+
+
+def test_cloud_events_from_toml_and_bad_words(tmp_path: Path) -> None:
+    file = tmp_path / "gw.toml"
+    file.write_text("[gateway]\ncloud_events = true\n")
+    assert load_settings(file, env={}).cloud_events is True
+    assert load_settings(env={}).cloud_events is False
+    with pytest.raises(ConfigError, match="cloud_events"):
+        load_settings(env={"TUYAGATE_CLOUD_EVENTS": "maybe"})
