@@ -1,4 +1,4 @@
-"""The message service feeding a home: cloud-only devices get live events, echoes of a LAN push do not double."""
+"""The message service feeding a home: cloud-only devices get live events, an echo never doubles an event."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tuyagate.cloud.pulsar import PulsarConsumer, pulsar_endpoint_for
 from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.cloud_events import cloud_events
 from tuyagate.devices.hub import Home, HubOptions, build_hub
+from tuyagate.devices.tuya_device import TuyaDevice
 from tuyagate.errors import ConfigError
 from tuyagate.sim.cloud_server import RunningCloud
 from tuyagate.sim.fleet import SimFleet
@@ -112,8 +113,7 @@ async def test_lan_push_and_its_cloud_echo_are_one_event(world: World) -> None:
     # The app switches it through the cloud: the device pushes on the LAN, and the cloud reports it too.
     await world.app.send_commands(plug.info.id, [{"code": "switch_1", "value": value}])
     event = await next_state(events, plug.info.id)
-    assert event.values == {"switch_1": value}
-    assert event.route in ("lan", "cloud")  # whichever came first; the other one is the echo
+    assert (event.values, event.route) == ({"switch_1": value}, "lan")  # the LAN is up: it is the source
     await until(lambda: world.consumer.delivered == delivered + 1, timeout=5, what="the cloud's echo was handed on")
     assert states(events, plug.info.id) == []  # the echo changed nothing, so no second event
     await events.aclose()
@@ -136,3 +136,29 @@ async def test_events_for_unknown_devices_are_ignored(world: World) -> None:
     world.cloud.state.pulsar.publish(4, {"devId": "notinthishome", "status": [{"code": "switch_1", "value": True}]})
     await until(lambda: world.cloud.state.pulsar.pending == 0, timeout=5)
     assert world.consumer.delivered >= 1
+
+
+async def test_an_echo_of_values_already_cached_emits_nothing(world: World) -> None:
+    cellar = world.hub.device(CELLAR)
+    assert isinstance(cellar, TuyaDevice)
+    value = not (await cellar.status()).values["switch_1"]
+    events = world.hub.events()
+    report = [{"code": "switch_1", "value": value, "t": 1}, {"code": "no_such_code", "value": 1}]
+    cellar.apply_cloud_report(report)
+    cellar.apply_cloud_report(report)  # the same report again (another rule, or an echo)
+    assert [(e.values, e.route) for e in states(events, cellar.info.id)] == [({"switch_1": value}, "cloud")]
+    await events.aclose()
+
+
+async def test_while_the_lan_works_cloud_reports_are_not_applied(world: World) -> None:
+    plug = world.hub.device("Desk plug")
+    assert isinstance(plug, TuyaDevice)
+    before = (await plug.status()).values["switch_1"]  # over the LAN: the route is up
+    events = world.hub.events()
+    plug.apply_cloud_report([{"code": "switch_1", "value": not before}], online=False)
+    assert states(events, plug.info.id) == []
+    assert plug.online
+    cached = plug.cached_state()
+    assert cached is not None
+    assert cached.values["switch_1"] is before
+    await events.aclose()

@@ -5,10 +5,11 @@ login and routes each message by device id: a status report goes into that devic
 :meth:`~tuyagate.devices.tuya_device.TuyaDevice.apply_cloud_report` and becomes an ordinary
 ``state`` event (route ``cloud``) on the home's bus, so SSE and every other subscriber see a
 cloud-only device change as they see a LAN push. Because the cache emits only DPs whose value
-changed, the cloud's echo of a change already seen on the LAN (or made by a command) emits
-nothing: one change, one event. Online/offline events count only while a device's LAN route is
-not working; ``delete`` (removed from the account) takes it offline; renames and devices added to
-the account are logged (``tuyagate cloud sync`` brings them into the registry).
+changed, the cloud's echo of a change made by a command emits nothing, and while a device's LAN
+route works its cloud reports are not applied at all (the LAN pushed the change already): one
+change, one event. Online/offline events count only while a device's LAN route is not working;
+``delete`` (removed from the account) takes it offline; renames and devices added to the account
+are logged (``tuyagate cloud sync`` brings them into the registry).
 
     async with cloud_events(home, credentials):
         ...  # the home's events now include the cloud's pushes

@@ -337,17 +337,20 @@ class TuyaDevice:
         """Fold a report pushed by the cloud's message service into the cache (route ``cloud``).
 
         ``status`` is the cloud's ``[{"code", "value"}]``: only DPs whose value differs from the cache
-        become a ``state`` event, so the cloud's echo of a change already seen on the LAN (or made by
-        :meth:`set`) emits nothing. ``online`` is the cloud's online/offline event; it is believed
-        only while the LAN route is not working (a device cut off from the internet is still on
-        the LAN); a status report counts as online.
+        become a ``state`` event, so the cloud's echo of a change already seen (made by :meth:`set`,
+        or pushed on the LAN) emits nothing. While the LAN route works, the LAN is the source of
+        truth and cloud reports are not applied: they echo what the LAN pushes, and one arriving
+        after a newer LAN push would set the cache back. ``online`` (the cloud's online/offline
+        event) is believed only then too (a device cut off from the internet is still on the
+        LAN); a status report counts as online.
         """
+        if any(t.healthy and t.last_ok is not None for r, t in self._routes if r is self._lan):
+            return
         dps = self._schema.dps_from_cloud(status)
         if dps:
             self._merge(dps, "cloud", emit=True)
             online = True if online is None else online  # it reported, so the cloud reaches it
-        lan_up = any(t.healthy and t.last_ok is not None for r, t in self._routes if r is self._lan)
-        if online is not None and not lan_up:
+        if online is not None:
             self._set_online(online)
 
     def _set_online(self, online: bool) -> None:

@@ -42,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from tuyagate.errors import TuyaError
 from tuyagate.sim.app_api import app_routes
 from tuyagate.sim.cloud_auth import Caller, authenticate
 from tuyagate.sim.cloud_devices import CloudDeviceBackend, CloudFleet, CommandRefused
@@ -417,7 +418,10 @@ async def sim_device(request: Request) -> Response:
     published: list[str] = []
     if dps:
         clean = {str(k): v for k, v in dps.items()}
-        await state.fleet.backend.set_dps(device, clean)
+        try:
+            await state.fleet.backend.set_dps(device, clean)
+        except TuyaError as exc:
+            return JSONResponse({"error": f"the device did not take it: {exc}"}, status_code=409)
         published.append(state.pulsar.status_report(device, clean))
     if "online" in body and bool(body["online"]) != device.online:
         device.online = bool(body["online"])

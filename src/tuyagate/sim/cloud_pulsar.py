@@ -179,8 +179,8 @@ class PulsarBroker:
         """Run one accepted consumer connection until it closes or is dropped."""
         consumer = _Consumer(ws)
         self._consumers.append(consumer)
-        for pending in self._pending.values():  # a new connection gets everything unacknowledged
-            pending.sent_at = None
+        if self._consumers[0] is consumer:  # the new active consumer gets everything unacknowledged
+            self._requeue()
         consumer.wake.set()
         self.stats["connections"] += 1
         sender = asyncio.create_task(self._send_loop(consumer), name="sim-pulsar-send")
@@ -191,13 +191,18 @@ class PulsarBroker:
                     break
                 self._on_client_text(message.get("text") or message.get("bytes") or b"")
         finally:
+            was_active = self._consumers[0] is consumer
             self._consumers.remove(consumer)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
-            for pending in self._pending.values():  # whatever it did not ack goes to the next consumer
-                pending.sent_at = None
-            self._wake()
+            if was_active:  # whatever it did not ack goes to the next consumer
+                self._requeue()
+                self._wake()
+
+    def _requeue(self) -> None:
+        for pending in self._pending.values():
+            pending.sent_at = None
 
     def _on_client_text(self, raw: str | bytes) -> None:
         try:
