@@ -91,5 +91,12 @@ def cloud_events_for(home: Home, data_dir: str | os.PathLike[str] | None = None)
 
     if home.cloud is None:
         raise ConfigError("cloud events need a cloud login: run `tuyagate cloud login` first")
-    creds = resolve_credentials(CloudCredentials("", ""), stored=stored_login_loader(data_dir))
+    try:
+        creds = resolve_credentials(CloudCredentials("", ""), stored=stored_login_loader(data_dir))
+    except ConfigError:
+        # An app login alone (tuyagate cloud login --app) has no message service: its MQ is not followed yet.
+        raise ConfigError(
+            "cloud events follow the developer (OpenAPI) login's message service: run `tuyagate cloud login` "
+            "with the cloud project's access id and secret (an app login alone has none)"
+        ) from None
     return cloud_events(home, creds)
