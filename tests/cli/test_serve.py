@@ -96,13 +96,29 @@ def test_serve_cloud_events_without_a_cloud_login_is_a_clear_error(tmp_path: Pat
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-async def test_serve_cloud_events_streams_what_the_cloud_pushes(registered: tuple[SimFleet, Path]) -> None:
+@pytest.fixture
+async def registered_home(tmp_path: Path) -> AsyncIterator[tuple[SimFleet, Path]]:
+    """The demo fleet (with its cloud-only plug), imported into a registry."""
+    manifest = SimFleet.demo(first_ip="127.0.8.1", port=0)
+    fleet = SimFleet(manifest)
+    await fleet.start()
+    manifest.save(tmp_path / "fleet.json")
+    data = tmp_path / "data"
+    code = await asyncio.to_thread(run, ["devices", "import", str(tmp_path / "fleet.json"), "--data-dir", str(data)])
+    assert code == 0
+    try:
+        yield fleet, data
+    finally:
+        await fleet.stop()
+
+
+async def test_serve_cloud_events_streams_what_the_cloud_pushes(registered_home: tuple[SimFleet, Path]) -> None:
     from tests.gateway.test_events_and_failures import SSE
     from tests.lan.conftest import until
     from tuyagate.sim.cloud_server import start_cloud_server
     from tuyagate.sim.cloud_state import CloudConfig
 
-    fleet, data = registered
+    fleet, data = registered_home
     secret = "s" * 32  # a test value
     async with await start_cloud_server(
         CloudConfig("servetest", secret), fleet.manifest, backend=fleet.backend
@@ -121,7 +137,7 @@ async def test_serve_cloud_events_streams_what_the_cloud_pushes(registered: tupl
             assert proc.stdout is not None
             info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
             assert (info["cloud"], info["cloud_events"]) == (True, True)
-            plug = fleet.manifest.devices[0]
+            plug = next(d for d in fleet.manifest.devices if not d.lan)  # reachable through the cloud only
             async with httpx.AsyncClient(base_url=info["url"], timeout=5) as http:
                 before = (await http.get(f"/api/v1/devices/{plug.id}/status")).json()["values"]["switch_1"]
                 # The gateway's consumer connects on its own.
@@ -129,7 +145,6 @@ async def test_serve_cloud_events_streams_what_the_cloud_pushes(registered: tupl
                 async with http.stream("GET", "/api/v1/events", params={"device": plug.id}) as response:
                     sse = SSE(response)
                     await sse.connected()
-                    # Reported through the cloud only (the emulated device's LAN side does not push it).
                     cloud.state.pulsar.status_report(plug, {"1": not before})
                     [(kind, event)] = await sse.events(1)
             assert kind == "state"
