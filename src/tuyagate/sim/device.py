@@ -398,6 +398,10 @@ class SimDevice:
     async def _dispatch(self, client: SimConnection, msg: Message) -> bool:
         if not client.established:
             return await self._handshake(client, msg)
+        if self._status:
+            # A device sends what it owes before it answers the next frame: the STATUS of an earlier
+            # control never comes after a later control's ACK (which would put stale values last).
+            self._status.flush()
         cmd = msg.cmd
         data = msg.data or {}
         seq = msg.seq
