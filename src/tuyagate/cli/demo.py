@@ -38,6 +38,8 @@ from tuyagate.devices.vault import Vault
 if TYPE_CHECKING:
     from tuyagate.cloud.pulsar import PulsarConsumer
     from tuyagate.gateway.server import ServedApp
+    from tuyagate.mqtt.bridge import MqttBridge
+    from tuyagate.mqtt.config import MqttConfig
     from tuyagate.sim.cloud_server import RunningCloud
     from tuyagate.sim.esphome_app import EspHomeSim
     from tuyagate.sim.fleet import SimFleet
@@ -77,6 +79,8 @@ class DemoWorld:
     registry: Registry | None = None
     hub: Home | None = None
     served: ServedApp | None = None
+    mqtt: MqttConfig | None = None  # bridge the demo's devices to this broker too
+    bridge: MqttBridge | None = None
     client_id: str = ""
     secret: str = field(default="", repr=False)
     _own_dir: bool = False
@@ -137,6 +141,11 @@ class DemoWorld:
             )
             self.served = await serve_app(create_app(settings, self.hub, manage_manager=False))
             write_runtime_file(self.data_dir, self.served.url)  # the CLI goes through this gateway
+            if self.mqtt is not None:
+                from tuyagate.mqtt.bridge import MqttBridge
+
+                self.bridge = MqttBridge(self.hub, self.mqtt)
+                await self.bridge.start()
         except BaseException:
             await self.stop()
             raise
@@ -145,6 +154,10 @@ class DemoWorld:
         """Stop everything that was started, newest first; remove the throw-away data."""
         if self.data_dir is not None:
             remove_runtime_file(self.data_dir)
+        if self.bridge is not None:
+            with contextlib.suppress(Exception):
+                await self.bridge.close()
+            self.bridge = None
         if self.served is not None:
             with contextlib.suppress(Exception):
                 await self.served.stop()
@@ -183,7 +196,7 @@ class DemoWorld:
     def info(self) -> dict[str, Any]:
         """The first line ``tuyagate demo`` prints."""
         assert self.hub is not None
-        return {
+        info: dict[str, Any] = {
             "url": self.url,
             "client_id": self.client_id,
             "secret": self.secret,
@@ -191,6 +204,9 @@ class DemoWorld:
             "docs": self.url + "/docs",
             "data_dir": str(self.data_dir),
         }
+        if self.mqtt is not None:
+            info["mqtt"] = {"broker": self.mqtt.display_url, "node_id": self.mqtt.node_id}
+        return info
 
     def examples(self) -> str:
         """Copy-pasteable commands for each API style, with real device ids."""
@@ -230,6 +246,19 @@ class DemoWorld:
                 f"tuyagate cloud call GET /v1.0/devices/{plug}/status --base-url {url} \\",
                 f"     --client-id {self.client_id} --secret {self.secret}",
                 "",
+                *self._mqtt_examples(plug),
                 f"API explorer: {url}/docs      Metrics: {url}/metrics      Stop: Ctrl-C",
             ]
         )
+
+    def _mqtt_examples(self, plug: str) -> list[str]:
+        if self.mqtt is None:
+            return []
+        broker = f"-h {self.mqtt.host} -p {self.mqtt.port}"
+        prefix = self.mqtt.prefix
+        return [
+            "# MQTT (Home Assistant: add the MQTT integration for this broker; the devices appear by themselves)",
+            f"mosquitto_sub {broker} -v -t '{prefix}/#'",
+            f"mosquitto_pub {broker} -t '{prefix}/{plug}/set' -m '{{\"switch_1\": true}}'",
+            "",
+        ]

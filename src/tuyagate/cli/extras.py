@@ -3,8 +3,9 @@
 ``pip install tuyagate`` gives the library and the CLI for LAN, cloud and flashed devices; the HTTP
 servers (the gateway behind ``serve`` and ``demo``, and the HTTP emulators ``sim cloud``, ``sim tasmota``,
 ``sim esphome``, ``sim fleet --cloud-port``) need the ``gateway`` extra, the Smart Life app login
-(``cloud login --app``, and ``cloud sync`` from that login) the ``app`` extra. Every such command calls
-:func:`require_extra` before it imports anything of that extra, so a bare install answers
+(``cloud login --app``, and ``cloud sync`` from that login) the ``app`` extra, and ``--mqtt`` of ``serve`` and
+``demo`` the ``mqtt`` extra. Every such command calls :func:`require_extra` before it imports anything of
+that extra, so a bare install answers
 ``tuyagate serve needs the gateway extra: pip install 'tuyagate[gateway]'`` instead of a traceback, and
 :func:`extra_note` adds the same hint to the command's ``--help``.
 
@@ -29,13 +30,14 @@ __all__ = [
     "require_extra",
 ]
 
-Extra = Literal["gateway", "app"]
+Extra = Literal["gateway", "app", "mqtt"]
 
 # The modules of each extra that tuyagate's code imports (httptools and uvloop are in the extra too,
 # but only make things faster: uvicorn and the CLI run without them).
 EXTRAS: dict[Extra, tuple[str, ...]] = {
     "gateway": ("fastapi", "starlette", "pydantic", "uvicorn"),
     "app": ("tuya_sharing", "segno"),  # tuya-device-sharing-sdk (it brings requests and paho-mqtt), segno
+    "mqtt": ("aiomqtt",),  # serve/demo --mqtt (aiomqtt brings paho-mqtt)
 }
 
 

@@ -29,6 +29,7 @@ TOP_LEVEL_MODULES = (
     "tuyagate.cli.registry_cmds",
     "tuyagate.cli.serve_cmds",
     "tuyagate.cli.token_cmds",
+    "tuyagate.cli.mqtt_cmds",
 )
 # Modules that add `tuyagate sim ...` emulators.
 SIM_MODULES = (

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tuyagate.cli.extras import extra_note, require_extra
+from tuyagate.cli.mqtt_cmds import add_mqtt_options, bridge_config, start_bridge
 from tuyagate.cli.sim_device_cmds import print_ready, stop_signal
 from tuyagate.errors import ConfigError
 
@@ -36,6 +37,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="the demo's throw-away registry (default: $XDG_RUNTIME_DIR/tuyagate-demo); emptied at start, "
         "removed at exit, so only an empty directory or an earlier demo's is accepted",
     )
+    add_mqtt_options(demo)
     demo.set_defaults(func=_run_demo)
 
     serve = commands.add_parser(
@@ -60,6 +62,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="follow the cloud's message service for live changes of cloud-reachable devices (needs a cloud login; "
         "config: cloud_events = true)",
     )
+    add_mqtt_options(serve)
     serve.set_defaults(func=_run_serve)
 
 
@@ -67,9 +70,17 @@ async def _run_demo(args: argparse.Namespace) -> int:
     require_extra("gateway", "tuyagate demo")
     from tuyagate.cli.demo import DemoWorld
 
+    mqtt = bridge_config(args)
+    if mqtt is not None:
+        require_extra("mqtt", "tuyagate demo --mqtt")
     data_dir = _fresh_demo_dir(Path(args.data_dir) if args.data_dir else None)
     world = DemoWorld(
-        host=args.host, port=args.port, fleet_ip=args.fleet_ip, fleet_port=args.fleet_port, data_dir=data_dir
+        host=args.host,
+        port=args.port,
+        fleet_ip=args.fleet_ip,
+        fleet_port=args.fleet_port,
+        data_dir=data_dir,
+        mqtt=mqtt,
     )
     stop = stop_signal()
     try:
@@ -131,6 +142,9 @@ async def _run_serve(args: argparse.Namespace) -> int:
         data_dir=paths.data_dir(args.data_dir) if args.data_dir else None,
         cloud_events=args.cloud_events,
     )
+    mqtt = bridge_config(args, args.config)
+    if mqtt is not None:
+        require_extra("mqtt", "tuyagate serve --mqtt")
     stop = stop_signal()
     options = HubOptions(discovery_listen=None if args.no_follow else "0.0.0.0")
     async with open_home(settings.data_dir, options=options) as home:
@@ -139,11 +153,17 @@ async def _run_serve(args: argparse.Namespace) -> int:
         write_runtime_file(settings.data_dir, served.url)  # `tuyagate status NAME` ... go through this gateway
         if events is not None:
             await events.start()
-        ready = {"url": served.url, "devices": len(home.devices()), "cloud": home.cloud is not None}
-        print_ready({**ready, "cloud_events": events is not None})
+        bridge = await start_bridge(home, mqtt, settings.data_dir) if mqtt is not None else None
+        ready: dict[str, object] = {"url": served.url, "devices": len(home.devices()), "cloud": home.cloud is not None}
+        ready["cloud_events"] = events is not None
+        if bridge is not None:
+            ready["mqtt"] = {"broker": bridge.config.display_url, "node_id": bridge.config.node_id}
+        print_ready(ready)
         try:
             await stop.wait()
         finally:
+            if bridge is not None:
+                await bridge.close()
             if events is not None:
                 await events.close()
             remove_runtime_file(settings.data_dir)
