@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -40,8 +39,10 @@ from typing import Any
 
 import tinytuya
 
+from benchmarks import rustuya_peer, tuyamock_devices
 from benchmarks.lan_devices import raise_nofile
 from tuyagate.lan import DeviceConnection
+from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest, ManifestDevice
 
 VERSIONS = ("3.1", "3.3", "3.4", "3.5")
@@ -59,11 +60,13 @@ def emulated(
     versions: str = ",".join(VERSIONS),
     uv: bool = False,
     procs: int = 1,
+    emulator: str = "tuyagate",
 ) -> Iterator[list[ManifestDevice]]:
     """Start ``count`` emulated devices in ``procs`` child processes; yield their manifest entries.
 
     Several processes stand in better for a fleet of real devices (each has its own CPU) and keep
-    the emulator from being the bottleneck that hides the clients' differences.
+    the emulator from being the bottleneck that hides the clients' differences. ``emulator`` is
+    ``tuyagate`` (``tuyagate.sim``) or ``tuyamock`` (the independent one from PyPI).
     """
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         share = -(-count // procs)
@@ -73,10 +76,18 @@ def emulated(
             if n <= 0:
                 break
             path = os.path.join(tmp, f"fleet{k}.json")
-            argv = [sys.executable, "-m", "benchmarks.lan_devices", "--count", str(n), "--offset", str(offset)]
-            argv += ["--first-ip", first_ip, "--port", str(port), "--versions", versions, "--manifest", path]
+            if emulator == "tuyagate":
+                argv = [sys.executable, "-m", "benchmarks.lan_devices", "--count", str(n), "--offset", str(offset)]
+                argv += ["--first-ip", first_ip, "--port", str(port), "--versions", versions, "--manifest", path]
+                argv += ["--uvloop"] if uv else []
+            else:
+                argv = _tuyamock_argv(tmp, k, n, offset, first_ip=first_ip, port=port, versions=versions)
+                argv += ["--manifest", path]
             proc = subprocess.Popen(
-                argv + (["--uvloop"] if uv else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             stack.callback(_stop, proc)
             paths.append(path)
@@ -86,6 +97,18 @@ def emulated(
             if proc.stdout.readline().strip() != "ready":
                 raise RuntimeError("the emulated devices did not start (is that address range taken?)")
         yield [dev for path in paths for dev in FleetManifest.load(path).devices]
+
+
+def _tuyamock_argv(tmp: str, k: int, n: int, offset: int, *, first_ip: str, port: int, versions: str) -> list[str]:
+    """Run tuyamock's share ``k`` of the fleet with the interpreter of its own venv."""
+    python = tuyamock_devices.interpreter()
+    if python is None:
+        raise RuntimeError("tuyamock is not available")
+    fleet = SimFleet.generate(offset + n, versions=versions.split(","), first_ip=first_ip, port=port, kinds=["plug"])
+    share = FleetManifest(fleet.devices[offset:])
+    wanted = os.path.join(tmp, f"wanted{k}.json")
+    share.save(wanted)
+    return [python, tuyamock_devices.__file__, "--manifest-in", wanted]
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -204,54 +227,76 @@ def run_loop(coro: Any, uv: bool) -> None:
         asyncio.run(coro)
 
 
+def faster_peer(row: dict[str, Samples]) -> tuple[str, Samples]:
+    """The peer (not tuyagate) with the lowest p50 in a row of samples."""
+    name = min((k for k in row if k != "tuyagate" and row[k].wall), key=lambda k: row[k].p(0.5))
+    return name, row[name]
+
+
+def _figures(row: dict[str, Samples]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, smp in row.items():
+        if smp.wall:
+            out[name] = {"p50_ms": smp.p(0.5) / 1e6, "p99_ms": smp.p(0.99) / 1e6, "cpu_us": smp.cpu_us}
+    peer, best = faster_peer(row)
+    out["faster_peer"] = peer
+    out["ratio_p50"] = row["tuyagate"].p(0.5) / best.p(0.5)
+    out["ratio_cpu"] = row["tuyagate"].cpu_us / best.cpu_us
+    return out
+
+
+def _cell(smp: Samples) -> str:
+    return f"{ms(smp.p(0.5))} /{ms(smp.p(0.99))} {smp.cpu_us:4.0f}us" if smp.wall else f"{'-':>30}"
+
+
 def single_device(args: argparse.Namespace) -> dict[str, Any]:
-    """Blocks of tuyagate and tinytuya requests, interleaved so that machine noise hits both alike."""
-    blocks, n, n_slow, n_cold = (3, 100, 30, 20) if args.quick else (10, 200, 40, 30)
+    """Blocks of each client's requests, interleaved so that machine noise hits all alike.
+
+    Ratios are tuyagate's p50 (and CPU per request) over the faster peer's of the row: rustuya or
+    tinytuya with its send wait at 0.
+    """
+    blocks, n, n_slow, n_cold, n_cold_ru = (3, 100, 30, 20, 3) if args.quick else (10, 200, 40, 30, 6)
+    ru = "rustuya" in args.peers and rustuya_peer.module() is not None
     results: dict[str, Any] = {}
     with emulated(len(VERSIONS), first_ip="127.0.0.1", port=0, uv=args.devices_loop == "uvloop") as devices:
         print("\n== 1. warm round trip on a persistent connection: p50 / p99 wall, client CPU per request ==")
-        print(f"{'ver':4} {'op':6} {'tuyagate':>32} {'tinytuya wait=0':>32} {'tinytuya wait=10ms':>12}  p50 ratio")
+        print(
+            f"{'ver':4} {'op':6} {'tuyagate':>30} {'rustuya':>30} {'tinytuya wait=0':>30} {'tt wait=10ms':>10}"
+            "  tuyagate / faster peer: p50, CPU"
+        )
         for dev in devices:
             for op in ("status", "set"):
-                tg, tt0, tt10 = Samples(), Samples(), Samples()
+                row = {"tuyagate": Samples(), "rustuya": Samples(), "tinytuya0": Samples()}
+                tt10 = Samples()
                 for _ in range(blocks):
-                    run_loop(tg_warm(dev, n, op, tg), args.client_loop == "uvloop")
-                    tt_warm(dev, n, op, 0, tt0)
+                    run_loop(tg_warm(dev, n, op, row["tuyagate"]), args.client_loop == "uvloop")
+                    tt_warm(dev, n, op, 0, row["tinytuya0"])
+                    if ru:
+                        rustuya_peer.warm(dev, n, op, row["rustuya"])
+                        time.sleep(rustuya_peer.COLD_PAUSE)  # until the device has seen rustuya's close
                 tt_warm(dev, n_slow, op, None, tt10)
-                ratio = tg.p(0.5) / tt0.p(0.5)
-                results[f"warm_{op}_{dev.version}"] = {
-                    "tuyagate_p50_ms": tg.p(0.5) / 1e6,
-                    "tuyagate_p99_ms": tg.p(0.99) / 1e6,
-                    "tuyagate_cpu_us": tg.cpu_us,
-                    "tinytuya0_p50_ms": tt0.p(0.5) / 1e6,
-                    "tinytuya0_p99_ms": tt0.p(0.99) / 1e6,
-                    "tinytuya0_cpu_us": tt0.cpu_us,
-                    "tinytuya10_p50_ms": tt10.p(0.5) / 1e6,
-                    "ratio_p50": ratio,
-                }
+                fig = _figures(row)
+                fig["tinytuya10_p50_ms"] = tt10.p(0.5) / 1e6
+                results[f"warm_{op}_{dev.version}"] = fig
                 print(
-                    f"{dev.version:4} {op:6} {ms(tg.p(0.5))} /{ms(tg.p(0.99))} {tg.cpu_us:4.0f}us "
-                    f"{ms(tt0.p(0.5))} /{ms(tt0.p(0.99))} {tt0.cpu_us:4.0f}us {ms(tt10.p(0.5))}"
-                    f"  {ratio:.2f}x {'ok' if ratio <= 0.6 else 'MISSED'} (target <= 0.6x)"
+                    f"{dev.version:4} {op:6} {_cell(row['tuyagate'])} {_cell(row['rustuya'])} "
+                    f"{_cell(row['tinytuya0'])} {ms(tt10.p(0.5))}  {fig['ratio_p50']:.2f}x, "
+                    f"{fig['ratio_cpu']:.2f}x vs {fig['faster_peer']}"
                 )
         print("\n== 2. cold command: connect + handshake + set + ACK: p50 / p99 wall, client CPU per command ==")
+        print(f"{'ver':4} {'tuyagate':>30} {'rustuya':>30} {'tinytuya wait=0':>30}  tuyagate / faster peer")
         for dev in devices:
-            tg, tt = Samples(), Samples()
+            row = {"tuyagate": Samples(), "rustuya": Samples(), "tinytuya0": Samples()}
             for _ in range(blocks):
-                run_loop(tg_cold(dev, n_cold, tg), args.client_loop == "uvloop")
-                tt_cold(dev, n_cold, tt)
-            ratio = tg.p(0.5) / tt.p(0.5)
-            results[f"cold_{dev.version}"] = {
-                "tuyagate_p50_ms": tg.p(0.5) / 1e6,
-                "tuyagate_cpu_us": tg.cpu_us,
-                "tinytuya0_p50_ms": tt.p(0.5) / 1e6,
-                "tinytuya0_cpu_us": tt.cpu_us,
-                "ratio_p50": ratio,
-            }
+                run_loop(tg_cold(dev, n_cold, row["tuyagate"]), args.client_loop == "uvloop")
+                tt_cold(dev, n_cold, row["tinytuya0"])
+                if ru:
+                    rustuya_peer.cold(dev, n_cold_ru, row["rustuya"])
+            fig = _figures(row)
+            results[f"cold_{dev.version}"] = fig
             print(
-                f"{dev.version:4} tuyagate {ms(tg.p(0.5))} /{ms(tg.p(0.99))} {tg.cpu_us:4.0f}us   "
-                f"tinytuya(wait=0) {ms(tt.p(0.5))} /{ms(tt.p(0.99))} {tt.cpu_us:4.0f}us   "
-                f"{ratio:.2f}x {'ok' if ratio <= 1.0 else 'MISSED'} (target <= 1x)"
+                f"{dev.version:4} {_cell(row['tuyagate'])} {_cell(row['rustuya'])} {_cell(row['tinytuya0'])}  "
+                f"{fig['ratio_p50']:.2f}x, CPU {fig['ratio_cpu']:.2f}x vs {fig['faster_peer']}"
             )
     return results
 
@@ -274,13 +319,13 @@ def tt_round(pool: ThreadPoolExecutor, objs: list[Any]) -> Round:
     return wall, sum(not tt_ok(r) for r in replies), cpu
 
 
-async def fleet_rounds(devices: list[ManifestDevice], rounds: int) -> dict[str, list[Round]]:
-    """All rounds of tuyagate, then of each tinytuya setup.
+async def fleet_rounds(devices: list[ManifestDevice], rounds: int, ru_threads: int) -> dict[str, list[Round]]:
+    """All rounds of tuyagate, then of rustuya (persistent), then of each tinytuya setup.
 
     Not interleaved round by round: a device serves one client at a time, so another client's
     connection would evict the persistent ones being measured.
     """
-    out: dict[str, list[Round]] = {"tuyagate": [], **{name: [] for name in TT_SETUPS}}
+    out: dict[str, list[Round]] = {"tuyagate": [], "rustuya": [], **{name: [] for name in TT_SETUPS}}
     conns = [tg_device(dev, timeout=10.0) for dev in devices]
     try:
         for _ in range(rounds):
@@ -292,6 +337,16 @@ async def fleet_rounds(devices: list[ManifestDevice], rounds: int) -> dict[str, 
         for c in conns:
             await c.close()
     loop = asyncio.get_running_loop()
+    if ru_threads and rustuya_peer.module() is not None:
+        with ThreadPoolExecutor(ru_threads) as pool:
+            objs = [rustuya_peer.device(d) for d in devices]
+            for _ in range(rounds):
+                out["rustuya"].append(await loop.run_in_executor(None, rustuya_peer.fleet_round, pool, objs))
+            for d in objs:
+                rustuya_peer.release(d)
+        await asyncio.sleep(3 * rustuya_peer.COLD_PAUSE)  # until the devices have seen rustuya's closes
+    else:
+        del out["rustuya"]
     with ThreadPoolExecutor(32) as pool:
         for name, (persist, wait) in TT_SETUPS.items():
             objs = [tt_device(d, persist=persist, send_wait=wait) for d in devices]
@@ -302,23 +357,28 @@ async def fleet_rounds(devices: list[ManifestDevice], rounds: int) -> dict[str, 
     return out
 
 
-def fleet(args: argparse.Namespace) -> dict[str, Any]:
-    count = 100 if args.quick else args.fleet
+def fleet_once(args: argparse.Namespace, count: int, emulator: str) -> dict[str, Any]:
     rounds = 4 if args.quick else 7
-    print(f"\n== 3. poll the status of {count} devices on {args.first_ip}.. port 6668 (3.1/3.3/3.4/3.5 mixed) ==")
-    print("round 1 is cold (connect + handshake) for everyone, then warm rounds: best, median, client CPU")
+    print(
+        f"\n== 3. poll {count} devices on {args.first_ip}.. port 6668 (3.1/3.3/3.4/3.5 mixed), {emulator} emulator =="
+    )
     uv = args.devices_loop == "uvloop"
-    with emulated(count, first_ip=args.first_ip, port=6668, uv=uv, procs=args.device_procs) as devices:
+    procs = args.device_procs
+    with emulated(count, first_ip=args.first_ip, port=6668, uv=uv, procs=procs, emulator=emulator) as devices:
         holder: list[dict[str, list[Round]]] = []
 
         async def run() -> None:
-            holder.append(await fleet_rounds(devices, rounds))
+            ru_threads = args.rustuya_threads if "rustuya" in args.peers else 0
+            holder.append(await fleet_rounds(devices, rounds, ru_threads))
 
         run_loop(run(), args.client_loop == "uvloop")
     results = holder[0]
     print(f"{'client':40} {'cold':>7} {'warm best':>10} {'median':>7} {'CPU/warm':>9} errors")
     for name, runs in results.items():
-        label = f"tuyagate ({args.client_loop}, persistent)" if name == "tuyagate" else name
+        label = {
+            "tuyagate": f"tuyagate ({args.client_loop}, persistent)",
+            "rustuya": f"rustuya {args.rustuya_threads} threads, persistent",
+        }.get(name, name)
         warm = runs[1:]
         print(
             f"{label:40} {runs[0][0]:6.3f}s {min(r[0] for r in warm):9.3f}s "
@@ -326,85 +386,78 @@ def fleet(args: argparse.Namespace) -> dict[str, Any]:
             f"{sum(r[1] for r in runs)}"
         )
 
-    def best(name: str) -> float:
-        return min(r[0] for r in results[name][1:])
-
     def med(name: str, i: int = 0) -> float:
         return statistics.median(r[i] for r in results[name][1:])
 
-    names = list(TT_SETUPS)
-    tg_best, tg_med = best("tuyagate"), med("tuyagate")
+    peers = [n for n in results if n != "tuyagate"]
+    peer = min(peers, key=med)
+    cold_peer = min(peers, key=lambda n: results[n][0][0])
+    summary = {
+        "warm_median_s": {n: med(n) for n in results},
+        "warm_cpu_s": {n: med(n, 2) for n in results},
+        "cold_s": {n: results[n][0][0] for n in results},
+        "errors": {n: sum(r[1] for r in results[n]) for n in results},
+        "faster_peer": peer,
+        "ratio_warm": med("tuyagate") / med(peer),
+        "ratio_cold": results["tuyagate"][0][0] / results[cold_peer][0][0],
+        "cold_faster_peer": cold_peer,
+    }
     print(
-        f"warm ratios tinytuya/tuyagate (best; median): persistent {best(names[0]) / tg_best:.1f}x; "
-        f"{med(names[0]) / tg_med:.1f}x, CPU {med(names[0], 2) / med('tuyagate', 2):.1f}x | new conn per poll "
-        f"{best(names[1]) / tg_best:.1f}x; {med(names[1]) / tg_med:.1f}x | new conn, wait=0 "
-        f"{best(names[2]) / tg_best:.1f}x; {med(names[2]) / tg_med:.1f}x | cold round "
-        f"{results[names[0]][0][0] / results['tuyagate'][0][0]:.1f}x.  Target >= 5x and < 2 s"
+        f"tuyagate / faster peer: warm round median {summary['ratio_warm']:.2f}x ({peer}), "
+        f"cold round {summary['ratio_cold']:.2f}x ({cold_peer})"
     )
-    return {"fleet": count, "rounds": results}
+    return summary
+
+
+def fleet(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [100] if args.quick else [int(n) for n in args.fleet.split(",")]
+    emulators = ["tuyagate", "tuyamock"] if args.emulator == "both" else [args.emulator]
+    if "tuyamock" in emulators and tuyamock_devices.interpreter() is None:
+        print("note: tuyamock is not installed here: the fleet runs on tuyagate's emulator only")
+        emulators.remove("tuyamock")
+    return {f"{emu}_{n}": fleet_once(args, n, emu) for emu in emulators for n in sizes}
 
 
 # ----------------------------------------------------------------------------- 4: memory
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-async def _memory_client(devices: list[ManifestDevice]) -> dict[str, Any]:
-    async with tg_device(devices[0]) as warm:  # first-use allocations (imports, caches) are not per device
-        await warm.status()
-        await warm.set_dps({"1": True})
-    gc.collect()
-    before = rss_bytes()
-    conns = [tg_device(dev, heartbeat_interval=10.0, timeout=20.0) for dev in devices]
-    replies = await asyncio.gather(*(c.status() for c in conns), return_exceptions=True)
-    await asyncio.sleep(0.5)
-    gc.collect()
-    after = rss_bytes()
-    connected = sum(c.connected for c in conns)
-    for c in conns:
-        await c.close()
-    return {
-        "devices": len(devices),
-        "connected": connected,
-        "errors": sum(not isinstance(r, dict) for r in replies),
-        "rss_before": before,
-        "rss_after": after,
-        "per_device_bytes": (after - before) / max(1, connected),
-    }
-
-
 def memory(args: argparse.Namespace) -> dict[str, Any]:
+    """Each client in a fresh process of its own: the RSS after one device (base), then per device."""
     count = 200 if args.quick else args.memory
-    print(f"\n== 4. memory per connected device, {count} persistent connections ==")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        emulated(
-            count, first_ip=args.first_ip, port=6668, uv=args.devices_loop == "uvloop", procs=args.device_procs
-        ) as devices,
-    ):
-        path = os.path.join(tmp, "m.json")
-        FleetManifest(devices).save(path)
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.lan_bench", "--memory-client", path],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
+    print(f"\n== 4. memory per connected device, {count} persistent connections (each client in a fresh process) ==")
+    clients = ["tuyagate"] + (["rustuya"] if "rustuya" in args.peers and rustuya_peer.module() is not None else [])
+    results: dict[str, Any] = {}
+    for client in clients:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            emulated(
+                count, first_ip=args.first_ip, port=6668, uv=args.devices_loop == "uvloop", procs=args.device_procs
+            ) as devices,
+        ):
+            path = os.path.join(tmp, "m.json")
+            FleetManifest(devices).save(path)
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.memory_client", client, path],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        results[client] = result
+        per = result["per_device_bytes"] / 1024
+        print(
+            f"{client:9} {result['connected']}/{result['devices']} connected, {result['errors']} errors; "
+            f"RSS after one device (base) {result['rss_before'] / 2**20:.1f} MiB -> "
+            f"{result['rss_after'] / 2**20:.1f} MiB: {per:.1f} KiB per device"
         )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    per = result["per_device_bytes"] / 1024
-    print(
-        f"{result['connected']}/{result['devices']} connected, {result['errors']} errors; client RSS "
-        f"{result['rss_before'] / 2**20:.1f} MiB -> {result['rss_after'] / 2**20:.1f} MiB: "
-        f"{per:.1f} KiB per device ({'ok' if per <= 100 else 'MISSED'}, target <= 100 KB)"
-    )
-    return result
+    if "rustuya" in results:
+        tg, peer = results["tuyagate"], results["rustuya"]
+        print(
+            f"tuyagate / rustuya: per device {tg['per_device_bytes'] / peer['per_device_bytes']:.2f}x, "
+            f"base {tg['rss_before'] / peer['rss_before']:.2f}x"
+        )
+    return results
 
 
 # ----------------------------------------------------------------------------- main
@@ -421,7 +474,17 @@ def _has_uvloop() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer samples and devices (a few seconds)")
-    parser.add_argument("--fleet", type=int, default=500, help="fleet size for the poll (default 500)")
+    parser.add_argument("--fleet", default="200,500", help="fleet sizes for the poll (default 200,500)")
+    parser.add_argument(
+        "--emulator",
+        choices=["tuyagate", "tuyamock", "both"],
+        default="both",
+        help="emulator of the fleet polls (default both; tuyamock where it is installed)",
+    )
+    parser.add_argument(
+        "--peers", default="rustuya,tinytuya", help="peers besides tinytuya to run: rustuya (default rustuya,tinytuya)"
+    )
+    parser.add_argument("--rustuya-threads", type=int, default=64, help="threads polling rustuya's fleet (default 64)")
     parser.add_argument("--memory", type=int, default=1000, help="connections for the memory figure (default 1000)")
     parser.add_argument("--first-ip", default="127.0.1.1", help="first loopback address of the fleets")
     parser.add_argument("--only", choices=["single", "fleet", "memory"], help="run one part")
@@ -440,17 +503,14 @@ def main() -> None:
         default="asyncio",
         help="event loop of tuyagate (default asyncio)",
     )
-    parser.add_argument("--memory-client", metavar="MANIFEST", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     raise_nofile()
-    if args.memory_client:
-        print(json.dumps(asyncio.run(_memory_client(FleetManifest.load(args.memory_client).devices))))
-        return
+    cap = rustuya_peer.set_connect_concurrency(max([args.memory, *(int(n) for n in args.fleet.split(","))]))
     print(
-        f"tuyagate LAN client vs tinytuya {tinytuya.__version__}, "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
-        f"emulated devices on {args.devices_loop}, tuyagate on {args.client_loop}"
+        f"tuyagate LAN client vs rustuya {rustuya_peer.version()} (connect cap {cap}) and tinytuya "
+        f"{tinytuya.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}; emulated devices on {args.devices_loop}, tuyagate on {args.client_loop}"
     )
     figures: dict[str, Any] = {}
     if args.only in (None, "single"):

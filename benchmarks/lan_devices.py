@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import resource
 import sys
 
+from tuyagate.sim.device import SimDevice
 from tuyagate.sim.fleet import SimFleet
 
 
@@ -35,8 +37,21 @@ async def serve(args: argparse.Namespace) -> None:
         kinds=["plug"],
     )
     manifest.devices = manifest.devices[args.offset :]  # this process's share of a bigger fleet
-    async with SimFleet(manifest, idle_timeout=600.0) as fleet:
-        fleet.manifest.save(args.manifest)
+    async with contextlib.AsyncExitStack() as stack:
+        for dev in manifest.devices:
+            sim = SimDevice(
+                device_id=dev.id,
+                local_key=dev.local_key,
+                version=dev.version,
+                dps=dev.status or {"1": False},
+                host=dev.ip,
+                port=dev.port,
+                idle_timeout=600.0,
+                status_delay=args.status_delay,
+            )
+            await stack.enter_async_context(sim)
+            dev.port = sim.port  # port 0 resolves to the bound port
+        manifest.save(args.manifest)
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes it
 
@@ -49,6 +64,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=6668)
     parser.add_argument("--versions", default="3.1,3.3,3.4,3.5")
     parser.add_argument("--manifest", required=True)
+    parser.add_argument(
+        "--status-delay",
+        type=float,
+        default=0.0,
+        help="seconds from a control's ACK to the STATUS push (default 0: the clients' own costs show; the "
+        "emulator's own default is 0.02, and a client that waits for the STATUS then waits that long)",
+    )
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop (must be installed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
