@@ -1,23 +1,30 @@
-"""LAN client: tuyagate against tinytuya 1.20, same emulated devices, same run, ratios printed.
+"""LAN client: tuyagate against rustuya 0.3.0 and tinytuya 1.20, same emulated devices, same run.
 
-The emulated devices run in a separate process (``benchmarks.lan_devices``) so that what is
-measured is the client. Four measurements (issue 3):
+The emulated devices run in separate processes (``benchmarks.lan_devices``; the STATUS that follows
+a control's ACK is sent at once, so that the clients' own costs show) so that what is measured is
+the client. Every row prints tuyagate's figure over the *faster peer's* of that row. rustuya (Rust,
+blocking calls that release the GIL: ``benchmarks.rustuya_peer``) is skipped with a note where its
+wheel is not installed. Four measurements (issues 3 and 17):
 
 1. Warm round trip on a persistent connection, per protocol version: a status query (query ->
-   reply) and a command (control -> ACK), p50 and p99. tinytuya runs with its default 10 ms
-   send wait and with the wait set to 0.
+   reply) and a command (control -> ACK), p50 and p99 and the client's CPU per request, in blocks
+   interleaved between the clients. tinytuya runs with its send wait at 0 (and, for reference,
+   its default 10 ms).
 2. Cold command: construct the client, connect, handshake (3.4/3.5), set a DP, get the ACK, close.
-3. Fleet poll: the status of every device of a fleet, each on its own loopback address on port
-   6668 (127.0.1.1, 127.0.1.2, ...): tuyagate with one DeviceConnection per device and
-   ``asyncio.gather``; tinytuya with a 32-thread pool. Round 1 is cold (connects and handshakes
-   included) for both; later rounds are warm (tuyagate keeps its connections; tinytuya is run
-   once with ``persist=True`` objects kept between rounds and once as most scripts use it, a
-   fresh connection per poll).
-4. Memory per connected device: a fresh client process opens persistent connections (heartbeats
-   on) to 1,000 emulated devices; the growth of its resident set divided by the device count.
+3. Fleet poll (default 200 and 500 devices), each device on its own loopback address on port 6668
+   (127.0.1.1, 127.0.1.2, ...), on tuyagate's emulator and on the independent tuyamock (PyPI, in
+   ``.venv-tuyamock``: ``benchmarks.tuyamock_devices``): tuyagate with one DeviceConnection per
+   device and ``asyncio.gather``; rustuya from a thread pool (``--rustuya-threads``); tinytuya with
+   a 32-thread pool. Round 1 is cold (connects and handshakes included), later rounds are warm
+   (tuyagate and rustuya keep their connections; tinytuya is run once with ``persist=True``
+   objects kept between rounds and once as most scripts use it, a fresh connection per poll).
+4. Memory: each client in a fresh process that imports only itself (``benchmarks.memory_client``)
+   opens persistent connections (heartbeats on) to 1,000 emulated devices: the RSS after the first
+   device (the base) and the growth per connected device.
 
-Run: ``.venv/bin/python -m benchmarks.lan_bench`` (about a minute) or ``--quick``. Use
-``--first-ip`` to move the fleet to another part of 127.0.0.0/8 if 127.0.1.x:6668 is taken.
+Run: ``.venv/bin/python -m benchmarks.lan_bench`` (about 6 minutes; ``--quick``: one) with
+``--client-loop uvloop`` for the figures in BENCHMARKS.md. ``--first-ip`` moves the fleets to
+another part of 127.0.0.0/8 if 127.0.1.x:6668 is taken; ``--peers tinytuya`` leaves rustuya out.
 """
 
 from __future__ import annotations
