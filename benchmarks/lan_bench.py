@@ -35,13 +35,11 @@ import contextlib
 import json
 import logging
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any
 
 import tinytuya
@@ -308,123 +306,6 @@ def single_device(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-# ----------------------------------------------------------------------------- 3: fleet poll
-
-Round = tuple[float, int, float]  # wall seconds, failed polls, client CPU seconds
-TT_SETUPS = {  # name: (persist, send_wait)
-    "tinytuya 32 threads, persistent": (True, None),
-    "tinytuya 32 threads, new conn per poll": (False, None),
-    "tinytuya 32 thr, new conn, wait=0": (False, 0.0),
-}
-
-
-def tt_round(pool: ThreadPoolExecutor, objs: list[Any]) -> Round:
-    poll: Callable[[Any], Any] = lambda d: d.status()  # noqa: E731
-    c0, t0 = time.process_time(), time.perf_counter()
-    replies = list(pool.map(poll, objs))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return wall, sum(not tt_ok(r) for r in replies), cpu
-
-
-async def fleet_rounds(devices: list[ManifestDevice], rounds: int, ru_threads: int) -> dict[str, list[Round]]:
-    """All rounds of tuyagate, then of rustuya (persistent), then of each tinytuya setup.
-
-    Not interleaved round by round: a device serves one client at a time, so another client's
-    connection would evict the persistent ones being measured.
-    """
-    out: dict[str, list[Round]] = {"tuyagate": [], "rustuya": [], **{name: [] for name in TT_SETUPS}}
-    conns = [tg_device(dev, timeout=10.0) for dev in devices]
-    try:
-        for _ in range(rounds):
-            c0, t0 = time.process_time(), time.perf_counter()
-            replies = await asyncio.gather(*(c.status() for c in conns), return_exceptions=True)
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            out["tuyagate"].append((wall, sum(not isinstance(r, dict) for r in replies), cpu))
-    finally:
-        for c in conns:
-            await c.close()
-    loop = asyncio.get_running_loop()
-    if ru_threads and rustuya_peer.module() is not None:
-        with ThreadPoolExecutor(ru_threads) as pool:
-            objs = [rustuya_peer.device(d) for d in devices]
-            for _ in range(rounds):
-                out["rustuya"].append(await loop.run_in_executor(None, rustuya_peer.fleet_round, pool, objs))
-            for d in objs:
-                rustuya_peer.release(d)
-        await asyncio.sleep(3 * rustuya_peer.COLD_PAUSE)  # until the devices have seen rustuya's closes
-    else:
-        del out["rustuya"]
-    with ThreadPoolExecutor(32) as pool:
-        for name, (persist, wait) in TT_SETUPS.items():
-            objs = [tt_device(d, persist=persist, send_wait=wait) for d in devices]
-            for _ in range(rounds):
-                out[name].append(await loop.run_in_executor(None, tt_round, pool, objs))
-            for d in objs:
-                d.close()
-    return out
-
-
-def fleet_once(args: argparse.Namespace, count: int, emulator: str) -> dict[str, Any]:
-    rounds = 4 if args.quick else 7
-    print(
-        f"\n== 3. poll {count} devices on {args.first_ip}.. port 6668 (3.1/3.3/3.4/3.5 mixed), {emulator} emulator =="
-    )
-    uv = args.devices_loop == "uvloop"
-    procs = args.device_procs
-    with emulated(count, first_ip=args.first_ip, port=6668, uv=uv, procs=procs, emulator=emulator) as devices:
-        holder: list[dict[str, list[Round]]] = []
-
-        async def run() -> None:
-            ru_threads = args.rustuya_threads if "rustuya" in args.peers else 0
-            holder.append(await fleet_rounds(devices, rounds, ru_threads))
-
-        run_loop(run(), args.client_loop == "uvloop")
-    results = holder[0]
-    print(f"{'client':40} {'cold':>7} {'warm best':>10} {'median':>7} {'CPU/warm':>9} errors")
-    for name, runs in results.items():
-        label = {
-            "tuyagate": f"tuyagate ({args.client_loop}, persistent)",
-            "rustuya": f"rustuya {args.rustuya_threads} threads, persistent",
-        }.get(name, name)
-        warm = runs[1:]
-        print(
-            f"{label:40} {runs[0][0]:6.3f}s {min(r[0] for r in warm):9.3f}s "
-            f"{statistics.median(r[0] for r in warm):6.3f}s {statistics.median(r[2] for r in warm):8.3f}s "
-            f"{sum(r[1] for r in runs)}"
-        )
-
-    def med(name: str, i: int = 0) -> float:
-        return statistics.median(r[i] for r in results[name][1:])
-
-    peers = [n for n in results if n != "tuyagate"]
-    peer = min(peers, key=med)
-    cold_peer = min(peers, key=lambda n: results[n][0][0])
-    summary = {
-        "warm_median_s": {n: med(n) for n in results},
-        "warm_cpu_s": {n: med(n, 2) for n in results},
-        "cold_s": {n: results[n][0][0] for n in results},
-        "errors": {n: sum(r[1] for r in results[n]) for n in results},
-        "faster_peer": peer,
-        "ratio_warm": med("tuyagate") / med(peer),
-        "ratio_cold": results["tuyagate"][0][0] / results[cold_peer][0][0],
-        "cold_faster_peer": cold_peer,
-    }
-    print(
-        f"tuyagate / faster peer: warm round median {summary['ratio_warm']:.2f}x ({peer}), "
-        f"cold round {summary['ratio_cold']:.2f}x ({cold_peer})"
-    )
-    return summary
-
-
-def fleet(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = [100] if args.quick else [int(n) for n in args.fleet.split(",")]
-    emulators = ["tuyagate", "tuyamock"] if args.emulator == "both" else [args.emulator]
-    if "tuyamock" in emulators and tuyamock_devices.interpreter() is None:
-        print("note: tuyamock is not installed here: the fleet runs on tuyagate's emulator only")
-        emulators.remove("tuyamock")
-    return {f"{emu}_{n}": fleet_once(args, n, emu) for emu in emulators for n in sizes}
-
-
 # ----------------------------------------------------------------------------- 4: memory
 
 
@@ -491,6 +372,7 @@ def main() -> None:
     parser.add_argument(
         "--peers", default="rustuya,tinytuya", help="peers besides tinytuya to run: rustuya (default rustuya,tinytuya)"
     )
+    parser.add_argument("--fleet-reps", type=int, default=3, help="passes over all clients per fleet (default 3)")
     parser.add_argument("--rustuya-threads", type=int, default=64, help="threads polling rustuya's fleet (default 64)")
     parser.add_argument("--memory", type=int, default=1000, help="connections for the memory figure (default 1000)")
     parser.add_argument("--first-ip", default="127.0.1.1", help="first loopback address of the fleets")
@@ -523,6 +405,8 @@ def main() -> None:
     if args.only in (None, "single"):
         figures["single"] = single_device(args)
     if args.only in (None, "fleet"):
+        from benchmarks.lan_fleet import fleet  # it imports this module's helpers
+
         figures["fleet"] = fleet(args)
     if args.only in (None, "memory"):
         figures["memory"] = memory(args)
