@@ -323,7 +323,9 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
             ) as devices,
         ):
             path = os.path.join(tmp, "m.json")
-            FleetManifest(devices).save(path)
+            slim = [{k: getattr(d, k) for k in ("id", "local_key", "ip", "port", "version")} for d in devices]
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as fh:
+                json.dump({"devices": slim}, fh)  # only what a client needs: the base RSS is the client's
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.memory_client", client, path],
                 capture_output=True,
