@@ -167,6 +167,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> GatewaySettings:
         "sse_heartbeat": 0.3,
         "cloud_client_id": CLOUD_CLIENT_ID,
         "cloud_client_secret": CLOUD_CLIENT_SECRET,
+        # The dashboard's scan listens on loopback and sends no broadcast probe in tests.
+        "scan_listen": "127.0.0.1",
+        "scan_probe": "",
     }
     values.update(overrides)
     return GatewaySettings(**values)

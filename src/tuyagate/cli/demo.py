@@ -138,6 +138,9 @@ class DemoWorld:
                 data_dir=self.data_dir,
                 cloud_client_id=self.client_id,
                 cloud_client_secret=self.secret,
+                # The dashboard's scan stays on loopback, where the emulated devices are.
+                scan_listen="127.0.0.1",
+                scan_probe="",
             )
             self.served = await serve_app(create_app(settings, self.hub, manage_manager=False))
             write_runtime_file(self.data_dir, self.served.url)  # the CLI goes through this gateway

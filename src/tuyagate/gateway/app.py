@@ -14,11 +14,24 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.routing import BaseRoute
 
 from tuyagate import __version__
 from tuyagate.device_api import DeviceManager
-from tuyagate.gateway import cloud_compat, events_api, native_api, tasmota_compat
+from tuyagate.devices.history import History, HistorySettings
+from tuyagate.devices.hub import Home
+from tuyagate.gateway import (
+    actions_api,
+    cloud_compat,
+    events_api,
+    home_api,
+    native_api,
+    postman,
+    tasmota_compat,
+    web_ui,
+)
+from tuyagate.gateway.actions_api import Actions
 from tuyagate.gateway.auth import JsonTokenStore, TokenStore
 from tuyagate.gateway.browser_guard import BrowserGuardMiddleware
 from tuyagate.gateway.cloud_tokens import CloudTokens
@@ -28,12 +41,15 @@ from tuyagate.gateway.events_api import EventStreams
 from tuyagate.gateway.guard import Guard
 from tuyagate.gateway.limits import BodyLimitMiddleware
 from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
+from tuyagate.gateway.recorder import RecentEvents, Recorder
 from tuyagate.gateway.settings import GatewaySettings
 from tuyagate.gateway.state import GatewayState
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+
+DOCS_ASSETS = "/docs-assets"  # where /docs and /redoc load their scripts and styles from
 
 DESCRIPTION = """A fast, local HTTP API for Tuya devices.
 
@@ -61,17 +77,31 @@ def _mount(app: FastAPI, router: _Routes) -> None:
     app.router.routes.extend(router.routes)
 
 
+def default_history(settings: GatewaySettings, manager: DeviceManager) -> History | None:
+    """The history in the home's registry database (None: no registry, or ``history_days = 0``)."""
+    if settings.history_days <= 0 or not isinstance(manager, Home) or manager.registry is None:
+        return None
+    bounds = HistorySettings(
+        retention=settings.history_days * 86400.0,
+        resolution=settings.history_resolution,
+        max_points=settings.history_max_points,
+    )
+    return History(manager.registry.db, bounds)
+
+
 def create_app(
     settings: GatewaySettings,
     manager: DeviceManager,
     *,
     token_store: TokenStore | None = None,
     manage_manager: bool = True,
+    history: History | None = None,
 ) -> FastAPI:
     """Build the gateway for ``manager``'s devices.
 
     ``token_store`` defaults to the JSON file in ``settings.data_dir``. With ``manage_manager`` the
-    app calls ``manager.start()`` on start-up and ``manager.close()`` on shutdown.
+    app calls ``manager.start()`` on start-up and ``manager.close()`` on shutdown. ``history``
+    defaults to one in the home's registry database (see :func:`default_history`).
     """
     metrics = Metrics()
     tokens = token_store if token_store is not None else JsonTokenStore(settings.tokens_file)
@@ -84,21 +114,31 @@ def create_app(
         guard=Guard(settings, tokens, metrics),
         tokens=tokens,
         cloud_tokens=CloudTokens(settings.cloud_token_ttl) if settings.cloud_compat_enabled else None,
+        recorder=Recorder(manager, history or default_history(settings, manager), RecentEvents()),
+        actions=Actions(settings, manager),
     )
+    recorder = state.recorder
+    assert recorder is not None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_manager:
             await manager.start()
+        recorder.start()
         log.info("gateway ready with %d devices", len(manager.devices()))
         try:
             yield
         finally:
             streams.close_streams()
+            await recorder.stop()
             if manage_manager:
                 await manager.close()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from assets shipped in the
+    # fastapi-offline package, so the explorer works on a LAN cut off from the internet.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the online validator
         title="tuyagate",
         version=__version__,
         description=DESCRIPTION,
@@ -108,14 +148,24 @@ def create_app(
             {"name": "events", "description": "Live state changes as Server-Sent Events."},
             {"name": "tuya-cloud-compatible", "description": "The Tuya OpenAPI, answered locally."},
             {"name": "tasmota", "description": "Tasmota's web command API for stock Tuya devices."},
+            {"name": "dashboard", "description": "What the dashboard at / reads and starts."},
             {"name": "gateway", "description": "Health and metrics."},
         ],
     )
     app.state.gateway = state
     install_error_handlers(app)
     install_openapi(app)
-    for router in (native_api.router, events_api.router, cloud_compat.router, tasmota_compat.router):
+    for router in (
+        native_api.router,
+        home_api.router,
+        actions_api.router,
+        postman.router,
+        events_api.router,
+        cloud_compat.router,
+        tasmota_compat.router,
+    ):
         _mount(app, router)
+    app.router.routes.extend(web_ui.routes())
     # Added last = outermost: the body limit applies before anything reads the body.
     app.add_middleware(BrowserGuardMiddleware, guard=state.guard)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -161,6 +161,7 @@ class IndexOut(TypedDict):
     api: str
     events: str
     docs: str
+    dashboard: str
     openapi: str
     metrics: str
 

@@ -11,6 +11,7 @@ function and its declaration (:mod:`tuyagate.gateway.endpoints`).
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from tuyagate.errors import NotFoundError, ValidationError
 from tuyagate.gateway.discovered import DiscoveredList, discovered_out
@@ -30,6 +31,7 @@ from tuyagate.gateway.models import (
     status_out,
 )
 from tuyagate.gateway.state import GatewayState
+from tuyagate.gateway.web_ui import page, wants_html
 
 __all__ = ["router"]
 
@@ -115,14 +117,22 @@ async def list_discovered(gw: GatewayState, request: Request) -> DiscoveredList:
     return discovered_out(gw.manager)
 
 
-@router.get("/", summary="Where things are (no token needed)", tags=("gateway",), response=IndexOut)
-async def index(gw: GatewayState, request: Request) -> IndexOut:
+@router.get(
+    "/",
+    summary="Where things are (no token needed); browsers (Accept: text/html) get the dashboard",
+    tags=("gateway",),
+    response=IndexOut,
+)
+async def index(gw: GatewayState, request: Request) -> IndexOut | Response:
+    if wants_html(request):
+        return page(request)
     return {
         "name": "tuyagate",
         "version": request.app.version,
         "api": "/api/v1/devices",
         "events": "/api/v1/events",
         "docs": "/docs",
+        "dashboard": "/dashboard",
         "openapi": "/openapi.json",
         "metrics": "/metrics",
     }

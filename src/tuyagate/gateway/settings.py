@@ -65,6 +65,14 @@ class GatewaySettings:
     ssl_keyfile: str | None = None
     # Live events from the cloud's message service for the home's cloud login (`serve --cloud-events`).
     cloud_events: bool = False
+    # The history of numeric DPs (the dashboard's charts), kept in the registry's database.
+    history_days: float = 7.0  # 0 turns the history off
+    history_resolution: float = 10.0  # seconds: at most one point per DP in each
+    history_max_points: int = 1_000_000  # all DPs together (~50 MB)
+    # The dashboard's "Scan" action (tuyagate scan): where it listens and where it sends the 3.5 probe.
+    scan_listen: str = "0.0.0.0"
+    scan_ports: str = "6666,6667,7000"
+    scan_probe: str = "255.255.255.255:7000"  # HOST:PORT, comma-separated; empty: listen only
 
     def __post_init__(self) -> None:
         if self.auth not in get_args(AuthMode):
@@ -73,6 +81,8 @@ class GatewaySettings:
             raise ConfigError(f"gateway port must be 0..65535 (got {self.port})")
         if self.request_timeout <= 0 or self.sse_heartbeat <= 0:
             raise ConfigError("gateway request_timeout and sse_heartbeat must be positive")
+        if self.history_days < 0 or self.history_resolution <= 0 or self.history_max_points < 1:
+            raise ConfigError("gateway history_days must be >= 0, history_resolution and history_max_points positive")
         if self.max_body_bytes < 1024:
             raise ConfigError("gateway max_body_bytes must be at least 1024")
         if self.auth == "off" and not is_loopback(self.host):
@@ -85,6 +95,32 @@ class GatewaySettings:
     def tokens_file(self) -> Path:
         """The JSON file that holds the hashed API tokens."""
         return self.data_dir / "api-tokens.json"
+
+    @property
+    def scan_port_list(self) -> tuple[int, ...]:
+        """``scan_ports`` as numbers."""
+        try:
+            ports = tuple(int(p) for p in self.scan_ports.split(",") if p.strip())
+        except ValueError:
+            raise ConfigError(
+                f"gateway scan_ports must be comma-separated port numbers (got {self.scan_ports!r})"
+            ) from None
+        if not ports or not all(0 <= p <= 65535 for p in ports):
+            raise ConfigError(f"gateway scan_ports must name ports 0..65535 (got {self.scan_ports!r})")
+        return ports
+
+    @property
+    def scan_probe_targets(self) -> tuple[tuple[str, int], ...]:
+        """``scan_probe`` as (host, port) pairs."""
+        targets = []
+        for item in (t.strip() for t in self.scan_probe.split(",")):
+            if not item:
+                continue
+            host, _, port = item.rpartition(":")
+            if not host or not port.isdigit():
+                raise ConfigError(f"gateway scan_probe must be HOST:PORT[,HOST:PORT...] (got {self.scan_probe!r})")
+            targets.append((host, int(port)))
+        return tuple(targets)
 
     @property
     def cloud_compat_enabled(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tuyagate.deadline import Deadline
 from tuyagate.device_api import CommandResult, Device, DeviceManager, DeviceState
@@ -23,6 +23,10 @@ from tuyagate.gateway.events_api import EventStreams
 from tuyagate.gateway.guard import Guard
 from tuyagate.gateway.metrics import Metrics
 from tuyagate.gateway.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from tuyagate.gateway.actions_api import Actions
+    from tuyagate.gateway.recorder import Recorder
 
 __all__ = ["GatewayState"]
 
@@ -39,6 +43,8 @@ class GatewayState:
     guard: Guard
     tokens: TokenStore
     cloud_tokens: CloudTokens | None = None  # when the Tuya-cloud-compatible API is configured
+    recorder: Recorder | None = None  # the history and recent events (the dashboard's device page)
+    actions: Actions | None = None  # scan and cloud sync
 
     def deadline(self) -> Deadline:
         """The deadline of a request that arrives now."""

@@ -1,0 +1,214 @@
+"""Long actions started from the dashboard: scan the LAN for devices, sync devices from the Tuya cloud.
+
+Both take seconds, so each answer is a stream of JSON lines (``application/x-ndjson``) that shows
+progress while the work runs and ends with the result::
+
+    {"type": "progress", "done": 2.0, "total": 8.0, "message": "listening on UDP 6666, 6667, 7000"}
+    {"type": "result", "scan": {"devices": [...], "new": 1}}
+
+or ends with ``{"type": "error", "error": {"code", "message"}}`` when the work failed half-way (the
+status was already sent). One of each runs at a time (409 ``busy`` otherwise). The scan is
+``tuyagate scan`` with the gateway's ``scan_*`` settings (where to listen, where to send the 3.5
+probe); the sync is ``tuyagate cloud sync`` with the home's cloud login. Devices a sync adds are in the
+registry at once and served after the gateway restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from tuyagate.device_api import DeviceManager
+from tuyagate.devices.hub import Home
+from tuyagate.errors import TuyaError
+from tuyagate.gateway.endpoints import Endpoints
+from tuyagate.gateway.errors import ApiError, status_for
+from tuyagate.gateway.settings import GatewaySettings
+from tuyagate.gateway.state import GatewayState
+
+__all__ = ["Actions", "ScanIn", "router"]
+
+log = logging.getLogger(__name__)
+NDJSON = "application/x-ndjson"
+TICK = 0.25  # seconds between progress lines while listening
+Line = dict[str, Any]
+
+
+class ScanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(default=8.0, ge=0.5, le=60.0, description="how long to listen")
+
+
+def _line(payload: Line) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+class Actions:
+    """The running actions of one gateway (at most one of each kind)."""
+
+    def __init__(self, settings: GatewaySettings, manager: DeviceManager) -> None:
+        self.settings = settings
+        self.manager = manager
+        self._scan = asyncio.Lock()
+        self._sync = asyncio.Lock()
+
+    def cloud_sync_available(self) -> bool:
+        return isinstance(self.manager, Home) and self.manager.cloud is not None and self.manager.registry is not None
+
+    # ---------------------------------------------------------------- scan
+
+    async def scan(self, seconds: float) -> AsyncIterator[bytes]:
+        from tuyagate.lan.scanner import scan
+
+        ports = self.settings.scan_port_list
+        probe = self.settings.scan_probe_targets
+        known = {d.info.id: d.info.name for d in self.manager.devices()}
+        where = ", ".join(str(p) for p in ports)
+        message = f"listening on UDP {where} of {self.settings.scan_listen}" + (
+            f", probing {', '.join(f'{h}:{p}' for h, p in probe)}" if probe else ""
+        )
+
+        async def work() -> Line:
+            found = await scan(seconds, listen_host=self.settings.scan_listen, ports=ports, probe_to=probe)
+            devices = [{**d.as_dict(), "known": d.device_id in known, "name": known.get(d.device_id)} for d in found]
+            return {"devices": devices, "new": sum(1 for d in devices if not d["known"])}
+
+        async for line in _with_progress(self._scan, "scan", work, seconds, message):
+            yield line
+
+    # ---------------------------------------------------------------- cloud sync
+
+    async def cloud_sync(self) -> AsyncIterator[bytes]:
+        from tuyagate.devices.cloud_sync import summarize, sync_from_cloud
+        from tuyagate.devices.vault import Vault
+
+        home = self.manager
+        if not isinstance(home, Home) or home.cloud is None or home.registry is None:
+            raise ApiError(
+                409, "no_cloud_login", "no cloud login: run `tuyagate cloud login`, then restart the gateway"
+            )
+        client, registry = home.cloud, home.registry
+        progress: asyncio.Queue[Line] = asyncio.Queue()
+
+        def report(done: int, total: int, name: str) -> None:
+            progress.put_nowait({"type": "progress", "done": done, "total": total, "message": f"schema of {name}"})
+
+        async def work() -> Line:
+            vault = Vault.open(registry.db, registry.db.path.parent)
+            result = await sync_from_cloud(client, registry, vault, progress=report)
+            known = {d.info.id for d in home.devices()}
+            waiting = [d.id for d in result.devices if d.id not in known and d.action != "skipped"]
+            summary = summarize(result)
+            if waiting:
+                summary += f"; restart the gateway to use the {len(waiting)} new device(s)"
+            return {**result.to_dict(), "summary": summary, "restart_needed": waiting}
+
+        async for line in _with_progress(
+            self._sync, "cloud_sync", work, None, "reading the cloud's device list", progress
+        ):
+            yield line
+
+
+async def _with_progress(
+    lock: asyncio.Lock,
+    kind: str,
+    work: Callable[[], Coroutine[Any, Any, Line]],
+    seconds: float | None,
+    message: str,
+    progress: asyncio.Queue[Line] | None = None,
+) -> AsyncIterator[bytes]:
+    """Run ``work`` under ``lock``, yielding progress lines (timed ticks, or ``progress``'s) and the result."""
+    if lock.locked():
+        raise ApiError(409, "busy", f"a {kind.replace('_', ' ')} is already running")
+    async with lock:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        task = asyncio.create_task(work(), name=f"tuyagate-{kind}")
+        try:
+            yield _line({"type": "progress", "done": 0, "total": seconds, "message": message})
+            while not task.done():
+                if progress is None:
+                    await asyncio.wait({task}, timeout=TICK)
+                    if not task.done():
+                        elapsed = round(min(loop.time() - started, seconds or 0.0), 2)
+                        yield _line({"type": "progress", "done": elapsed, "total": seconds, "message": message})
+                    continue
+                waiter = asyncio.ensure_future(progress.get())
+                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                if waiter.done():
+                    yield _line(waiter.result())
+                else:
+                    waiter.cancel()
+            try:
+                result = task.result()
+            except TuyaError as exc:
+                status, code = status_for(exc)
+                log.warning("%s failed: %s", kind, exc)
+                yield _line({"type": "error", "status": status, "error": {"code": code, "message": str(exc)}})
+                return
+            yield _line({"type": "result", kind: result})
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+def _stream(body: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(body, media_type=NDJSON, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _first(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Start ``stream`` now, so that refusals (409) become HTTP errors before the 200 is sent."""
+    first = await anext(stream)
+
+    async def rest() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in stream:
+            yield chunk
+
+    return rest()
+
+
+def _actions(gw: GatewayState) -> Actions:
+    actions = gw.actions
+    if not isinstance(actions, Actions):
+        raise ApiError(503, "unavailable", "this gateway runs no actions")
+    return actions
+
+
+router = Endpoints(tags=("dashboard",))
+ACTION_ERRORS = {409: "the same action is already running, or (sync) there is no cloud login"}
+
+
+@router.post(
+    "/api/v1/scan",
+    summary="Scan the LAN for devices (UDP discovery); progress and result as JSON lines",
+    body=ScanIn,
+    response=str,
+    media_type=NDJSON,
+    errors=ACTION_ERRORS,
+    scope="control",
+)
+async def post_scan(gw: GatewayState, request: Request, body: ScanIn) -> StreamingResponse:
+    return _stream(await _first(_actions(gw).scan(body.seconds)))
+
+
+@router.post(
+    "/api/v1/cloud/sync",
+    summary="Sync devices, keys and DP schemas from the Tuya cloud; progress and result as JSON lines",
+    response=str,
+    media_type=NDJSON,
+    errors=ACTION_ERRORS,
+    scope="control",
+)
+async def post_cloud_sync(gw: GatewayState, request: Request) -> StreamingResponse:
+    return _stream(await _first(_actions(gw).cloud_sync()))
