@@ -116,13 +116,18 @@ def _request(
     }
 
 
+def _switch(device: Device) -> str | None:
+    """The device's first writable Boolean DP (a relay or light switch), if any."""
+    for entry in device.schema.descriptions():
+        if entry.type.value == "Boolean" and not entry.read_only and not entry.write_only:
+            return entry.code
+    return None
+
+
 def _example_command(device: Device | None) -> tuple[str, str]:
     """A command body (native, cloud) for the example device: its first writable Boolean, switched on."""
-    if device is not None:
-        for entry in device.schema.descriptions():
-            if entry.type.value == "Boolean" and not entry.read_only:
-                return entry.code, "true"
-    return "switch_1", "true"
+    code = _switch(device) if device is not None else None
+    return code or "switch_1", "true"
 
 
 def collection(base_url: str, device: Device | None) -> dict[str, Any]:
@@ -227,7 +232,11 @@ router = Endpoints(tags=("dashboard",))
 async def get_postman(gw: GatewayState, request: Request) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
     devices = gw.manager.devices()
-    example = next((d for d in devices if d.online and d.info.backend == "tuya-lan"), devices[0] if devices else None)
+    # The example: a stock device on the LAN with a switch, so that every request of both folders works.
+    candidates = [d for d in devices if d.info.backend == "tuya-lan" and _switch(d) is not None]
+    example = next((d for d in candidates if d.online), candidates[0] if candidates else None)
+    if example is None and devices:
+        example = devices[0]
     device_id = example.info.id if example is not None else ""
     return {
         "collection": collection(base, example),
