@@ -14,13 +14,20 @@ export class Store {
 
   async load(): Promise<boolean> {
     const home = await getJson<HomeAnswer>("/api/v1/home");
-    const before = [...this.devices.keys()].join(",");
+    const changed = [...this.devices.keys()].join(",") !== home.devices.map((d) => d.id).join(",");
     this.gateway = home.gateway;
     this.schemas = home.schemas;
-    this.devices = new Map(home.devices.map((d) => [d.id, d]));
-    const changed = before !== home.devices.map((d) => d.id).join(",");
-    if (!changed) for (const device of this.devices.values()) this.notify(device, null);
-    return changed; // true: the set of devices changed, views must be built again
+    if (changed) {
+      this.devices = new Map(home.devices.map((d) => [d.id, d]));
+      return true; // the set of devices changed: views are built again
+    }
+    // The same devices: views keep their device objects, which take the fresh state.
+    for (const fresh of home.devices) {
+      const device = this.devices.get(fresh.id)!;
+      Object.assign(device, fresh);
+      this.notify(device, null);
+    }
+    return false;
   }
 
   schema(device: Device): Dp[] {

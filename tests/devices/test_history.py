@@ -69,7 +69,8 @@ def test_old_points_are_deleted(db: Database) -> None:
     history.record(state("s", clock.now, temp=99.0))
     history.flush()
     ages = [clock.now - p.at for p in history.points("s", "temp")]
-    assert ages and max(ages) <= 100.0
+    assert ages
+    assert max(ages) <= 100.0
     assert len(ages) == 3  # at 120, 160 and 200
 
 
@@ -84,7 +85,8 @@ def test_the_point_count_is_capped(db: Database) -> None:
     with db.read() as conn:
         assert conn.execute("SELECT COUNT(*) FROM history_points").fetchone()[0] == 50
     newest = history.points("a", "power")
-    assert newest[-1].value == 199.0 and newest[0].value >= 170.0  # the oldest went first
+    assert newest[-1].value == 199.0
+    assert newest[0].value >= 170.0
 
 
 def test_a_long_span_is_averaged_into_the_limit(db: Database) -> None:
@@ -97,7 +99,8 @@ def test_a_long_span_is_averaged_into_the_limit(db: Database) -> None:
     points = history.points("m", "energy", limit=100)
     assert 95 <= len(points) <= 100
     assert points == sorted(points, key=lambda p: p.at)
-    assert points[0].value < 10 and points[-1].value > 990
+    assert points[0].value < 10
+    assert points[-1].value > 990
 
 
 def test_the_history_survives_a_restart_without_repeating_a_value(tmp_path: Path) -> None:

@@ -53,7 +53,8 @@ def test_the_page_refers_to_files_that_are_there() -> None:
     assert len(refs) == 3  # icon, styles, script
     for ref in refs:
         assert (ASSETS_DIR / ref).is_file(), ref
-    assert "http://" not in page and "https://" not in page
+    assert "http://" not in page
+    assert "https://" not in page
     shipped = {p.name for p in ASSETS_DIR.iterdir()}
     assert {*build_info()["files"], "build-info.json"} == shipped  # type: ignore[misc]
 

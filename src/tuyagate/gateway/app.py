@@ -49,7 +49,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
-DOCS_ASSETS = "/docs-assets"  # where /docs and /redoc load their scripts and styles from
+DOCS_ASSETS = "/docs-assets"  # where /docs loads their scripts and styles from
 
 DESCRIPTION = """A fast, local HTTP API for Tuya devices.
 
@@ -134,9 +134,11 @@ def create_app(
             if manage_manager:
                 await manager.close()
 
-    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from assets shipped in the
-    # fastapi-offline package, so the explorer works on a LAN cut off from the internet.
+    # FastAPIOffline: /docs loads Swagger UI from assets shipped in the fastapi-offline package, so
+    # the explorer works on a LAN cut off from the internet. No /redoc: ReDoc fetches its logo from
+    # its CDN (the browser test caught it).
     app = FastAPIOffline(
+        redoc_url=None,
         static_url=DOCS_ASSETS,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the online validator
         title="tuyagate",
