@@ -10,7 +10,9 @@ images in docs/images/ were taken from them once.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,9 +25,11 @@ import pytest
 import pytest_asyncio
 
 from tests.gateway.conftest import BULB, PLUG, Gateway, GatewayFactory, LiveHome, make_settings
+from tuyagate.device_api import DeviceEvent
 from tuyagate.gateway.app import create_app
 from tuyagate.gateway.auth import create_token
 from tuyagate.gateway.server import serve_app
+from tuyagate.sim.device import SimDevice
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -272,6 +276,14 @@ async def test_the_device_page_shows_dps_routes_events_and_each_dialect(
     browser: Browser, gateway: Gateway, tabs: list[Tab]
 ) -> None:
     plug = gateway.home.id(PLUG)
+    # An hour of a kettle's power draw, as the history would have recorded it (one point a minute).
+    history = gateway.app.state.gateway.recorder.history
+    start = time.time() - 3600
+    for minute in range(60):
+        watts = 1800.0 if 20 <= minute < 26 or 41 <= minute < 45 else 2.0 + (minute % 7) * 0.4
+        history.record(DeviceEvent(plug, "state", values={"add_ele": 1.0 + minute / 100}, at=start + minute * 60))
+        history.record(DeviceEvent(plug, "state", values={"cur_power": watts}, at=start + minute * 60))
+        history.flush()
     await gateway.home.sim(PLUG).set_dps({"20": 2290})
     tab = await open_tab(browser, gateway, f"/#/device/{plug}", viewport={"width": 1280, "height": 900})
     tabs.append(tab)
@@ -287,6 +299,9 @@ async def test_the_device_page_shows_dps_routes_events_and_each_dialect(
     await expect(dialects).to_contain_text(f"/v1.0/iot-03/devices/{plug}/commands")
     await gateway.home.sim(PLUG).set_dps({"19": 1111})
     await expect(page.get_by_role("region", name="Recent events")).to_contain_text("Power 111.1 W")
+    energy = page.locator('figure.chart[data-code="add_ele"]')
+    await expect(energy.locator("canvas")).to_be_visible()
+    assert int(await energy.get_attribute("data-points") or 0) >= 60
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "dashboard-device.png"), full_page=True)
 
@@ -303,8 +318,14 @@ async def test_main_page_screenshots_desktop_and_phone(browser: Browser, gateway
     box = await card(phone, PLUG).bounding_box()
     assert box is not None
     assert box["width"] <= 390
-    await card(phone, PLUG).get_by_role("switch").tap()
     await phone.page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=False)
+    before = (await status(gateway, PLUG))["switch_1"]
+    await card(phone, PLUG).get_by_role("switch").tap()  # a finger works too
+
+    async def flipped() -> bool:
+        return bool((await status(gateway, PLUG))["switch_1"] is (not before))
+
+    await until(flipped)
 
 
 async def test_docs_render_their_operations_offline(browser: Browser, gateway: Gateway, tabs: list[Tab]) -> None:
@@ -409,3 +430,42 @@ async def test_the_live_stream_resumes_after_a_gateway_restart(
         await client.aclose()
         if second is not None:
             await second.stop()
+
+
+async def test_scan_and_postman_from_the_page(browser: Browser, start_gateway: GatewayFactory, tabs: list[Tab]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    sim = SimDevice(
+        device_id="bf00scan0000browser1",
+        local_key="0123456789abcdef",
+        version="3.4",
+        host="127.0.6.2",
+        port=0,
+        discovery_to=("127.0.0.1", port),
+        discovery_interval=0.2,
+    )
+    await sim.start()
+    try:
+        gw = await start_gateway(scan_listen="127.0.0.1", scan_ports=str(port), scan_probe="")
+        tab = await open_tab(browser, gw)
+        tabs.append(tab)
+        await tab.page.get_by_role("button", name="Scan").click()
+        dialog = tab.page.get_by_role("dialog", name="Scan for devices")
+        await dialog.get_by_label("Seconds to listen").fill("1")
+        await dialog.get_by_role("button", name="Start scan").click()
+        await expect(dialog.get_by_role("status")).to_contain_text(f"listening on UDP {port}")
+        await expect(dialog).to_contain_text("1 found, 1 new.", timeout=10_000)
+        await expect(dialog.get_by_role("row", name="bf00scan0000browser1")).to_contain_text("127.0.6.2")
+        await tab.page.keyboard.press("Escape")
+        await expect(dialog).to_have_count(0)
+    finally:
+        await sim.stop()
+    await tab.page.get_by_role("button", name="Postman").click()
+    postman = tab.page.get_by_role("dialog", name="Postman collection")
+    link = postman.get_by_role("link", name="Download tuyagate.postman_collection.json")
+    async with tab.page.expect_download() as download_info:
+        await link.click()
+    download = await download_info.value
+    collection = json.loads(await asyncio.to_thread(Path(await download.path()).read_text))
+    assert [folder["name"] for folder in collection["item"]] == ["Native API", "Tuya-cloud-compatible API"]
