@@ -38,7 +38,7 @@ const result = await esbuild.build({
   bundle: true,
   splitting: true,
   format: "esm",
-  minify: true,
+  minify: process.env.DASHBOARD_NO_MINIFY ? false : true,
   target: ["es2022"],
   outdir: out,
   entryNames: "[name]-[hash]",

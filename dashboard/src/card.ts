@@ -46,6 +46,7 @@ export function routeName(device: Device): string {
 export interface CardOptions {
   link: boolean; // the name links to the device page
   limit: number; // at most this many controls (the device page shows them all)
+  deferred?: boolean; // the controls are built by fill(), later (a long list draws its first screen first)
 }
 
 export class Card {
@@ -55,6 +56,10 @@ export class Card {
   private meta: HTMLElement;
   private updated: HTMLElement;
   private alert: HTMLElement;
+  private body: HTMLElement;
+  private schema: Dp[];
+  private limit: number;
+  private filled = false;
   private stop: () => void;
 
   constructor(
@@ -68,25 +73,35 @@ export class Card {
     this.meta = h("span", { class: "meta-text" });
     this.updated = h("span", { class: "updated" });
     this.alert = h("p", { class: "alert", role: "alert", hidden: true });
-    const body = h("div", { class: "controls" });
-    const send = (code: string, value: unknown) => this.send(code, value);
-    const fail = (message: string) => this.fail(message);
-    const schema = Number.isFinite(options.limit) ? primaryFirst(store.schema(device)) : store.schema(device);
-    const shown = schema.slice(0, options.limit);
-    for (const dp of shown) {
-      const control = controlFor(dp, send, fail);
-      this.controls.set(dp.code, control);
-      body.append(control.element);
-    }
-    const more = schema.length > shown.length
-      ? h("a", { class: "more", href: `#/device/${encodeURIComponent(device.id)}` }, `all ${schema.length} data points`)
-      : null;
+    this.body = h("div", { class: "controls" });
+    this.schema = Number.isFinite(options.limit) ? primaryFirst(store.schema(device)) : store.schema(device);
+    this.limit = options.limit;
     this.element = h("article", { class: "device", "aria-labelledby": nameId, "data-device": device.id },
       h("header", {}, h("h3", { id: nameId }, title), this.badge),
       h("p", { class: "meta" }, this.meta, this.updated),
-      body, more, this.alert);
+      this.body, this.alert);
+    if (!options.deferred) this.fill();
     this.render();
     this.stop = store.watch(device.id, () => this.render());
+  }
+
+  // Builds the controls (once).
+  fill(): void {
+    if (this.filled) return;
+    this.filled = true;
+    const send = (code: string, value: unknown) => this.send(code, value);
+    const fail = (message: string) => this.fail(message);
+    const shown = this.schema.slice(0, this.limit);
+    for (const dp of shown) {
+      const control = controlFor(dp, send, fail);
+      this.controls.set(dp.code, control);
+      this.body.append(control.element);
+    }
+    if (this.schema.length > shown.length) {
+      const href = `#/device/${encodeURIComponent(this.device.id)}`;
+      this.body.after(h("a", { class: "more", href }, `all ${this.schema.length} data points`));
+    }
+    this.render();
   }
 
   dispose(): void {

@@ -28,10 +28,14 @@ export function uid(prefix: string): string {
   return `${prefix}-${counter}`;
 }
 
+// One formatter each (toLocaleTimeString builds a new one per call: ~0.3 ms, 200 devices a page).
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const dateFormat = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+const DAY = 86400_000;
+
 export function when(at: number | null | undefined): string {
   if (!at) return "never";
-  const date = new Date(at * 1000);
-  const today = new Date();
-  const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  return date.toDateString() === today.toDateString() ? time : `${date.toLocaleDateString()} ${time}`;
+  const ms = at * 1000;
+  const time = timeFormat.format(ms);
+  return Math.floor(ms / DAY) === Math.floor(Date.now() / DAY) ? time : `${dateFormat.format(ms)} ${time}`;
 }

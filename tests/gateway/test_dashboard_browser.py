@@ -346,6 +346,14 @@ async def test_no_page_requests_anything_from_another_origin(
     browser: Browser, gateway: Gateway, tabs: list[Tab]
 ) -> None:
     plug = gateway.home.id(PLUG)
+    history = gateway.app.state.gateway.recorder.history
+    await gateway.home.sim(PLUG).set_dps({"19": 5550})  # so the device page draws a chart (uPlot's chunk)
+
+    async def recorded() -> bool:
+        points = history.points(plug, "cur_power")
+        return bool(points and points[-1].value == 555.0)
+
+    await until(recorded)
     requested: list[str] = []
     # Each page with what shows it has loaded everything it loads (the dashboard keeps its event
     # stream open, so "network idle" never comes).
@@ -364,6 +372,9 @@ async def test_no_page_requests_anything_from_another_origin(
             await tab.page.reload()
         assert tab.foreign == [], f"{path} requested {tab.foreign}"
         assert not [e for e in tab.errors if "Content Security Policy" in e], tab.errors
+    # The home is read once per load: the page's preload of /api/v1/home is the answer its script uses.
+    homes = [url for url in requested if url.endswith("/api/v1/home")]
+    assert len(homes) == 6, homes  # two reloads (seen here) of each of the three dashboard pages
     assert any("/ui/" in url for url in requested)
     assert any("/docs-assets/" in url for url in requested)
 

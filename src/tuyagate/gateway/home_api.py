@@ -54,7 +54,8 @@ async def get_home(gw: GatewayState, request: Request) -> HomeOut:
         "cloud_compat": gw.settings.cloud_compat_enabled,
         "cloud_sync": gw.actions.cloud_sync_available() if gw.actions is not None else False,
     }
-    return home_out(gw.manager.devices(), gateway, history.codes() if history is not None else {})
+    codes = history.codes() if history is not None else {}
+    return home_out(gw.manager.devices(), gateway, codes, gw.schema_cache)
 
 
 @router.get(

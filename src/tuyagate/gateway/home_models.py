@@ -77,14 +77,31 @@ def event_out(event: DeviceEvent) -> EventOut:
     return {"kind": event.kind, "values": event.values, "dps": event.dps, "route": event.route, "at": event.at}
 
 
-def home_out(devices: list[Device], gateway: GatewayInfo, history_of: dict[str, list[str]]) -> HomeOut:
-    """Every device with its routes, schema (by index) and last known state."""
+SchemaCache = dict[int, tuple[object, str, list[dict[str, Any]]]]
+
+
+def home_out(
+    devices: list[Device], gateway: GatewayInfo, history_of: dict[str, list[str]], cache: SchemaCache | None = None
+) -> HomeOut:
+    """Every device with its routes, schema (by index) and last known state.
+
+    ``cache`` keeps each schema object's description between answers (describing a 200-device home's
+    schemas costs ~20 ms; a schema object is kept as long as its device); it is left holding only the
+    schemas of ``devices``.
+    """
     schemas: list[list[dict[str, Any]]] = []
     index: dict[str, int] = {}
     out: list[HomeDevice] = []
+    cache = {} if cache is None else cache
+    used: SchemaCache = {}
     for device in devices:
-        schema = device.schema_dict()
-        key = json.dumps(schema, sort_keys=True, default=str)
+        source = device.schema
+        hit = cache.get(id(source))
+        if hit is None or hit[0] is not source:
+            described = device.schema_dict()
+            hit = (source, json.dumps(described, sort_keys=True, default=str), described)
+        used[id(source)] = hit
+        _, key, schema = hit
         number = index.get(key)
         if number is None:
             number = index[key] = len(schemas)
@@ -110,4 +127,6 @@ def home_out(devices: list[Device], gateway: GatewayInfo, history_of: dict[str, 
                 "history": history_of.get(info.id, []),
             }
         )
+    cache.clear()
+    cache.update(used)
     return {"gateway": gateway, "devices": out, "schemas": schemas}

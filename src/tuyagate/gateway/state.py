@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tuyagate.deadline import Deadline
@@ -45,6 +45,7 @@ class GatewayState:
     cloud_tokens: CloudTokens | None = None  # when the Tuya-cloud-compatible API is configured
     recorder: Recorder | None = None  # the history and recent events (the dashboard's device page)
     actions: Actions | None = None  # scan and cloud sync
+    schema_cache: dict[int, tuple[object, str, list[dict[str, Any]]]] = field(default_factory=dict)  # GET /api/v1/home
 
     def deadline(self) -> Deadline:
         """The deadline of a request that arrives now."""
