@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-CHAPTERS = ("gateway", "library", "mqtt", "lan", "registry-cli", "cloud", "devices", "flashed", "protocol")
+CHAPTERS = ("gateway", "dashboard", "library", "mqtt", "lan", "registry-cli", "cloud", "devices", "flashed", "protocol")
 
 
 def build() -> str:
