@@ -250,7 +250,7 @@ class DemoWorld:
                 f"     --client-id {self.client_id} --secret {self.secret}",
                 "",
                 *self._mqtt_examples(plug),
-                f"API explorer: {url}/docs      Metrics: {url}/metrics      Stop: Ctrl-C",
+                f"Dashboard: {url}/      API explorer: {url}/docs      Metrics: {url}/metrics      Stop: Ctrl-C",
             ]
         )
 
