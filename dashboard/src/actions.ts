@@ -56,16 +56,48 @@ interface Found {
   name: string | null;
 }
 
+interface Heard {
+  id: string;
+  ip: string;
+  version: string | null;
+  name: string | null;
+  last_seen: number;
+}
+
+// What the gateway's discovery follower heard already: devices announcing themselves without a key here.
+async function heardSoFar(box: HTMLElement): Promise<void> {
+  try {
+    const heard = await getJson<{ listening: boolean; devices: Heard[]; note: string }>("/api/v1/discovered");
+    if (!heard.listening) {
+      box.replaceChildren(h("p", { class: "hint" }, heard.note));
+      return;
+    }
+    box.replaceChildren(
+      h("p", {}, heard.devices.length
+        ? `Heard on the LAN already, without a local key here (${heard.devices.length}):`
+        : "The gateway hears no device without a key on the LAN."),
+      ...(heard.devices.length
+        ? [h("ul", {}, ...heard.devices.map((d) => h("li", {}, `${d.name ?? d.id} at ${d.ip} (v${d.version ?? "?"})`))),
+          h("p", { class: "hint" }, "A cloud sync fetches their keys.")]
+        : []));
+  } catch {
+    box.replaceChildren(); // an older gateway, or no read scope: the scan still works
+  }
+}
+
 export function openScan(): void {
   const seconds = h("input", { type: "number", min: "1", max: "60", value: "8", id: "scan-seconds" });
   const start = h("button", { type: "button", class: "btn primary" }, "Start scan");
   const bar = h("progress", { max: "1", value: "0", "aria-label": "Scan progress" });
   const status = h("p", { role: "status" });
   const results = h("div", { class: "results" });
+  const heard = h("div", { class: "heard" });
   const { element } = dialog("Scan for devices",
     h("p", {}, "Listens for the UDP broadcasts of Tuya devices on this network (and asks 3.5 devices to answer)."),
+    heard,
     h("p", {}, h("label", { for: "scan-seconds" }, "Seconds to listen "), seconds, " ", start),
     bar, status, results);
+  void heardSoFar(heard);
   start.addEventListener("click", async () => {
     start.disabled = true;
     results.replaceChildren();

@@ -78,8 +78,11 @@ class Actions:
 
         async def work() -> Line:
             found = await scan(seconds, listen_host=self.settings.scan_listen, ports=ports, probe_to=probe)
-            devices = [{**d.as_dict(), "known": d.device_id in known, "name": known.get(d.device_id)} for d in found]
-            return {"devices": devices, "new": sum(1 for d in devices if not d["known"])}
+            devices = [
+                {**d.as_dict(), "known": d.device_id in known, "name": known.get(d.device_id)} for d in found.devices
+            ]
+            new = sum(1 for d in devices if not d["known"])
+            return {"devices": devices, "new": new, "listened": found.ports, "unidentified": found.unidentified}
 
         async for line in _with_progress(self._scan, "scan", work, seconds, message):
             yield line
