@@ -26,9 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.device_api import DeviceManager
+from tuyagate.devices.cloud_login import cloud_source_for, login_kind
 from tuyagate.devices.hub import Home
-from tuyagate.errors import TuyaError
+from tuyagate.errors import ConfigError, TuyaError
 from tuyagate.gateway.endpoints import Endpoints
 from tuyagate.gateway.errors import ApiError, status_for
 from tuyagate.gateway.settings import GatewaySettings
@@ -61,7 +63,11 @@ class Actions:
         self._sync = asyncio.Lock()
 
     def cloud_sync_available(self) -> bool:
-        return isinstance(self.manager, Home) and self.manager.cloud is not None and self.manager.registry is not None
+        """A cloud login the sync can read: the registry's stored one, or the home's developer client."""
+        home = self.manager
+        if not isinstance(home, Home) or home.registry is None:
+            return False
+        return login_kind(home.registry) is not None or isinstance(home.cloud, TuyaCloudClient)
 
     # ---------------------------------------------------------------- scan
 
@@ -94,11 +100,10 @@ class Actions:
         from tuyagate.devices.vault import Vault
 
         home = self.manager
-        if not isinstance(home, Home) or home.cloud is None or home.registry is None:
-            raise ApiError(
-                409, "no_cloud_login", "no cloud login: run `tuyagate cloud login`, then restart the gateway"
-            )
-        client, registry = home.cloud, home.registry
+        if not isinstance(home, Home) or home.registry is None or not self.cloud_sync_available():
+            message = "no cloud login: run `tuyagate cloud login` (or `--app`), then restart the gateway"
+            raise ApiError(409, "no_cloud_login", message)
+        registry = home.registry
         progress: asyncio.Queue[Line] = asyncio.Queue()
 
         def report(done: int, total: int, name: str) -> None:
@@ -106,7 +111,17 @@ class Actions:
 
         async def work() -> Line:
             vault = Vault.open(registry.db, registry.db.path.parent)
-            result = await sync_from_cloud(client, registry, vault, progress=report)
+            # The stored login, read as `tuyagate cloud sync` reads it (a client of its own, closed
+            # after); a home given a developer client without a stored login syncs through that one.
+            source = cloud_source_for(registry, vault)
+            if source is not None:
+                async with contextlib.AsyncExitStack() as stack:
+                    stack.push_async_callback(source.aclose)
+                    result = await sync_from_cloud(source, registry, vault, progress=report)
+            elif isinstance(home.cloud, TuyaCloudClient):
+                result = await sync_from_cloud(home.cloud, registry, vault, progress=report)
+            else:
+                raise ConfigError("the cloud login is gone: run `tuyagate cloud login`")
             known = {d.info.id for d in home.devices()}
             waiting = [d.id for d in result.devices if d.id not in known and d.action != "skipped"]
             summary = summarize(result)
