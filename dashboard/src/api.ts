@@ -104,6 +104,11 @@ export function whenUnauthorized(handler: (message: string) => Promise<void>): v
   onUnauthorized = handler;
 }
 
+// A 401: resolves once the user gave a token (one prompt however many requests were refused).
+export function unauthorized(response: Response): Promise<void> {
+  return refusal(response).then((error) => onUnauthorized(error.message));
+}
+
 export async function refusal(response: Response): Promise<ApiError> {
   let code = "http_" + response.status;
   let message = `the gateway answered ${response.status} ${response.statusText}`;
@@ -128,8 +133,7 @@ export async function request(method: string, path: string, body?: unknown): Pro
     if (body !== undefined) init.body = JSON.stringify(body);
     const response = await fetch(path, init);
     if (response.status === 401) {
-      const error = await refusal(response);
-      await onUnauthorized(error.message);
+      await unauthorized(response);
       continue;
     }
     if (!response.ok) throw await refusal(response);

@@ -3,7 +3,7 @@
 // the gateway restarted, the network dropped - it is opened again with a growing pause, and the
 // page re-reads the whole home once it is back, since events may have been missed meanwhile.
 
-import { DeviceEvent, headers } from "./api";
+import { DeviceEvent, headers, unauthorized } from "./api";
 
 export type Connection = "connecting" | "live" | "retrying";
 
@@ -34,12 +34,12 @@ export class Live {
     while (!this.stopped) {
       this.handlers.connection("connecting", "connecting to the gateway");
       try {
-        await this.read(async () => {
+        if (await this.read(async () => {
           this.handlers.connection("live", "live");
           pause = 500;
           if (!first) await this.handlers.resync();
           first = false;
-        });
+        }) === "unauthorized") continue; // a token was given: at once again
         if (this.stopped) return;
       } catch (error) {
         if (this.stopped) return;
@@ -51,20 +51,24 @@ export class Live {
     }
   }
 
-  private async read(opened: () => Promise<void>): Promise<void> {
+  private async read(opened: () => Promise<void>): Promise<"ended" | "unauthorized"> {
     this.controller = new AbortController();
     const response = await fetch("/api/v1/events", {
       headers: headers({ Accept: "text/event-stream" }),
       signal: this.controller.signal,
       cache: "no-store",
     });
+    if (response.status === 401) {
+      await unauthorized(response);
+      return "unauthorized";
+    }
     if (!response.ok || !response.body) throw new Error(`event stream refused: ${response.status}`);
     await opened();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (done) return "ended";
       buffer += value;
       let end: number;
       while ((end = buffer.indexOf("\n\n")) >= 0) {

@@ -3,7 +3,7 @@
 
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import { whenUnauthorized } from "./api";
+import { DeviceEvent, whenUnauthorized } from "./api";
 import { askToken, openPostman, openScan, openSync } from "./actions";
 import { h } from "./dom";
 import { HomeView } from "./home";
@@ -56,24 +56,31 @@ function setConnection(state: Connection, detail: string): void {
 
 async function boot(): Promise<void> {
   performance.mark("tuyagate-start");
-  try {
-    await store.load();
-  } catch (error) {
-    root.replaceChildren(h("main", { id: "main" }, h("p", { class: "alert", role: "alert" }, `Cannot read the home: ${error instanceof Error ? error.message : error}`)));
-    setTimeout(() => void boot(), 3000);
-    return;
-  }
-  show();
-  performance.mark("tuyagate-drawn");
-  window.addEventListener("hashchange", show);
+  // The event stream opens while the home is read, so no change falls between the two: events that
+  // come before the home's answer are applied on top of it (in order, so the newest wins).
+  let early: DeviceEvent[] | null = [];
   const live = new Live({
-    event: (event) => store.apply(event),
+    event: (event) => (early ? early.push(event) : store.apply(event)),
     connection: setConnection,
     resync: async () => {
       if (await store.load()) show();
     },
   });
   live.start();
+  for (;;) {
+    try {
+      await store.load();
+      break;
+    } catch (error) {
+      root.replaceChildren(h("main", { id: "main" }, h("p", { class: "alert", role: "alert" }, `Cannot read the home: ${error instanceof Error ? error.message : error}`)));
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
+  for (const event of early) store.apply(event);
+  early = null;
+  show();
+  performance.mark("tuyagate-drawn");
+  window.addEventListener("hashchange", show);
   document.documentElement.dataset.ready = "true";
   performance.mark("tuyagate-ready"); // "interactive": every device is listed, those on screen have working controls
 }
