@@ -38,7 +38,7 @@ const result = await esbuild.build({
   bundle: true,
   splitting: true,
   format: "esm",
-  minify: process.env.DASHBOARD_NO_MINIFY ? false : true,
+  minify: !process.env.DASHBOARD_NO_MINIFY, // DASHBOARD_NO_MINIFY=1: a readable build for profiling (never commit one)
   target: ["es2022"],
   outdir: out,
   entryNames: "[name]-[hash]",
