@@ -375,8 +375,8 @@ class SimDevice:
     ) -> None:
         if self.faults.reply_delay:
             await asyncio.sleep(self.faults.reply_delay)
-        if client.ended_by_device:
-            return
+        if client.ended_by_device or client.writer.is_closing():
+            return  # the client is gone (uvloop refuses writes to a closed transport)
         if self.faults.garbage:
             client.writer.write(_GARBAGE)
         seq = self.numbering.next(request_seq)
@@ -388,7 +388,7 @@ class SimDevice:
             return
         body = payloads.status_push(self.spec, self.device_id, dps, t=int(time.time()), cid=cid)
         for client in self._clients:
-            if client.established and not client.ended_by_device:
+            if client.established and not client.ended_by_device and not client.writer.is_closing():
                 frame = client.codec.encode(Command.STATUS, body, seq=self.numbering.next(None), iv=self._iv())
                 client.writer.write(frame)
                 self.stats.frames_sent += 1
