@@ -19,21 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from tuyagate.error_codes import code_for
 from tuyagate.errors import (
     CloudError,
-    ConfigError,
-    DeviceAsleepError,
-    DeviceError,
-    HandshakeError,
-    LocalKeyError,
-    NotFoundError,
-    ProtocolError,
     TuyaAuthError,
-    TuyaConnectionError,
     TuyaError,
-    TuyaTimeoutError,
     UnknownDpError,
-    ValidationError,
 )
 from tuyagate.flashed.errors import FlashedAuthError
 from tuyagate.gateway.cloud_envelope import Envelope, failure
@@ -43,23 +34,6 @@ from tuyagate.gateway.serialize import json_response
 __all__ = ["ApiError", "auth_message", "error_response", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
-
-# Most specific first: the first matching class wins.
-_TUYA_ERRORS: tuple[tuple[type[TuyaError], int, str], ...] = (
-    (NotFoundError, 404, "not_found"),
-    (UnknownDpError, 422, "unknown_dp"),
-    (ValidationError, 422, "invalid_value"),
-    (ConfigError, 400, "bad_request"),
-    (DeviceAsleepError, 409, "device_asleep"),  # a battery device between wake-ups: not broken, try later
-    (TuyaTimeoutError, 504, "timeout"),
-    (LocalKeyError, 502, "key_mismatch"),  # any version; KeyMismatchError (3.4/3.5) is one
-    (TuyaAuthError, 502, "auth_failed"),
-    (HandshakeError, 502, "device_unreachable"),
-    (TuyaConnectionError, 502, "device_unreachable"),
-    (CloudError, 502, "cloud_error"),
-    (DeviceError, 502, "device_error"),
-    (ProtocolError, 502, "device_error"),
-)
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -88,11 +62,8 @@ class ApiError(Exception):
 
 
 def status_for(exc: TuyaError) -> tuple[int, str]:
-    """The HTTP status and stable code for a library error."""
-    for cls, status, code in _TUYA_ERRORS:
-        if isinstance(exc, cls):
-            return status, code
-    return 502, "device_error"
+    """The HTTP status and stable code for a library error (one table for every front end)."""
+    return code_for(exc)
 
 
 def auth_message(exc: TuyaAuthError) -> str:

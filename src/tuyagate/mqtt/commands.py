@@ -24,20 +24,9 @@ from typing import Any
 
 from tuyagate.deadline import Deadline
 from tuyagate.device_api import Device
+from tuyagate.error_codes import code_for
 from tuyagate.errors import (
-    CloudError,
-    ConfigError,
-    DeviceError,
-    HandshakeError,
-    LocalKeyError,
-    NotFoundError,
-    ProtocolError,
-    TuyaAuthError,
-    TuyaConnectionError,
     TuyaError,
-    TuyaTimeoutError,
-    UnknownDpError,
-    ValidationError,
 )
 
 __all__ = ["MAX_COMMANDS", "MAX_PAYLOAD", "CommandError", "error_code", "failure", "parse_command", "run_command"]
@@ -47,22 +36,6 @@ MAX_COMMANDS = 64
 MAX_CODE = 64
 MAX_ID = 128
 _GRACE = 0.5  # seconds past a command's deadline before the bridge stops waiting for a device that ignores it
-
-# The HTTP API's stable codes (gateway/errors.py), most specific first; the same error has the same code.
-_CODES: tuple[tuple[type[TuyaError], str], ...] = (
-    (UnknownDpError, "unknown_dp"),  # a code or DP id the device's schema lacks (the message lists the known)
-    (NotFoundError, "unknown_dp"),
-    (ValidationError, "invalid_value"),
-    (ConfigError, "bad_request"),
-    (TuyaTimeoutError, "timeout"),
-    (LocalKeyError, "key_mismatch"),
-    (TuyaAuthError, "auth_failed"),
-    (HandshakeError, "device_unreachable"),
-    (TuyaConnectionError, "device_unreachable"),
-    (CloudError, "cloud_error"),
-    (DeviceError, "device_error"),
-    (ProtocolError, "device_error"),
-)
 
 
 class CommandError(Exception):
@@ -75,10 +48,8 @@ class CommandError(Exception):
 
 
 def error_code(exc: TuyaError) -> str:
-    for cls, code in _CODES:
-        if isinstance(exc, cls):
-            return code
-    return "device_error"
+    """The stable code of a device call's failure, the same as the HTTP API answers it with."""
+    return code_for(exc)[1]
 
 
 def failure(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
