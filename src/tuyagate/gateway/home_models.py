@@ -14,7 +14,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from tuyagate.device_api import Device, DeviceEvent, DeviceState
-from tuyagate.gateway.models import DeviceSummary, RouteOut, StatusOut, route_out, status_out
+from tuyagate.gateway.models import DeviceWhere, StatusOut, device_where, status_out
 
 __all__ = [
     "EventOut",
@@ -28,11 +28,7 @@ __all__ = [
 ]
 
 
-class HomeDevice(DeviceSummary):
-    ip: str | None
-    port: int | None
-    cid: str | None
-    routes: Annotated[list[RouteOut], Field(description="each route's health, preferred first")]
+class HomeDevice(DeviceWhere):
     schema: Annotated[int, Field(description="index of the device's DP schema in `schemas`")]
     state: Annotated[StatusOut | None, Field(description="the last known state (no device is asked)")]
     history: Annotated[list[str], Field(description="DP codes with a history")]
@@ -106,25 +102,13 @@ def home_out(
         if number is None:
             number = index[key] = len(schemas)
             schemas.append(schema)
-        info = device.info
         state: DeviceState | None = device.cached_state()
         out.append(
             {
-                "id": info.id,
-                "name": info.name,
-                "backend": info.backend,
-                "category": info.category,
-                "product_name": info.product_name,
-                "version": info.version,
-                "online": device.online,
-                "parent_id": info.parent_id,
-                "ip": info.ip,
-                "port": info.port,
-                "cid": info.cid,
-                "routes": [route_out(r) for r in device.routes()],
+                **device_where(device),
                 "schema": number,
                 "state": status_out(state) if state is not None else None,
-                "history": history_of.get(info.id, []),
+                "history": history_of.get(device.info.id, []),
             }
         )
     cache.clear()

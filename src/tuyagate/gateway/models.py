@@ -116,11 +116,16 @@ class DeviceList(TypedDict):
     devices: list[DeviceSummary]
 
 
-class DeviceDetail(DeviceSummary):
+class DeviceWhere(DeviceSummary):
+    """A device's summary with where it is and how its routes do: what every detailed answer shares."""
+
     ip: str | None
     port: int | None
     cid: Annotated[str | None, Field(description="a sub-device's node id on its gateway")]
     routes: Annotated[list[RouteOut], Field(description="each route's health, preferred first")]
+
+
+class DeviceDetail(DeviceWhere):
     schema: Annotated[list[dict[str, Any]], Field(description="the DP schema: dp_id, code, type, values, mode")]
 
 
@@ -197,23 +202,19 @@ def device_summary(device: Device) -> DeviceSummary:
     }
 
 
-def device_detail(device: Device) -> DeviceDetail:
+def device_where(device: Device) -> DeviceWhere:
     info = device.info
     return {
-        "id": info.id,
-        "name": info.name,
-        "backend": info.backend,
-        "category": info.category,
-        "product_name": info.product_name,
-        "version": info.version,
-        "online": device.online,
-        "parent_id": info.parent_id,
+        **device_summary(device),
         "ip": info.ip,
         "port": info.port,
         "cid": info.cid,
         "routes": [route_out(r) for r in device.routes()],
-        "schema": device.schema_dict(),
     }
+
+
+def device_detail(device: Device) -> DeviceDetail:
+    return {**device_where(device), "schema": device.schema_dict()}
 
 
 def status_out(state: DeviceState) -> StatusOut:
