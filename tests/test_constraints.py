@@ -41,7 +41,7 @@ def _dev_closure() -> set[str]:
         name, extras = todo.pop()
         for text in metadata.requires(name) or []:
             req = Requirement(text)
-            env = default_environment()
+            env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
             if req.marker is not None and not any(
                 req.marker.evaluate({**env, "extra": extra}) for extra in (*extras, "")
             ):
