@@ -190,6 +190,11 @@ class SimDevice:
         for client in clients:
             client.end(reason)
 
+    def rekey(self, local_key: str | bytes) -> None:
+        """Take a new local key, as a device re-paired in the app does; connected clients are dropped."""
+        self._key = local_key.encode("latin-1") if isinstance(local_key, str) else local_key
+        self.disconnect("re-paired with a new local key")
+
     @property
     def connected(self) -> bool:
         return bool(self._clients)
@@ -339,6 +344,9 @@ class SimDevice:
                 continue
             if self.faults.silent:
                 continue
+            if self.faults.drop_requests and client.established and msg.cmd != Command.HEART_BEAT:
+                client.end("dropped a request unanswered (fault)")
+                return False
             if not await self._dispatch(client, msg):
                 return False
         return True
@@ -380,7 +388,10 @@ class SimDevice:
         if self.faults.garbage:
             client.writer.write(_GARBAGE)
         seq = self.numbering.next(request_seq)
-        client.writer.write(client.codec.encode(cmd, body, seq=seq, retcode=retcode, iv=self._iv()))
+        frame = client.codec.encode(cmd, body, seq=seq, retcode=retcode, iv=self._iv())
+        if self.faults.corrupt:
+            frame = _corrupted(frame)
+        client.writer.write(frame)
         self.stats.frames_sent += 1
 
     def _push(self, dps: dict[str, Any], *, cid: str | None = None) -> None:
@@ -494,6 +505,12 @@ def _intact_55aa(raw: bytes) -> bool:
     except ProtocolError:
         return False
     return True
+
+
+def _corrupted(frame: bytes) -> bytes:
+    """The frame with the last byte of its integrity check flipped (CRC32, HMAC-SHA256 or GCM tag: in
+    every format it is the field just before the 4-byte suffix), framing intact."""
+    return frame[:-5] + bytes([frame[-5] ^ 0x01]) + frame[-4:]
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

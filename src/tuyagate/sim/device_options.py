@@ -37,6 +37,8 @@ class Faults:
     refuse: bool = False  # close new connections at once
     garbage: bool = False  # send garbage bytes before every answer
     silent: bool = False  # read everything, answer nothing
+    drop_requests: bool = False  # close the connection when a request arrives, without answering it
+    corrupt: bool = False  # answer with well-formed frames whose CRC / HMAC / GCM tag is wrong
 
 
 @dataclass(slots=True)
