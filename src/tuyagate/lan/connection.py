@@ -86,6 +86,7 @@ class DeviceConnection:
         "_keep",
         "_keepalive",
         "_key",
+        "_key_proven",
         "_last_status",
         "_last_tx",
         "_link",
@@ -128,6 +129,7 @@ class DeviceConnection:
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
         self._key = key_bytes(local_key)
+        self._key_proven = False  # the device answered a request sealed with this key once
         self._spec: VersionSpec | None = version if isinstance(version, VersionSpec) or version is None else None
         if isinstance(version, str):
             self._spec = get_spec(version)
@@ -577,6 +579,7 @@ class DeviceConnection:
             self._pending = None
             if not link.trusted:  # the device read a request sealed with our key (3.1 sends some in plaintext)
                 link.trusted = pending.cmd not in link.codec.spec.plaintext_requests
+                self._key_proven = self._key_proven or link.trusted
             if not pending.future.done():
                 pending.future.set_result(msg)
             return
@@ -609,12 +612,14 @@ class DeviceConnection:
                 exc is None
                 and pending is not None
                 and not link.trusted
+                and not self._key_proven
                 and spec.local_key_encrypts
                 and spec.encrypts(pending.cmd)
             ):
                 # An orderly close while our first encrypted request waits, on a link where the device
-                # never answered one: it read the request and refused it. (A device that turns a
-                # second client away, or that restarts, resets the connection instead.)
+                # never answered one, with a key it never accepted: it read the request and refused it. (A
+                # device that turns a second client away, or that restarts, resets the connection instead;
+                # one that accepted this key before and drops us now just dropped us.)
                 error = LocalKeyError(
                     f"{self.name} closed the connection right after reading our first {Command(pending.cmd).name} "
                     f"without answering: the local key is most likely wrong (or the device does not speak protocol "
