@@ -271,6 +271,8 @@ def build_hub(
             timeout=opts.timeout,
             heartbeat_interval=opts.heartbeat_interval,
             device22_dps=[str(d) for d in dps] if isinstance(dps, list) else None,
+            # A re-paired device's new key reaches the vault (cloud sync, devices add): read it on reconnect.
+            key_source=lambda: vault.get(secret_name(rec.id)),
             # A battery device is awake for seconds: retry often so its wake-up is not missed.
             backoff=Backoff(0.2, maximum=1.0) if sleepy_policy(rec) is not None else None,
         )

@@ -84,3 +84,8 @@ class Pacer:
     def succeeded(self) -> None:
         self.backoff.reset()
         self.last_error = None
+
+    def clear(self) -> None:
+        """Forget every failure: the next attempt may start now (what failed has changed)."""
+        self.succeeded()
+        self.not_before = 0.0

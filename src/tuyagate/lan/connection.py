@@ -78,6 +78,10 @@ class DeviceConnection:
     for users), its :class:`~tuyagate.lan.keepalive.KeepAlive` through ``KeepAliveHost`` (public
     properties such as ``busy``, ``last_sent`` and ``wanted``) and the shared
     :class:`~tuyagate.lan.backoff.Pacer`, version detection through :meth:`probe`.
+
+    ``key_source`` (the hub passes the vault's entry) is asked for the local key again before each new
+    link: when a re-paired device's new key has been stored meanwhile, the connection takes it and
+    tries at once instead of backing off, so it recovers without a restart.
     """
 
     __slots__ = (
@@ -87,6 +91,7 @@ class DeviceConnection:
         "_keepalive",
         "_key",
         "_key_proven",
+        "_key_source",
         "_last_status",
         "_last_tx",
         "_link",
@@ -120,6 +125,7 @@ class DeviceConnection:
         keep_connected: bool = False,
         device22_dps: Iterable[str] | None = None,
         probe_notes: ProbeNotes | None = None,
+        key_source: Callable[[], str | bytes | None] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ConfigError("timeout must be positive")
@@ -129,6 +135,9 @@ class DeviceConnection:
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
         self._key = key_bytes(local_key)
+        # Where the key is kept (the vault): read again before each new link, since a re-paired device's new
+        # key may be stored there (``tuyagate cloud sync``, ``devices add``) while this connection runs.
+        self._key_source = key_source
         self._key_proven = False  # the device answered a request sealed with this key once
         self._spec: VersionSpec | None = version if isinstance(version, VersionSpec) or version is None else None
         if isinstance(version, str):
@@ -493,6 +502,8 @@ class DeviceConnection:
         link = self._link
         if link is not None and not link.lost:
             return link
+        if self._key_source is not None:
+            self._take_new_key()
         loop = asyncio.get_running_loop()
         pacer = self._pacer
         wait = pacer.wait(loop.time())
@@ -516,6 +527,20 @@ class DeviceConnection:
             raise
         pacer.succeeded()
         return link
+
+    def _take_new_key(self) -> None:
+        """Use the key at its source when it is not the one in use (the device was re-paired)."""
+        assert self._key_source is not None
+        try:
+            fresh = self._key_source()
+        except TuyaError as exc:  # an unreadable vault: keep the key we have
+            _LOGGER.warning("%s: cannot read the local key again: %s", self.name, exc)
+            return
+        if fresh and key_bytes(fresh) != self._key:
+            self._key = key_bytes(fresh)
+            self._key_proven = False
+            self._pacer.clear()  # the backoff was most likely for the old key: try the new one at once
+            _LOGGER.info("%s: the local key was replaced; connecting with the new one", self.name)
 
     async def _open(self, spec: VersionSpec, deadline: float) -> Link:
         loop = asyncio.get_running_loop()
