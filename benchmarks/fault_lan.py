@@ -88,8 +88,12 @@ async def refuses(rig: Rig, version: str) -> Measured:
 
 
 async def drops_mid_request(rig: Rig, version: str) -> Measured:
-    """The device reads the command, then closes the connection without answering."""
+    """The device reads the command, then closes the connection without answering.
+
+    On a new connection (the device dropped the old one first), so the command is the first request
+    sealed with the key on it: what a device that rejects a wrong key does looks the same on 3.1."""
     sim = rig.sim(version)
+    sim.disconnect()
     sim.faults.drop_requests = True
     fault = await _fault_command(rig, version)
     sim.faults.drop_requests = False

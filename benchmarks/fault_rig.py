@@ -231,6 +231,9 @@ class Rig:
         self._stack.push_async_callback(self.client.aclose)
         for device in self.hub.devices():  # every device has answered once: its connection is up
             await device.status(refresh=True, timeout=5.0)
+        for version in LAN_VERSIONS if self.with_lan else ():  # and taken a command, as in a home in use
+            plug = self.hub.device(self.plug(version))
+            await plug.set({"1": self.sim(version).dps["1"]}, timeout=5.0)
 
     async def stop(self) -> None:
         try:
