@@ -22,6 +22,7 @@ from tests.cloud.conftest import (
 )
 from tuyagate.cloud.codes import CLIENT_QUOTA
 from tuyagate.cloud.signing import SignScheme
+from tuyagate.deadline import Deadline
 from tuyagate.errors import CloudAuthError, CloudError, TuyaConnectionError, TuyaTimeoutError
 from tuyagate.sim.cloud_sample import sample_fleet
 from tuyagate.sim.cloud_server import RunningCloud
@@ -210,6 +211,19 @@ async def test_5xx_beyond_the_budget_is_a_clear_error(cloud: RunningCloud, make_
     assert "HTTP 502" in str(info.value)
     assert "retry later" in str(info.value)
     assert client.requests_sent - sent == 3
+
+
+async def test_5xx_until_the_deadline_is_the_5xx_not_a_timeout(cloud: RunningCloud, make_client: ClientFactory) -> None:
+    # Found by the fault matrix: the last retry started with no time left and the answer was a timeout.
+    # Back-offs of 0.325 s and 0.65 s: the second ends ~15 ms before the deadline.
+    client = make_client(cloud, retries=3, backoff=0.5, jitter=lambda: 0.3)
+    await client.token()
+    cloud.state.http_error_next(100, 503)
+    started = time.monotonic()
+    with pytest.raises(CloudError) as info:
+        await client.status(PLUG, deadline=Deadline.after(1.0))
+    assert time.monotonic() - started < 0.9  # no retry is started that cannot finish
+    assert (info.value.code, "HTTP 503" in str(info.value)) == (503, True)
 
 
 async def test_rate_limit_within_the_budget(cloud: RunningCloud, make_client: ClientFactory) -> None:

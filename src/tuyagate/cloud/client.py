@@ -50,6 +50,7 @@ COMMANDS_PATH = "/v1.0/iot-03/devices/{id}/commands"
 DEFAULT_COMMANDS_PER_CALL = 20
 STATUS_BATCH = 20  # "max 20 once call" (tuya-iot-py-sdk) for /v1.0/iot-03/devices/status
 MAX_PAGES = 1000
+_MIN_ATTEMPT = 0.05  # seconds a retry must have left after its back-off, at least
 
 
 def _redact_path(path: str) -> str:
@@ -219,8 +220,10 @@ class TuyaCloudClient:
     ) -> dict[str, Any]:
         """One signed call with retries; returns the parsed envelope (success or not).
 
-        Under a ``deadline`` each attempt may take only what is left of it, and a retry whose
-        back-off would end past it is not made: the last failure is raised instead.
+        Under a ``deadline`` each attempt may take only what is left of it, and a retry is made only
+        when its back-off leaves it at least as long as the last attempt took (and 50 ms): otherwise
+        the last failure is raised at once, so a failing cloud is reported as what it answered (HTTP
+        503, a busy code) instead of as a timeout of a retry that had no time left.
         """
         attempt = 0
         skew_fixed = False
@@ -247,6 +250,7 @@ class TuyaCloudClient:
                 headers["Content-Type"] = "application/json"
             failure: TuyaError
             self.requests_sent += 1
+            started = time.perf_counter()
             try:
                 if deadline is None:
                     response = await self._http.request(method, url, content=body or None, headers=headers)
@@ -289,7 +293,8 @@ class TuyaCloudClient:
                         return envelope
                     failure = codes.cloud_error(code, str(envelope.get("msg", "")))
             delay = self._delay(attempt)
-            if attempt >= self.retries or (deadline is not None and deadline.remaining() <= delay):
+            room = delay + max(time.perf_counter() - started, _MIN_ATTEMPT)
+            if attempt >= self.retries or (deadline is not None and deadline.remaining() <= room):
                 _LOG.info("%s %s failed after %d attempt(s): %s", method, shown, attempt + 1, failure)
                 raise failure
             _LOG.debug("%s %s: %s; retry %d in %.2f s", method, shown, failure, attempt + 1, delay)
