@@ -34,6 +34,7 @@ from tuyagate.errors import (
     DeviceBusyError,
     DeviceError,
     HandshakeTimeoutError,
+    IntegrityError,
     LocalKeyError,
     TuyaConnectionError,
     TuyaConnectionLost,
@@ -670,10 +671,20 @@ class DeviceConnection:
             self._pacer.failed(asyncio.get_running_loop().time(), error)
         self._detach(link, str(error), error=error)
 
-    def on_bad_frame(self, exc: TuyaError) -> None:
-        """A frame that could not be decoded was skipped."""
+    def on_bad_frame(self, exc: TuyaError, cmd: int | None = None) -> None:
+        """A frame that could not be decoded was skipped; when it was the answer of the request in flight
+        (its command, intact header, failed integrity check) that request fails now: no other answer comes.
+        """
         self.stats.bad_frames += 1
         _LOGGER.debug("%s: skipped a bad frame: %s", self.name, exc)
+        pending, link = self._pending, self._link
+        if cmd is None or pending is None or link is None or cmd != pending.cmd:
+            return
+        error = IntegrityError(
+            f"{self.name} answered {Command(cmd).name} with a frame that failed its integrity check (CRC, HMAC "
+            "or GCM tag): the answer was corrupted on the way or by the device's firmware"
+        )
+        self._detach(link, "a corrupted answer", error=error)
 
     def _detach(self, link: Link, reason: str, *, publish: bool = True, error: TuyaError | None = None) -> None:
         """Forget ``link``: fail the request in flight, stop heartbeats, maybe reconnect in the background."""

@@ -20,7 +20,7 @@ from typing import Protocol, cast
 from tuyagate.errors import HandshakeError, IntegrityError, LocalKeyError, ProtocolError, TuyaError
 from tuyagate.protocol.codec import Message, MessageCodec
 from tuyagate.protocol.commands import Command
-from tuyagate.protocol.frames import PREFIX_6699, check_55aa
+from tuyagate.protocol.frames import PREFIX_6699, check_55aa, frame_command
 from tuyagate.protocol.handshake import ClientHandshake
 from tuyagate.protocol.versions import Encryption
 
@@ -71,8 +71,9 @@ class LinkOwner(Protocol):
         """A frame proved the link useless: another protocol version, or another local key."""
         ...
 
-    def on_bad_frame(self, exc: TuyaError) -> None:
-        """An undecodable frame was skipped (the stream goes on)."""
+    def on_bad_frame(self, exc: TuyaError, cmd: int | None = None) -> None:
+        """An undecodable frame was skipped (the stream goes on); ``cmd`` is its header's command when
+        the frame was whole but failed its integrity check (CRC, HMAC, GCM tag)."""
         ...
 
 
@@ -109,7 +110,11 @@ class Link(asyncio.Protocol):
                 self._fail_handshake(type(exc)(f"{self.owner.name}: {exc}"))
                 continue
             except ProtocolError as exc:
-                if isinstance(exc, IntegrityError) and self._sealed_with_another_key(raw):
+                if isinstance(exc, IntegrityError):
+                    if self._sealed_with_another_key(raw):
+                        continue
+                    self._note_foreign(raw)
+                    self.owner.on_bad_frame(exc, frame_command(raw))
                     continue
                 self._note_foreign(raw)
                 self.owner.on_bad_frame(exc)

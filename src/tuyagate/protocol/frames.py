@@ -30,6 +30,7 @@ __all__ = [
     "decode_6699",
     "encode_55aa",
     "encode_6699",
+    "frame_command",
     "open_6699",
     "retcode_present",
 ]
@@ -88,6 +89,14 @@ def encode_6699(seq: int, cmd: int, plaintext: bytes, *, key: bytes, iv: bytes, 
     head = _HDR_6699.pack(PREFIX_6699, 0, seq & 0xFFFFFFFF, cmd, length)
     sealed = gcm_encrypt(key, iv, body, head[4:])
     return head + iv + sealed + SUFFIX_6699
+
+
+def frame_command(raw: bytes) -> int | None:
+    """The command number in the header of a whole frame (as :class:`FrameSplitter` yields them), read
+    without verifying anything: the header is plaintext in both framings. None when too short."""
+    if raw[:4] == PREFIX_6699:
+        return _U32.unpack_from(raw, 10)[0] if len(raw) >= 14 else None
+    return _U32.unpack_from(raw, 8)[0] if len(raw) >= 12 else None
 
 
 def check_55aa(raw: bytes, hmac_key: bytes | None = None) -> tuple[int, int, int]:
