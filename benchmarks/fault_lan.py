@@ -164,8 +164,7 @@ async def moves(rig: Rig, version: str) -> Measured:
 
 
 async def new_key(rig: Rig, version: str) -> Measured:
-    """The device was re-paired: it has a new local key; the fault clears when a cloud sync brings it."""
-    sim = rig.sim(version)
+    """The device was re-paired: it has a new local key; the fault clears when the new key reaches the vault."""
     rig.repair(version)
     fault = await _fault_command(rig, version, note="new key put in the vault")
     await rig.sync_keys()
@@ -176,7 +175,7 @@ async def another_client(rig: Rig, version: str) -> Measured:
     """The device serves one client; another one (the Smart Life app, tinytuya) took it first."""
     sim = rig.sim(version)
     # The other client replaces the gateway's connection, then the device turns everyone else away.
-    reader, writer = await asyncio.open_connection(sim.host, sim.port)
+    _, writer = await asyncio.open_connection(sim.host, sim.port)
     try:
         await _until(lambda: sim.clients == 1 and sim.stats.connections_accepted > 1)
         sim.second_client = "refuse"

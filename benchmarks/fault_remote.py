@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.fault_rig import CLOUD_PLUG, DEADLINE, TASMOTA_PLUG, Answer, Rig, recover
 from benchmarks.fault_types import Measured
+from tuyagate.sim.cloud_state import CloudState
 from tuyagate.sim.http_server import serve_app
 
 __all__ = [
@@ -62,7 +63,7 @@ async def _cloud_recovery(rig: Rig) -> float | None:
     return await recover(lambda: rig.read(CLOUD_PLUG), lambda a: _right_cloud(a, wanted), within=RECOVERY_WITHIN)
 
 
-def _cloud(rig: Rig):  # type: ignore[no-untyped-def]
+def _cloud(rig: Rig) -> CloudState:
     assert rig.cloud is not None
     return rig.cloud.state
 
@@ -179,6 +180,7 @@ async def broker_restart(rig: Rig, target: str) -> Measured:
     from publishing it; recovery runs from the broker's start until that command was applied."""
     from tests.mqtt.broker import MosquittoBroker
     from tests.mqtt.watch import Watcher
+
     from tuyagate.mqtt.bridge import MqttBridge
     from tuyagate.mqtt.config import parse_mqtt_url
 

@@ -179,7 +179,9 @@ class Rig:
         base = ipaddress.IPv4Address(self.first_ip)
         devices: list[ManifestDevice] = []
         if self.with_lan:
-            lan = SimFleet.generate(len(LAN_VERSIONS), versions=LAN_VERSIONS, first_ip=str(base), port=0, kinds=["plug"])
+            lan = SimFleet.generate(
+                len(LAN_VERSIONS), versions=LAN_VERSIONS, first_ip=str(base), port=0, kinds=["plug"]
+            )
             for dev in lan.devices:
                 dev.name = self.plug(dev.version)
             devices += lan.devices
@@ -216,14 +218,20 @@ class Rig:
         if self.with_tasmota:
             self.tasmota = await start_tasmota(TasmotaConfig(), host=str(ipaddress.IPv4Address(self.first_ip) + 9))
             self._stack.push_async_callback(self.tasmota.stop)
-            registry.add(DeviceRecord(id="tasmotafaults", name=TASMOTA_PLUG, backend="tasmota", settings={"url": self.tasmota.url}))
+            registry.add(
+                DeviceRecord(
+                    id="tasmotafaults", name=TASMOTA_PLUG, backend="tasmota", settings={"url": self.tasmota.url}
+                )
+            )
         options = HUB_OPTIONS
         if self.discovery_port is not None:
             options = replace(options, discovery_listen="127.0.0.1", discovery_ports=(self.discovery_port,))
         self.hub = build_hub(registry, self.vault, cloud=cloud_client, options=options)
         await self.hub.start()
         self._stack.push_async_callback(self.hub.close)
-        settings = GatewaySettings(data_dir=self.directory, request_timeout=DEADLINE, scan_listen="127.0.0.1", scan_probe="")
+        settings = GatewaySettings(
+            data_dir=self.directory, request_timeout=DEADLINE, scan_listen="127.0.0.1", scan_probe=""
+        )
         app = create_app(settings, self.hub, manage_manager=False)
         self.served = await serve_app(app, "127.0.0.1", 0)
         self._stack.push_async_callback(self.served.stop)

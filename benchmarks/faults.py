@@ -41,6 +41,9 @@ def _all(outcome: str) -> dict[str, str]:
     return dict.fromkeys(LAN_VERSIONS, outcome)
 
 
+CLOUD_ONLY = {"cloud": True, "lan": False}  # a cloud-only plug behind the cloud emulator
+FIRMWARE = {"tasmota": True, "lan": False}  # a reflashed plug (the Tasmota emulator)
+
 ROWS: list[Row] = [
     Row("refuses", "device refuses connections", _all(UNREACHABLE), lan.refuses, 3.0),
     Row("drops", "device drops the connection mid-request", _all(UNREACHABLE), lan.drops_mid_request, 3.0),
@@ -52,14 +55,14 @@ ROWS: list[Row] = [
     Row("new_key", "device re-paired: new local key", {**_all(KEY), "3.1": TIMEOUT}, lan.new_key, 3.0),
     Row("held", "device allows one client, another holds it", _all(UNREACHABLE), lan.another_client, 3.0),
     Row("flood", "device floods pushes (1,000/s)", _all(OK), lan.flood, 2.0),
-    Row("token", "cloud expires tokens early", {"cloud": OK}, remote.token_expired, 3.0, {"cloud": True, "lan": False}),
-    Row("ratelimit", "cloud rate-limits (28841005)", {"cloud": CLOUD_ERROR}, remote.rate_limited, 3.0, {"cloud": True, "lan": False}),
-    Row("cloud5xx", "cloud answers HTTP 503", {"cloud": CLOUD_ERROR}, remote.server_error, 3.0, {"cloud": True, "lan": False}),
-    Row("cloudblip", "cloud answers HTTP 503 once", {"cloud": OK}, remote.cloud_blip, 3.0, {"cloud": True, "lan": False}),
-    Row("cloudslow", "cloud answers after the deadline", {"cloud": TIMEOUT}, remote.cloud_slow, 3.0, {"cloud": True, "lan": False}),
-    Row("cloudgone", "cloud unreachable", {"cloud": CLOUD_ERROR}, remote.cloud_gone, 3.0, {"cloud": True, "lan": False}),
-    Row("html", "flashed device answers HTML", {"tasmota": DEVICE_ERROR}, remote.tasmota_html, 3.0, {"tasmota": True, "lan": False}),
-    Row("fwslow", "flashed device times out", {"tasmota": TIMEOUT}, remote.tasmota_slow, 3.0, {"tasmota": True, "lan": False}),
+    Row("token", "cloud expires tokens early", {"cloud": OK}, remote.token_expired, 3.0, CLOUD_ONLY),
+    Row("ratelimit", "cloud rate-limits (28841005)", {"cloud": CLOUD_ERROR}, remote.rate_limited, 3.0, CLOUD_ONLY),
+    Row("cloud5xx", "cloud answers HTTP 503", {"cloud": CLOUD_ERROR}, remote.server_error, 3.0, CLOUD_ONLY),
+    Row("cloudblip", "cloud answers HTTP 503 once", {"cloud": OK}, remote.cloud_blip, 3.0, CLOUD_ONLY),
+    Row("cloudslow", "cloud answers after the deadline", {"cloud": TIMEOUT}, remote.cloud_slow, 3.0, CLOUD_ONLY),
+    Row("cloudgone", "cloud unreachable", {"cloud": UNREACHABLE}, remote.cloud_gone, 3.0, CLOUD_ONLY),
+    Row("html", "flashed device answers HTML", {"tasmota": DEVICE_ERROR}, remote.tasmota_html, 3.0, FIRMWARE),
+    Row("fwslow", "flashed device times out", {"tasmota": TIMEOUT}, remote.tasmota_slow, 3.0, FIRMWARE),
     Row("broker", "MQTT broker restarts", {"mqtt": OK}, remote.broker_restart, 5.0),
 ]
 
@@ -111,7 +114,10 @@ async def _main(rows: list[Row]) -> list[Result]:
         got = await run_row(row)
         results += got
         bad = sum(bool(r.problems()) for r in got)
-        print(f"{row.key:10} {time.perf_counter() - started:5.1f} s  {'ok' if not bad else f'{bad} FAILED'}", file=sys.stderr)
+        print(
+            f"{row.key:10} {time.perf_counter() - started:5.1f} s  {'ok' if not bad else f'{bad} FAILED'}",
+            file=sys.stderr,
+        )
         for r in got:
             for problem in r.problems():
                 print(f"  FAIL {r.row.key} {r.target}: {problem}", file=sys.stderr)

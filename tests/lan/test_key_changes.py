@@ -30,7 +30,7 @@ async def test_a_new_key_at_the_source_is_used_on_reconnect(
     device.rekey(NEW_KEY)  # re-paired in the app: the old key no longer works
     with pytest.raises(TuyaError):
         await dev.set_dps({"1": True})
-    assert device.dps["1"] is False
+    assert device.dps == {"1": False, "2": 0}  # not applied
     stored["key"] = NEW_KEY  # `tuyagate cloud sync` stored the new key
     started = time.monotonic()
     await dev.set_dps({"1": True})  # no backoff for the old key's failure: at once
