@@ -37,7 +37,8 @@ class Row:
 
     ``expect`` maps each target (a protocol version, ``cloud``, ``tasmota``, ``mqtt``) to its outcome
     (``"200 ok"`` or ``"<status> <code>"``). ``run(rig, target)`` injects the fault on one target of a
-    started rig (built with ``rig_options``) and measures it; the targets of a row run concurrently.
+    started rig (built with ``rig_options``) and measures it; the targets of a row run concurrently
+    unless ``together`` is false.
     """
 
     key: str
@@ -46,6 +47,7 @@ class Row:
     run: Callable[[Rig, str], Awaitable[Measured]]
     recovery_bound: float
     rig_options: Mapping[str, Any] = field(default_factory=dict)
+    together: bool = True  # run the targets at once (False: one after another, for a row that loads the CPU)
 
     @property
     def targets(self) -> list[str]:
@@ -89,8 +91,10 @@ class Result:
         return found
 
 
-def _code(outcome: str) -> str:
+def _code(outcome: str, request: str) -> str:
     status, _, code = outcome.partition(" ")
+    if request.startswith("MQTT"):  # no HTTP status: the answer on the device's result topic
+        return "`ok`, applied" if code == "ok" else f"`{code}`"
     return f"{status} `{code}`" if code != "ok" else f"{status} correct answer"
 
 
@@ -104,8 +108,9 @@ def markdown_table(results: list[Result]) -> str:
         recovery = "none" if r.measured.recovery is None else f"{r.measured.recovery * 1000:,.0f} ms"
         fault = r.row.fault + (f" ({r.measured.note})" if r.measured.note else "")
         mark = "ok" if not r.problems() else "**FAIL**"
+        outcome = _code(r.outcome, r.measured.request)
         lines.append(
-            f"| {fault} | {r.target} | {r.measured.request} | {_code(r.outcome)} | {r.elapsed * 1000:,.0f} ms "
+            f"| {fault} | {r.target} | {r.measured.request} | {outcome} | {r.elapsed * 1000:,.0f} ms "
             f"| {recovery} | {r.row.recovery_bound:g} s | {mark} |"
         )
     return "\n".join(lines) + "\n"

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
@@ -112,7 +112,10 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         status = state.take_http_error()
         if status is not None:
             return PlainTextResponse("emulated server error", status_code=status)
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client gave up during the injected latency: nobody to answer
+            return Response(status_code=499)
         try:
             caller = authenticate(
                 state,
