@@ -20,6 +20,7 @@ from tuyagate.sim.device import SimDevice
 
 __all__ = [
     "another_client",
+    "another_client_silent",
     "bad_integrity",
     "drops_mid_request",
     "flood",
@@ -60,11 +61,12 @@ async def _read_recovery(rig: Rig, version: str) -> float | None:
 
 
 async def _fault_command(rig: Rig, version: str, sim: SimDevice | None = None, note: str = "") -> Measured:
-    """A command while the fault lasts; a 200 must have reached the device."""
+    """A command while the fault lasts: a 200 must have reached the device, an error must have left it alone."""
     sim = sim or rig.sim(version)
     wanted = not sim.dps["1"]
     answer = await rig.command(rig.plug(version), wanted)
-    return Measured(answer, None, "command", note, correct=answer.status != 200 or sim.dps["1"] is wanted)
+    applied = sim.dps["1"] is wanted
+    return Measured(answer, None, "command", note, correct=applied == (answer.status == 200))
 
 
 async def _command_recovery(rig: Rig, version: str, sim: SimDevice | None = None) -> float | None:
@@ -179,6 +181,21 @@ async def another_client(rig: Rig, version: str) -> Measured:
     try:
         await _until(lambda: sim.clients == 1 and sim.stats.connections_accepted > 1)
         sim.second_client = "refuse"
+        fault = await _fault_command(rig, version)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return replace(fault, recovery=await _command_recovery(rig, version))
+
+
+async def another_client_silent(rig: Rig, version: str) -> Measured:
+    """As above, but the device accepts the gateway's connection and never answers on it (as some do)."""
+    sim = rig.sim(version)
+    _, writer = await asyncio.open_connection(sim.host, sim.port)
+    try:
+        await _until(lambda: sim.clients == 1 and sim.stats.connections_accepted > 1)
+        sim.second_client = "ignore"
         fault = await _fault_command(rig, version)
     finally:
         writer.close()

@@ -28,7 +28,8 @@ class Measured:
     recovery: float | None  # None: no right answer within the row's wait
     request: str  # "read", "command", "MQTT command", ...
     note: str = ""
-    correct: bool = True  # a 200 answer carried the device's real values (or the command reached it)
+    # A 200 carried the device's real values (a command: reached it); an error left the device as it was.
+    correct: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,10 @@ class Result:
         found: list[str] = []
         if self.outcome != wanted:
             found.append(f"answered {self.outcome}, expected {wanted}: {self.measured.answer.body}")
-        if self.measured.answer.status == 200 and not self.measured.correct:
+        if not self.measured.correct and self.measured.answer.status == 200:
             found.append(f"answered 200 with values the device does not have: {self.measured.answer.body}")
+        elif not self.measured.correct:
+            found.append("answered an error, yet the device applied the command")
         if self.elapsed > self.deadline + SLACK:
             found.append(f"answered after {self.elapsed:.3f} s, past the {self.deadline:g} s deadline")
         if wanted.endswith(" timeout") and self.elapsed < self.deadline - SLACK:

@@ -53,6 +53,13 @@ ROWS: list[Row] = [
     Row("moves", "device changes address", _all(UNREACHABLE), lan.moves, 5.0, {"discovery": True}),
     Row("new_key", "device re-paired: new local key", {**_all(KEY), "3.1": TIMEOUT}, lan.new_key, 3.0),
     Row("held", "device allows one client, another holds it", _all(UNREACHABLE), lan.another_client, 3.0),
+    Row(
+        "held_mute",
+        "device allows one client, another holds it, ours is ignored",
+        _all(TIMEOUT),
+        lan.another_client_silent,
+        3.0,
+    ),
     Row("flood", "device floods pushes (1,000/s)", _all(OK), lan.flood, 3.0, together=False),
     Row("token", "cloud expires tokens early", {"cloud": OK}, remote.token_expired, 3.0, CLOUD_ONLY),
     Row("ratelimit", "cloud rate-limits (28841005)", {"cloud": CLOUD_ERROR}, remote.rate_limited, 3.0, CLOUD_ONLY),
