@@ -39,7 +39,7 @@ from tuyagate.gateway.endpoints import install_openapi
 from tuyagate.gateway.errors import install_error_handlers
 from tuyagate.gateway.events_api import EventStreams
 from tuyagate.gateway.guard import Guard
-from tuyagate.gateway.limits import BodyLimitMiddleware
+from tuyagate.gateway.limits import BodyLimitMiddleware, RateLimitMiddleware
 from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
 from tuyagate.gateway.recorder import RecentEvents, Recorder
 from tuyagate.gateway.settings import GatewaySettings
@@ -168,8 +168,15 @@ def create_app(
     ):
         _mount(app, router)
     app.router.routes.extend(web_ui.routes())
-    # Added last = outermost: the body limit applies before anything reads the body.
+    # Added last = outermost: a client over its rate costs nothing more; the body limit applies before
+    # anything reads the body.
     app.add_middleware(BrowserGuardMiddleware, guard=state.guard)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        rate=settings.rate_limit,
+        burst=settings.rate_limit_burst,
+        loopback=settings.rate_limit_loopback,
+    )
     return app

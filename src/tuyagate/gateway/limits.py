@@ -1,4 +1,4 @@
-"""Request body size limit, enforced before the body is buffered.
+"""Request body size limit, enforced before the body is buffered; and a request rate limit per client.
 
 A declared ``Content-Length`` above the limit is refused at once with 413; a chunked body is counted
 as it arrives and refused as soon as it passes the limit, so no client can make the gateway buffer
@@ -7,12 +7,18 @@ an unbounded body.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
+import time
+from collections import OrderedDict
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware"]
+from tuyagate.gateway.settings import is_loopback
+
+__all__ = ["BodyLimitMiddleware", "RateLimitMiddleware"]
 
 
 class BodyLimitMiddleware:
@@ -58,3 +64,68 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_loopback_client(host: str) -> bool:
+    return is_loopback(host)
+
+
+class RateLimitMiddleware:
+    """A token bucket per client IP: ``rate`` requests a second on average, bursts up to ``burst``.
+
+    One client flooding the API must not starve the others, nor the devices behind it. Requests over
+    the limit get 429 ``rate_limited`` with ``Retry-After`` and cost nothing further. Clients on
+    loopback are processes of this machine, already trusted as much as the gateway's own user; they
+    are exempt unless ``loopback`` is set. At most ``max_clients`` buckets are kept (least recently
+    seen dropped first), so a scan from many addresses cannot grow memory without bound.
+    """
+
+    def __init__(
+        self, app: ASGIApp, rate: float, burst: int, *, loopback: bool = False, max_clients: int = 10_000
+    ) -> None:
+        self.app = app
+        self.rate = rate
+        self.burst = float(burst)
+        self.loopback = loopback
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # ip -> (tokens, last refill)
+
+    def _take(self, client: str, now: float) -> float:
+        """0 when the request may go on, else the seconds until a token is there."""
+        tokens, last = self._buckets.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
+        self._buckets[client] = (tokens, now)
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
+        return wait
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] != "http" or self.rate <= 0 or client is None:
+            await self.app(scope, receive, send)
+            return
+        host = client[0]
+        if not self.loopback and _is_loopback_client(host):
+            await self.app(scope, receive, send)
+            return
+        wait = self._take(host, time.monotonic())
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = str(max(1, math.ceil(wait)))
+        body = json.dumps(
+            {"error": {"code": "rate_limited", "message": f"too many requests from {host}; retry in {retry} s"}}
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", retry.encode()),
+        ]
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,8 @@
 """Run the gateway app on uvicorn inside the caller's event loop: ``await serve_app(app, host, port)``.
 
 The helper binds the socket itself (so port 0 works and the real port is known before the first
-request), refuses to listen beyond loopback without an API token, ends the SSE streams first on
+request), refuses to listen beyond loopback without an API token, bounds the request head in time and
+size (:mod:`tuyagate.gateway.http_limits`), ends the SSE streams first on
 shutdown (otherwise the server would wait for them until its grace period ran out), and returns a
 handle with the URL, ``stop()`` and ``wait()``. It installs no signal handlers: stopping on Ctrl-C or
 SIGTERM is the caller's decision (``tuyagate serve`` waits for its own stop signal, then calls
@@ -22,6 +23,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tuyagate.errors import ConfigError, TuyaConnectionError
+from tuyagate.gateway.http_limits import HeadLimits, protocol_with
 from tuyagate.gateway.settings import is_loopback
 from tuyagate.gateway.state import GatewayState
 
@@ -143,6 +145,15 @@ async def serve_app(
         "proxy_headers": False,
         "ssl_certfile": certfile,
         "ssl_keyfile": keyfile,
+        # The request head's deadline and sizes (slow-loris, endless headers), which uvicorn lacks.
+        "http": protocol_with(
+            HeadLimits(
+                header_timeout=settings.header_timeout,
+                max_url_bytes=settings.max_url_bytes,
+                max_header_bytes=settings.max_header_bytes,
+                max_headers=settings.max_headers,
+            )
+        ),
     }
     options.update(uvicorn_options)
     server = _GatewayServer(uvicorn.Config(app, **options), state)

@@ -57,6 +57,17 @@ class GatewaySettings:
     sse_max_clients: int = 256
     auth_max_failures: int = 10  # failed authentications per client IP and window before 429
     auth_failure_window: float = 60.0
+    # Requests per second per client IP (token bucket; 0 turns it off), and the burst allowed. Clients
+    # on loopback are exempt unless rate_limit_loopback is set.
+    rate_limit: float = 50.0
+    rate_limit_burst: int = 200
+    rate_limit_loopback: bool = False
+    # The request head (request line and headers): its deadline (slow clients are cut off with 408),
+    # and sizes beyond which it is refused (414 for the URL with its query, 431 for the headers).
+    header_timeout: float = 10.0
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
     # Tuya-cloud-compatible API: the credentials local clients use instead of the real cloud's.
     cloud_client_id: str = ""
     cloud_client_secret: str = field(default="", repr=False)
@@ -85,6 +96,14 @@ class GatewaySettings:
             raise ConfigError("gateway history_days must be >= 0, history_resolution and history_max_points positive")
         if self.max_body_bytes < 1024:
             raise ConfigError("gateway max_body_bytes must be at least 1024")
+        if self.rate_limit < 0 or self.rate_limit_burst < 1:
+            raise ConfigError("gateway rate_limit must be >= 0 (0: off) and rate_limit_burst at least 1")
+        if self.header_timeout <= 0:
+            raise ConfigError("gateway header_timeout must be positive")
+        if self.max_url_bytes < 256 or self.max_header_bytes < 1024 or self.max_headers < 8:
+            raise ConfigError(
+                "gateway max_url_bytes must be at least 256, max_header_bytes at least 1024, max_headers at least 8"
+            )
         if self.auth == "off" and not is_loopback(self.host):
             raise ConfigError(
                 f"auth = 'off' is only allowed on a loopback address, not {self.host}; "
