@@ -116,7 +116,7 @@ class AppToken:
     def from_json(cls, text: str) -> AppToken:
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ProtocolError("the stored app token is not JSON") from exc
         if not isinstance(data, Mapping):
             raise ProtocolError("the stored app token is not an object")

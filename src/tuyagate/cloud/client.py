@@ -32,7 +32,15 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from tuyagate.cloud import codes
-from tuyagate.cloud.models import CloudDevice, DeviceLog, DpMapping, Specification, StatusItem, SubDevice
+from tuyagate.cloud.models import (
+    CloudDevice,
+    DeviceLog,
+    DpMapping,
+    Specification,
+    StatusItem,
+    SubDevice,
+    object_items,
+)
 from tuyagate.cloud.ratelimit import RateLimiter
 from tuyagate.cloud.regions import resolve_base_url
 from tuyagate.cloud.signing import QueryLike, SignScheme, is_token_path, sign_headers, split_path
@@ -304,7 +312,7 @@ class TuyaCloudClient:
     def _parse(self, response: httpx.Response, method: str, shown: str) -> dict[str, Any]:
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             data = None
         if isinstance(data, dict):
             _LOG.debug("%s %s -> success=%s code=%s", method, shown, data.get("success"), data.get("code"))
@@ -423,7 +431,7 @@ class TuyaCloudClient:
             result = await self.request("GET", path, query=query)
             if not isinstance(result, Mapping):
                 raise ProtocolError(f"the answer to GET {path} is not an object")
-            found.extend(d for d in result.get(items_key) or () if isinstance(d, Mapping))
+            found.extend(object_items(result.get(items_key)))
             key = result.get("last_row_key")
             if not result.get("has_more") or not key or str(key) in seen_keys:
                 break
@@ -461,7 +469,7 @@ class TuyaCloudClient:
     async def status(self, device_id: str, *, deadline: Deadline | None = None) -> list[StatusItem]:
         """The device's reported values, by code."""
         result = await self.get(f"/v1.0/iot-03/devices/{device_id}/status", deadline=deadline)
-        return [StatusItem.from_api(i) for i in result or () if isinstance(i, Mapping)]
+        return [StatusItem.from_api(i) for i in object_items(result)]
 
     async def statuses(
         self, device_ids: Sequence[str], *, deadline: Deadline | None = None
@@ -471,9 +479,8 @@ class TuyaCloudClient:
         for start in range(0, len(device_ids), STATUS_BATCH):
             chunk = device_ids[start : start + STATUS_BATCH]
             result = await self.get("/v1.0/iot-03/devices/status", deadline=deadline, device_ids=",".join(chunk))
-            for entry in result or ():
-                if isinstance(entry, Mapping):
-                    out[str(entry.get("id"))] = [StatusItem.from_api(i) for i in entry.get("status") or ()]
+            for entry in object_items(result):
+                out[str(entry.get("id"))] = [StatusItem.from_api(i) for i in object_items(entry.get("status"))]
         return out
 
     async def send_commands(
@@ -542,7 +549,7 @@ class TuyaCloudClient:
             result = await self.request("GET", f"/v1.0/devices/{device_id}/logs", query=query)
             if not isinstance(result, Mapping):
                 break
-            events.extend(DeviceLog.from_api(e) for e in result.get("logs") or () if isinstance(e, Mapping))
+            events.extend(DeviceLog.from_api(e) for e in object_items(result.get("logs")))
             key = result.get("next_row_key")
             if not result.get("has_next") or not key or key == query.get("start_row_key"):
                 break
@@ -552,4 +559,4 @@ class TuyaCloudClient:
     async def sub_devices(self, gateway_id: str) -> list[SubDevice]:
         """The devices behind a gateway."""
         result = await self.get(f"/v1.0/iot-03/devices/{gateway_id}/sub-devices")
-        return [SubDevice.from_api(d) for d in result or () if isinstance(d, Mapping)]
+        return [SubDevice.from_api(d) for d in object_items(result)]

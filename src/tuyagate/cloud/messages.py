@@ -128,7 +128,7 @@ def decrypt_data(data: str, secret: str) -> bytes:
 def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise BadMessage(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise BadMessage(f"{what} is not a JSON object")
@@ -139,7 +139,7 @@ def message_id_of(frame: str | bytes) -> str | None:
     """The frame's ``messageId`` (what an ack names), or None when even that cannot be read."""
     try:
         outer = json.loads(frame)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     mid = outer.get("messageId") if isinstance(outer, dict) else None
     return mid if isinstance(mid, str) and mid else None

@@ -21,6 +21,7 @@ __all__ = [
     "Specification",
     "StatusItem",
     "SubDevice",
+    "object_items",
 ]
 
 
@@ -31,8 +32,13 @@ GATEWAY_CATEGORIES = frozenset({"wg", "wg2", "wfcon", "wgsxj", "bywg"})
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return default
+
+
+def object_items(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """The objects of a list the cloud should have sent; anything else (a number, a string) is no items."""
+    return tuple(i for i in value if isinstance(i, Mapping)) if isinstance(value, list | tuple) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,7 @@ class StatusItem:
 
 
 def _status(items: Any) -> tuple[StatusItem, ...]:
-    return tuple(StatusItem.from_api(i) for i in items or () if isinstance(i, Mapping))
+    return tuple(StatusItem.from_api(i) for i in object_items(items))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +134,7 @@ class FunctionSpec:
         if isinstance(raw, str):
             try:
                 values = json.loads(raw) if raw.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):
                 values = {}
             raw_text = raw
         else:
@@ -146,7 +152,7 @@ class FunctionSpec:
 
 
 def _specs(items: Any) -> tuple[FunctionSpec, ...]:
-    return tuple(FunctionSpec.from_api(i) for i in items or () if isinstance(i, Mapping))
+    return tuple(FunctionSpec.from_api(i) for i in object_items(items))
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ def parse_json(body: bytes | str, where: str) -> Any:
     """Decode a JSON answer; anything else is a ProtocolError naming ``where`` and quoting the body."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise ProtocolError(f"{where} answered with something that is not JSON: {excerpt(body)!r}") from exc
 
 

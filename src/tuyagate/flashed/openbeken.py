@@ -42,7 +42,7 @@ class OpenBekenClient(TasmotaClient):
             raise ProtocolError(f"{self.where} answered /api/channels with HTTP {response.status_code}")
         try:
             return {int(k): int(v) for k, v in doc.items()}
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: 1e999 reads as infinity
             raise ProtocolError(f"{self.where} sent channels that are not numbers") from exc
 
     async def set_channel(self, channel: int, value: int, *, timeout: float | None = None) -> int:

@@ -59,7 +59,10 @@ class CloudCommandsIn(BaseModel):
     @field_validator("commands", mode="before")
     @classmethod
     def _decoded(cls, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
+        try:
+            return json.loads(value) if isinstance(value, str) else value
+        except RecursionError:  # pydantic reports a ValueError as a validation error; this it would not catch
+            raise ValueError("commands are nested too deep") from None
 
 
 router = Endpoints(tags=("tuya-cloud-compatible",))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import colorsys
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -51,16 +52,30 @@ class IntSpec:
         return min(1.0, max(0.0, (float(value) - self.min) / (self.max - self.min)))
 
 
+def _number(values: dict[str, Any], key: str, default: float) -> float:
+    try:
+        number = float(values.get(key, default))
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
 def _int_spec(entry: dict[str, Any]) -> IntSpec:
+    """An Integer DP's range; a range the schema states in no usable form is the default 0..1000."""
     values = entry.get("values") or {}
     if isinstance(values, str):
-        values = json.loads(values or "{}")
-    scale = 10 ** int(values.get("scale", 0) or 0)
+        try:
+            values = json.loads(values or "{}")
+        except (ValueError, RecursionError):
+            values = {}
+    if not isinstance(values, dict):
+        values = {}
+    scale = 10 ** int(min(9.0, max(0.0, _number(values, "scale", 0))))
     return IntSpec(
         code=str(entry["code"]),
-        min=float(values.get("min", 0)) / scale,
-        max=float(values.get("max", 1000)) / scale,
-        step=float(values.get("step", 1) or 1) / scale,
+        min=_number(values, "min", 0) / scale,
+        max=_number(values, "max", 1000) / scale,
+        step=(_number(values, "step", 1) or 1) / scale,
     )
 
 
@@ -126,15 +141,23 @@ def _on_off(arg: str, current: bool) -> bool | None:
 
 
 def _hsv(model: LightModel, values: dict[str, Any]) -> tuple[float, float, float]:
-    """The colour as (h 0..360, s 0..1, v 0..1) from either colour_data format."""
+    """The colour as (h 0..360, s 0..1, v 0..1) from either colour_data format; white when the device
+    reports it in neither (a report is outside input: it may hold anything)."""
     raw = values.get(model.colour) if model.colour else None
-    if isinstance(raw, str) and raw.startswith("{"):
-        raw = json.loads(raw)
-    if isinstance(raw, dict):
-        return float(raw.get("h", 0)), float(raw.get("s", 0)) / 1000, float(raw.get("v", 0)) / 1000
-    if isinstance(raw, str) and len(raw) == 12 and all(ch in "0123456789abcdefABCDEF" for ch in raw):
-        return float(int(raw[0:4], 16)), int(raw[4:8], 16) / 255, int(raw[8:12], 16) / 255
-    return 0.0, 0.0, 1.0
+    try:
+        if isinstance(raw, str) and raw.startswith("{"):
+            raw = json.loads(raw)
+        if isinstance(raw, dict):
+            h, s, v = float(raw.get("h", 0)), float(raw.get("s", 0)) / 1000, float(raw.get("v", 0)) / 1000
+        elif isinstance(raw, str) and len(raw) == 12 and all(ch in "0123456789abcdefABCDEF" for ch in raw):
+            h, s, v = float(int(raw[0:4], 16)), int(raw[4:8], 16) / 255, int(raw[8:12], 16) / 255
+        else:
+            return 0.0, 0.0, 1.0
+    except (TypeError, ValueError, RecursionError):
+        return 0.0, 0.0, 1.0
+    if not all(math.isfinite(x) for x in (h, s, v)):
+        return 0.0, 0.0, 1.0
+    return h % 361, min(1.0, max(0.0, s)), min(1.0, max(0.0, v))
 
 
 def _colour_value(model: LightModel, values: dict[str, Any], h: float, s: float, v: float) -> Any:
@@ -191,7 +214,7 @@ def plan(model: LightModel, cmd: TasmotaCommand, values: dict[str, Any]) -> Plan
         light = _light_changes(model, name, arg, values)
         return Plan(light, "light") if light is not None else Plan({}, "unknown")
     if name == "status":
-        kind = int(arg) if arg.isdigit() else None
+        kind = int(arg) if arg.isascii() and arg.isdigit() and len(arg) <= 3 else None  # "Status ²" is no number
         return Plan({}, "status", status_kind=kind)
     if name == "state":
         return Plan({}, "state")

@@ -65,7 +65,7 @@ def parse_command(payload: bytes) -> tuple[dict[str, Any], str | None]:
         raise CommandError("payload_too_large", f"a command must be at most {MAX_PAYLOAD} bytes")
     try:
         body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise CommandError("bad_request", 'a command must be a JSON object, e.g. {"switch_1": true}') from None
     if not isinstance(body, dict) or not body:
         raise CommandError("invalid_request", 'a command must be a non-empty JSON object, e.g. {"switch_1": true}')

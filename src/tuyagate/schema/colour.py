@@ -48,7 +48,7 @@ def decode_colour(raw: Any) -> dict[str, int] | None:
     if text.startswith("{"):
         try:
             return decode_colour(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     try:
         if len(text) == 12:

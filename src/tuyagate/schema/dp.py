@@ -69,7 +69,7 @@ class DpDef:
         if isinstance(values, str):
             try:
                 values = json.loads(values) if values.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):
                 values = {}
         if not isinstance(values, dict):
             values = {}
@@ -212,7 +212,7 @@ class DpDef:
             text = self._json_text(value)
             try:
                 return json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return text
         return self._to_common(value)
 
@@ -392,7 +392,7 @@ class DpDef:
             if isinstance(raw, str):
                 try:
                     parsed = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):
                     return raw
                 return parsed if isinstance(parsed, (dict, list)) else raw
         return raw
