@@ -12,6 +12,9 @@ import os
 import pytest
 from hypothesis import settings
 
+# The suite-wide secret scan (no key, secret, password or token in any log, answer or output).
+pytest_plugins = ["tests.secret_scan"]
+
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -43,6 +43,7 @@ def test_throttle_window() -> None:
     assert throttle.retry_after("a", now=10.5) == 0.0
 
 
+@pytest.mark.shows_secret("tokens create prints the new token once, by design")
 def test_token_cli_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert token_main(["create", "--name", "ha", "--scope", "read", "--data-dir", str(tmp_path), "--json"]) == 0
     created = json.loads(capsys.readouterr().out)
