@@ -39,7 +39,7 @@ from tuyagate.gateway.endpoints import install_openapi
 from tuyagate.gateway.errors import install_error_handlers
 from tuyagate.gateway.events_api import EventStreams
 from tuyagate.gateway.guard import Guard
-from tuyagate.gateway.limits import BodyLimitMiddleware, RateLimitMiddleware
+from tuyagate.gateway.limits import RequestLimitsMiddleware
 from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
 from tuyagate.gateway.recorder import RecentEvents, Recorder
 from tuyagate.gateway.settings import GatewaySettings
@@ -172,11 +172,11 @@ def create_app(
     # anything reads the body.
     app.add_middleware(BrowserGuardMiddleware, guard=state.guard)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        RateLimitMiddleware,
+        RequestLimitsMiddleware,
+        max_bytes=settings.max_body_bytes,
         rate=settings.rate_limit,
         burst=settings.rate_limit_burst,
-        loopback=settings.rate_limit_loopback,
+        rate_loopback=settings.rate_limit_loopback,
     )
     return app
