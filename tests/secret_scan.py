@@ -8,7 +8,8 @@ Loaded by tests/conftest.py. While the suite runs it
   firmware passwords (``HttpTransport``), everything put in a vault (``Vault.put``), API tokens
   (``create_token``) and the cloud-compatible API's access tokens (``CloudTokens.issue``), and the
   emulated cloud's access tokens (``TokenStore.issue``);
-- collects every log record of ``tuyagate.*`` (at DEBUG: this plugin sets that logger's level) and
+- collects every log record of ``tuyagate.*`` (at DEBUG: this plugin sets that logger's level, except
+  in tests marked ``default_logging``, which count calls per operation) and
   every WARNING+ record of other libraries, with exception texts; every answer body the gateway sends
   (its ASGI stack, whichever client asked: httpx, tinytuya's SDK peers, raw sockets, browsers); and
   each test's captured stdout and stderr, including what tests read with ``capsys``.
@@ -16,7 +17,8 @@ Loaded by tests/conftest.py. While the suite runs it
 At the end of the session it searches everything collected for every secret learnt and prints
 ``secret scan: N secrets (by kind), M log records, K answers, J outputs: found 0``. Any secret found
 fails the session, naming the test that produced the text and what kind of secret it was (never the
-secret itself). Secrets shorter than 8 characters are not searched (they would match by chance). Two
+secret itself). Secrets shorter than 8 characters, and placeholder test values ("g" * 32,
+"0123456789abcdef"), are not searched: they match innocent text by chance. Two
 texts carry a secret by design and are left out: the answer that issues an access token (that token
 only), and a test's own HTTP client logging a request it sends to a gateway (a Tasmota client passes
 its API token as ``?password=``).
@@ -41,6 +43,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 MIN_SECRET = 8
+# Test values made of a handful of characters ("g" * 32) or of the alphabet in order ("0123456789abcdef")
+# turn up in innocent text (a device id "bf0123456789abcdef01", a hex table in Swagger UI's script):
+# they are counted as placeholders, not searched.
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz" * 3
 MAX_BODY = 256 * 1024  # bytes of one answer kept (an event stream can go on for long)
 # Tokens issued while the gateway serves a request: that request's answer is how they are handed out.
 _ISSUED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("issued", default=None)
@@ -56,6 +62,7 @@ class SecretScan:
     current: str = "(session)"
     exempt_output: set[str] = field(default_factory=set)
     gateways: set[str] = field(default_factory=set)  # host:port of every gateway the tests started
+    placeholders: set[str] = field(default_factory=set)
 
     def secret(self, value: Any, kind: str) -> None:
         if isinstance(value, bytes):
@@ -63,8 +70,12 @@ class SecretScan:
                 value = value.decode()
             except UnicodeDecodeError:
                 return
-        if isinstance(value, str) and len(value) >= MIN_SECRET and value not in self.secrets:
-            self.secrets[value] = kind
+        if not isinstance(value, str) or len(value) < MIN_SECRET or value in self.secrets:
+            return
+        if len(set(value)) < 5 or value.lower() in _ALPHABET:
+            self.placeholders.add(value)
+            return
+        self.secrets[value] = kind
 
     def text(self, channel: str, value: str | bytes) -> None:
         if isinstance(value, bytes):
@@ -95,7 +106,8 @@ class SecretScan:
         by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
         c = self.counts
         return (
-            f"secret scan: {len(self.secrets)} secrets ({by_kind}); scanned {c['log']} log records, "
+            f"secret scan: {len(self.secrets)} secrets ({by_kind}; {len(self.placeholders)} placeholder "
+            f"test values not searched); scanned {c['log']} log records, "
             f"{c['answer']} gateway answers, {c['output']} captured outputs ({len(self.texts)} distinct texts)"
         )
 
@@ -278,6 +290,7 @@ if logging.getLogger("tuyagate").level == logging.NOTSET:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "shows_secret(why): the test prints a secret on purpose (not scanned)")
+    config.addinivalue_line("markers", "default_logging: run without the scan's DEBUG level on tuyagate.*")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -285,9 +298,14 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     SCAN.current = item.nodeid
     if item.get_closest_marker("shows_secret") is not None:
         SCAN.exempt_output.add(item.nodeid)
+    logger = logging.getLogger("tuyagate")
+    level = logger.level
+    if item.get_closest_marker("default_logging") is not None:
+        logger.setLevel(logging.NOTSET)  # the level a user's program has: what perf_counts counts against
     try:
         return (yield)
     finally:
+        logger.setLevel(level)
         SCAN.current = "(between tests)"
 
 

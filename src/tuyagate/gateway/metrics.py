@@ -182,5 +182,7 @@ class MetricsMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - start
             self.metrics.observe_request(scope["method"], template, status, elapsed)
-            # The access log: path only, never the query string (Tasmota clients put passwords there).
-            log.debug("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed * 1000)
+            # The access log: path only, never the query string (Tasmota clients put passwords there),
+            # and the route's template where the path itself carries a secret (a refresh token).
+            path = template if "{refresh_token}" in template else scope["path"]
+            log.debug("%s %s %d %.1f ms", scope["method"], path, status, elapsed * 1000)
