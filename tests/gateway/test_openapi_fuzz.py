@@ -144,12 +144,17 @@ def _assert_never_fuzzed(gw: Gateway, called: set[str]) -> None:
     assert settings.scan_probe == "", settings.scan_probe
 
 
-async def _run(fuzz: Callable[[], tuple[list[str], dict[int, int], set[str]]]) -> Any:
-    return await asyncio.wait_for(asyncio.to_thread(fuzz), timeout=80)
+async def _run(fuzz: Callable[[], tuple[list[str], dict[int, int], set[str]]], what: str) -> Any:
+    problems, seen, called = result = await asyncio.wait_for(asyncio.to_thread(fuzz), timeout=80)
+    statuses = {k: v for k, v in sorted(seen.items()) if k}
+    # The figures of RELIABILITY.md ("Bad input"): pytest -s tests/gateway/test_openapi_fuzz.py
+    print(f"schemathesis {what}: {len(called)} operations, {sum(statuses.values())} requests, {statuses}, "
+          f"{seen.get(0, 0)} signed cloud calls succeeded, problems: {len(problems)}")  # fmt: skip
+    return result
 
 
 async def test_no_generated_request_gives_a_server_error(gateway: Gateway) -> None:
-    problems, seen, called = await _run(lambda: _fuzz(gateway.url))
+    problems, seen, called = await _run(lambda: _fuzz(gateway.url), "open loopback gateway")
     assert len({c.split(" ", 1)[1] for c in called}) >= 25, called
     assert seen.get(200, 0) > 100, seen
     assert seen.get(422, 0) > 5, seen
@@ -162,11 +167,13 @@ async def test_with_and_without_credentials_on_a_protected_gateway(
 ) -> None:
     _, token = create_token(JsonTokenStore(tmp_path / "api-tokens.json"), "fuzz", "control")
     gw = await start_gateway(auth_max_failures=100_000)
-    problems, seen, called = await _run(lambda: _fuzz(gw.url, protected=True, examples=5))
+    problems, seen, called = await _run(lambda: _fuzz(gw.url, protected=True, examples=5), "tokens required, none sent")
     assert seen.get(401, 0) > 50, seen
     assert seen.get(0, 0) == 0, seen
     assert problems == []
-    problems, seen, called = await _run(lambda: _fuzz(gw.url, token=token, protected=True, examples=12))
+    problems, seen, called = await _run(
+        lambda: _fuzz(gw.url, token=token, protected=True, examples=12), "control token and signed cloud calls"
+    )
     assert seen.get(200, 0) > 100, seen
     assert seen.get(0, 0) > 20, seen
     assert seen.get(401, 0) < seen.get(200, 0), seen  # signed cloud calls and the token got through

@@ -159,6 +159,7 @@ async def test_every_route_enforces_its_token_scope(
         else:
             assert r.status_code not in (401, 403, 429), (where, r.status_code)
         checked[scope] += 1
+    print(f"security: token scopes enforced on {checked['read']} read and {checked['control']} control routes + SSE")
     assert checked["read"] >= 9, checked
     assert checked["control"] >= 3, checked
 
@@ -267,6 +268,9 @@ async def test_a_client_sending_one_byte_a_second_is_cut_off(start_gateway: Gate
         writer.close()
     assert status_of(answer) == 408, answer
     assert b"request_timeout" in answer + rest
+    print(
+        f"security: a client sending a byte a second was cut off after {closed_after:.2f} s (header_timeout {timeout})"
+    )
     assert timeout - 0.1 <= closed_after <= timeout + 1.5, closed_after
     # The server serves others all the while, and afterwards.
     assert (await gw.client.get("/healthz")).status_code == 200
@@ -387,6 +391,9 @@ async def test_no_request_chooses_where_the_gateway_connects(gateway: Gateway, h
     finally:
         server.close()
         await server.wait_closed()
+    print(
+        f"security: {calls} requests naming a canary address in every parameter and header; connections: {connections}"
+    )
     assert calls > 50
     assert connections == 0
 
