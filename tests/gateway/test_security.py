@@ -276,7 +276,7 @@ async def test_a_client_sending_one_byte_a_second_is_cut_off(start_gateway: Gate
     assert (await gw.client.get("/healthz")).status_code == 200
 
 
-async def test_a_connection_that_sends_nothing_is_closed(start_gateway: GatewayFactory) -> None:
+async def test_a_connection_that_sends_nothing_is_closed_silently(start_gateway: GatewayFactory) -> None:
     gw = await start_gateway(header_timeout=1.0)
     host, port = gw.url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -285,7 +285,7 @@ async def test_a_connection_that_sends_nothing_is_closed(start_gateway: GatewayF
         answer = await asyncio.wait_for(reader.read(), timeout=5.0)
     finally:
         writer.close()
-    assert status_of(answer) == 408
+    assert answer == b""  # closed without an answer a client could take for its next request's
     assert time.monotonic() - started < 3.0
 
 

@@ -8,7 +8,8 @@ cannot live in a middleware; they live in the connection's protocol object, a sm
 uvicorn's that counts bytes in the parser's callbacks and arms one timer per request head:
 
 - the head (request line and headers) must be complete within ``header_timeout`` seconds of the
-  connection opening or of the request's first byte, else the answer is 408 and the connection closes;
+  connection opening or of the request's first byte, else the answer is 408 and the connection closes
+  (a connection that sent nothing at all is closed without an answer);
 - a URL (path and query) longer than ``max_url_bytes`` is refused with 414;
 - headers beyond ``max_header_bytes`` in total, or more than ``max_headers`` of them, get 431.
 
@@ -52,6 +53,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._head_count = 0
+        self._head_begun = False  # a byte of a request's head has arrived
         self._refusal: tuple[int, str, str] | None = None
 
     # ------------------------------------------------------------------ the head's deadline
@@ -72,6 +74,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             self._arm()  # a pipelined head behind a running answer: its time runs once the answer is out
             return
+        if not self._head_begun:
+            # Nothing sent at all (a browser's speculative connection, say): close without an answer,
+            # which such a client would otherwise read as the answer to the request it sends later.
+            self.transport.close()
+            return
         seconds = f"{self.limits.header_timeout:g}"
         self._refuse(408, "request_timeout", f"the request's headers did not arrive within {seconds} s")
 
@@ -88,6 +95,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = self._head_count = 0
+        self._head_begun = True
         self._arm()
 
     def on_url(self, url: bytes) -> None:
@@ -109,6 +117,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._head_begun = False
         super().on_headers_complete()
 
     # ------------------------------------------------------------------ answers
