@@ -1,15 +1,17 @@
 """Any answer a reflashed device's web server gives: values, or a TuyaError (ProtocolError for what is not
 the firmware's JSON), never another exception.
 
-A loopback HTTP server answers the real Tasmota and OpenBeken clients with the status and bytes
-Hypothesis draws (HTML error pages, JSON of any shape, JSON nested too deep, numbers out of range).
+A loopback HTTP server answers the real Tasmota, OpenBeken and ESPHome clients with the status and bytes
+Hypothesis draws (HTML error pages, JSON of any shape, JSON nested too deep, numbers out of range); the
+ESPHome client reads its configured entities from the same answers.
 Status documents and ESPHome entities of any shape: test_malformed.py; the event stream: test_sse.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -17,14 +19,16 @@ from hypothesis import strategies as st
 
 from tests.hostile import FUZZ, FUZZ_EXAMPLES, AnswerServer, hostile_bytes, json_values, objects
 from tuyagate.errors import ProtocolError, TuyaError
+from tuyagate.flashed.esphome import EspHomeClient
 from tuyagate.flashed.http_base import HttpOptions, parse_json
 from tuyagate.flashed.openbeken import OpenBekenClient
 from tuyagate.flashed.tasmota import TasmotaClient
 
 OPTIONS = HttpOptions(timeout=5.0, retries=0, backoff=0.01)
+Clients = tuple[TasmotaClient, OpenBekenClient, EspHomeClient]
 TASMOTA_KEYS = st.sampled_from(
     ["POWER", "POWER1", "Dimmer", "CT", "HSBColor", "Color", "StatusSTS", "StatusSNS", "Status", "ENERGY",
-     "FriendlyName", "Module", "WARNING", "Command"]
+     "FriendlyName", "Module", "WARNING", "Command", "id", "state", "value", "brightness", "color", "name_id"]
 )  # fmt: skip
 answers = hostile_bytes(
     objects(TASMOTA_KEYS)
@@ -59,25 +63,29 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture(scope="module")
-def clients(loop: asyncio.AbstractEventLoop, device: AnswerServer) -> Iterator[tuple[TasmotaClient, OpenBekenClient]]:
+def clients(loop: asyncio.AbstractEventLoop, device: AnswerServer) -> Iterator[Clients]:
     """One client of each firmware for all examples (making them costs more than the calls)."""
     tasmota = TasmotaClient(device.url, options=OPTIONS)
     beken = OpenBekenClient(device.url, options=OPTIONS)
-    yield tasmota, beken
-    loop.run_until_complete(tasmota.close())
-    loop.run_until_complete(beken.close())
+    esphome = EspHomeClient(device.url, options=OPTIONS, entities=["switch/Relay", "sensor/Power", "light/Lamp"])
+    yield tasmota, beken, esphome
+    for client in (tasmota, beken, esphome):
+        loop.run_until_complete(client.close())
 
 
-async def _calls(tasmota: TasmotaClient, beken: OpenBekenClient) -> None:
-    for call in (
-        tasmota.status(),
-        tasmota.command("Power"),
-        tasmota.set({"switch_1": True}),
-        beken.channels(),
-        beken.set_channel(1, 1),
-    ):
+async def _calls(tasmota: TasmotaClient, beken: OpenBekenClient, esphome: EspHomeClient) -> None:
+    calls: list[Callable[[], Awaitable[Any]]] = [
+        tasmota.status,
+        lambda: tasmota.command("Power"),
+        lambda: tasmota.set({"switch_1": True}),
+        beken.channels,
+        lambda: beken.set_channel(1, 1),
+        lambda: esphome.entity("switch/Relay", detail=True),
+        esphome.status,
+    ]
+    for call in calls:
         try:
-            await call
+            await call()
         except TuyaError:
             pass
 
@@ -88,7 +96,7 @@ async def _calls(tasmota: TasmotaClient, beken: OpenBekenClient) -> None:
 def test_any_firmware_answer_gives_values_or_a_tuya_error(
     loop: asyncio.AbstractEventLoop,
     device: AnswerServer,
-    clients: tuple[TasmotaClient, OpenBekenClient],
+    clients: Clients,
     status: int,
     body: bytes,
 ) -> None:
