@@ -93,12 +93,16 @@ class CommandResult:
     validated: bool = True  # False when the device has no DP schema and the DP ids went out unchecked
 
 
-EventKind = Literal["state", "online", "offline", "lost"]
+EventKind = Literal["state", "online", "offline", "added", "removed", "lost"]
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
     """A change seen on a device: new DP values, or it went online/offline.
+
+    ``added`` and ``removed`` come from a home whose devices change while it runs: the device with
+    ``device_id`` is now served (look it up), or no longer is (forget it; a device that is replaced
+    is removed and added again under the same id).
 
     ``lost`` is the marker a subscriber reads after it fell behind and the bus dropped ``dropped``
     of its oldest events: state may have changed unseen, so re-read it (``device_id`` is empty when

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tuyagate.device_api import Device, DeviceEvent
-from tuyagate.errors import TuyaConnectionError, TuyaConnectionRefused, UnknownDpError, ValidationError
+from tuyagate.errors import NotFoundError, TuyaConnectionRefused, UnknownDpError, ValidationError
 from tuyagate.flashed.device import FlashedDevice, esphome_device, openbeken_device, tasmota_device
 from tuyagate.flashed.http_base import HttpOptions
 from tuyagate.sim.esphome import Entity
@@ -214,7 +214,7 @@ async def test_close_ends_every_subscription(tasmota) -> None:
     with contextlib.suppress(StopAsyncIteration):
         await asyncio.wait_for(anext(dev.events()), 1)
     assert isinstance(dev, FlashedDevice)
-    with pytest.raises(TuyaConnectionError, match="is closed"):
+    with pytest.raises(NotFoundError, match="is closed"):  # removed from its home: not found, not unreachable
         await dev.status()
 
 

@@ -33,6 +33,7 @@ from tuyagate.errors import (
     DeviceAsleepError,
     DeviceBusyError,
     HandshakeError,
+    NotFoundError,
     ProtocolError,
     TuyaAuthError,
     TuyaConnectionError,
@@ -198,9 +199,15 @@ class TuyaDevice:
 
     # ---------------------------------------------------------------- reading and writing
 
+    def _gone(self) -> NotFoundError:
+        """What a request to a closed device (one removed from its home) gets instead of an answer."""
+        return NotFoundError(f"{self._record.name} ({self._record.id}) was removed")
+
     async def status(
         self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
     ) -> DeviceState:
+        if self._closed:
+            raise self._gone()
         if self.asleep:
             if not self._dps:
                 raise self._asleep_error("read it")
@@ -244,6 +251,8 @@ class TuyaDevice:
         deadline: Deadline | None = None,
         **by_code: Any,
     ) -> CommandResult:
+        if self._closed:
+            raise self._gone()
         values = command_values(values, by_code)
         if not values:
             raise ValidationError("no values to set")
@@ -282,6 +291,8 @@ class TuyaDevice:
                 errors.append(exc)
                 continue
             except FALLBACK_ERRORS as exc:
+                if self._closed:  # closed under the request: its connection went with it
+                    raise self._gone() from None
                 if route is self._lan and self.asleep:
                     raise self._asleep_error("try again") from None  # fell asleep mid-request: not a failure
                 tracker.failed(exc)

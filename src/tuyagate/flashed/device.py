@@ -22,6 +22,7 @@ from tuyagate.deadline import Deadline
 from tuyagate.device_api import CommandResult, DeviceEvent, DeviceInfo, DeviceState, RouteHealth, command_values
 from tuyagate.errors import (
     ConfigError,
+    NotFoundError,
     TuyaConnectionError,
     TuyaError,
     TuyaTimeoutError,
@@ -145,7 +146,7 @@ class FlashedDevice:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise TuyaConnectionError(f"{self._id} is closed")
+            raise NotFoundError(f"{self._id} is closed (removed from its home)")
 
     async def status(
         self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
@@ -208,6 +209,8 @@ class FlashedDevice:
         try:
             result = await coro
         except (TuyaConnectionError, TuyaTimeoutError) as exc:
+            if self._closed:  # closed under the request (removed from its home)
+                raise NotFoundError(f"{self._id} is closed (removed from its home)") from None
             self._failed(exc)
             raise
         except TuyaError as exc:

@@ -503,6 +503,8 @@ class DeviceConnection:
         link = self._link
         if link is not None and not link.lost:
             return link
+        if self.closed:  # closed while this request waited for its turn, or after its link was cut
+            raise TuyaConnectionError(f"the connection to {self.name} was closed")
         if self._key_source is not None:
             self._take_new_key()
         loop = asyncio.get_running_loop()
@@ -563,6 +565,8 @@ class DeviceConnection:
         try:
             if spec.session_key:
                 await self._handshake(link, spec, deadline)
+            if self.closed:  # closed by its owner while this connect was under way
+                raise TuyaConnectionError(f"the connection to {self.name} was closed")
             if link.lost:  # closed before we could send anything (a device that turns new clients away)
                 raise TuyaConnectionLost(
                     f"{self.name} closed the connection as soon as it was opened: another client may hold the "

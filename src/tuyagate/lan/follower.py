@@ -116,6 +116,10 @@ class DiscoveryFollower:
         """Devices heard that have no connection here, most recently heard first."""
         return sorted(self._unknown.values(), key=lambda d: d.last_seen, reverse=True)
 
+    def forget(self, device_id: str) -> None:
+        """Drop a device from :attr:`discovered` (it has a connection now: its key became known)."""
+        self._unknown.pop(device_id, None)
+
     def seen(self, device_id: str, ip: str, *, version: str | None = None, product_key: str | None = None) -> None:
         """A device announced itself at ``ip``."""
         connection = self._connections.get(device_id)
