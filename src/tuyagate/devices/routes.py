@@ -74,6 +74,18 @@ class LanRoute:
     async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> None:
         await self.connection.set_dps(dps, cid=self.cid, deadline=deadline)
 
+    @property
+    def proven_on_connect(self) -> bool:
+        """True when opening the connection needed the device's answer (the 3.4/3.5 key negotiation);
+        on 3.1-3.3 a TCP accept proves nothing about the device behind it."""
+        spec = self.connection.spec
+        return spec is not None and spec.session_key
+
+    async def ping(self, *, deadline: Deadline) -> bool:
+        """A heartbeat on the open connection; True when the device answered it (False: no connection)."""
+        await self.connection.heartbeat(deadline=deadline, reconnect=False)
+        return self.connection.connected
+
     def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Follow the connection's events (all of them: a sub-device's listener filters by ``cid``)."""
         return self.connection.listen(callback)

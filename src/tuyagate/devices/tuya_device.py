@@ -11,6 +11,11 @@ A battery-powered device (``sleepy: true`` in its settings, see :mod:`tuyagate.d
 is reached over the LAN only while it is awake: while it sleeps, reads are answered from the
 values of its last wake-up (``asleep``, ``stale_after``, ``battery`` in the state), commands are
 refused with :class:`~tuyagate.errors.DeviceAsleepError`, and sleeping is never "offline".
+
+Online means the device answered: a request served, a push, a 3.4/3.5 key negotiation (which needs
+the device and its key). A 3.1-3.3 connection proves nothing when it opens -- anything listening on
+the port accepts TCP -- so it counts once the device answers a heartbeat sent at once; a device
+that never answers stays offline.
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ class TuyaDevice:
         self._bus: EventBus[DeviceEvent] = EventBus(lost=lambda n: DeviceEvent.lost(n, record.id))
         self._stop_lan: Callable[[], None] | None = None
         self._probe: asyncio.Task[None] | None = None
+        self._confirm: asyncio.Task[None] | None = None  # the first answer on a new 3.1-3.3 connection
         self._reading: asyncio.Future[tuple[dict[str, Any], str]] | None = None
         self._closed = False
         self._sleepy = sleepy_policy(record) if lan is not None else None
@@ -187,11 +193,12 @@ class TuyaDevice:
         if self._stop_lan is not None:
             self._stop_lan()
             self._stop_lan = None
-        if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._probe
-            self._probe = None
+        for task in (self._probe, self._confirm):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._probe = self._confirm = None
         self._bus.close()
         if self._on_close is not None:
             on_close, self._on_close = self._on_close, None
@@ -396,6 +403,19 @@ class TuyaDevice:
             self._set_online(True)
             _LOGGER.info("%s: LAN route is back", self._record.name)
 
+    async def _confirm_lan(self) -> None:
+        """Online once the device behind a new 3.1-3.3 connection answers a heartbeat, not at the TCP accept
+        (something that accepts and never speaks -- a hung device, another service -- is not a device online)."""
+        assert self._lan is not None
+        try:
+            answered = await self._lan.ping(deadline=Deadline.after(self.lan_timeout))
+        except TuyaError as exc:
+            _LOGGER.info("%s: connected, but no answer to a heartbeat: %s", self._record.name, exc)
+            return
+        if answered and not self._closed:
+            next(t for r, t in self._routes if r is self._lan).ok()
+            self._set_online(True)
+
     def _on_lan_event(self, event: Event) -> None:
         """Fold one event of the LAN connection into the cache and online state (runs in its reader)."""
         from tuyagate.lan.events import EventKind
@@ -415,8 +435,11 @@ class TuyaDevice:
             elif lan.cid in (event.offline or []):
                 self._set_online(False)
         elif event.kind is EventKind.CONNECTED:
-            tracker.ok()
-            self._set_online(True)
+            if lan.proven_on_connect:
+                tracker.ok()
+                self._set_online(True)
+            elif not self._closed and (self._confirm is None or self._confirm.done()):
+                self._confirm = asyncio.create_task(self._confirm_lan(), name=f"tuyagate-confirm-{self._record.id}")
         elif event.kind is EventKind.DISCONNECTED:
             if self._sleepy is not None:
                 return  # asleep, which is not offline (see the online property)
