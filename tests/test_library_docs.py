@@ -33,7 +33,7 @@ def _blocks() -> list[tuple[str, list[str]]]:
 
 async def test_library_examples_print_what_the_docs_say(tmp_path: Path) -> None:
     blocks = _blocks()
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     async with emulated_home("127.0.11.1", "librarydocs", "l" * 32) as world:
         registry, _ = registry_with(world.manifest, tmp_path)
         registry.close()

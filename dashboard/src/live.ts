@@ -1,7 +1,8 @@
 // The live event stream (GET /api/v1/events, Server-Sent Events) read with fetch, so that the API
 // token can go in the Authorization header (EventSource cannot send one). When the stream ends -
 // the gateway restarted, the network dropped - it is opened again with a growing pause, and the
-// page re-reads the whole home once it is back, since events may have been missed meanwhile.
+// page re-reads the whole home once it is back, since events may have been missed meanwhile. It re-reads it
+// too when the gateway starts or stops serving a device ("added", "removed"), so the list follows.
 
 import { DeviceEvent, headers, unauthorized } from "./api";
 
@@ -87,7 +88,8 @@ export class Live {
       else if (line.startsWith("data:")) data += line.slice(5).trim();
     }
     if (!data) return; // a comment (": ping") or the retry hint
-    if (kind === "lost") {
+    if (kind === "lost" || kind === "added" || kind === "removed") {
+      // Events were missed, or the gateway serves other devices now (a cloud sync, a reload): re-read the home.
       void this.handlers.resync();
       return;
     }

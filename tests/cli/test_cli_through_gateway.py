@@ -37,8 +37,10 @@ async def world(tmp_path: Path) -> AsyncIterator[DemoWorld]:
         await demo.stop()
 
 
-async def _cli(data_dir: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run ``tuyagate ARGV`` in its own process (the demo keeps serving in this one)."""
+async def _cli(
+    data_dir: Path, *argv: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> tuple[int, str, str]:
+    """Run ``tuyagate ARGV`` in its own process (the demo keeps serving in this one), ``stdin`` as its input."""
     environ = {k: v for k, v in os.environ.items() if k != "TUYAGATE_TOKEN"}
     environ.update({"TUYAGATE_DATA_DIR": str(data_dir), **(env or {})})
     proc = await asyncio.create_subprocess_exec(
@@ -46,12 +48,13 @@ async def _cli(data_dir: Path, *argv: str, env: dict[str, str] | None = None) ->
         "-m",
         "tuyagate.cli",
         *argv,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else None,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=environ,
     )
     async with asyncio.timeout(CLI_DEADLINE):
-        out, err = await proc.communicate()
+        out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -161,3 +164,42 @@ async def test_a_gateway_that_requires_a_token_is_told_to_the_user(world: DemoWo
     code, out, err = await _cli(world.data_dir, "status", "Desk plug", env={"TUYAGATE_TOKEN": token})
     assert code == 0, err
     assert "switch_1" in out
+
+
+async def test_devices_added_and_removed_from_the_shell_are_served_at_once(world: DemoWorld) -> None:
+    """`tuyagate devices add/remove` next to a running gateway: it reloads, no restart."""
+    from tuyagate.errors import NotFoundError
+    from tuyagate.sim.device import SimDevice
+
+    assert world.data_dir is not None
+    assert world.hub is not None
+    sim = SimDevice(device_id="bfshelladded00000001", local_key="0123456789abcdef", host="127.0.7.200", dps={"1": True})
+    await sim.start()
+    try:
+        code, out, err = await _cli(
+            world.data_dir,
+            "devices",
+            "add",
+            *("--id", sim.device_id, "--name", "Shell plug", "--ip", sim.host, "--port", str(sim.port)),
+            *("--version", "3.3", "--category", "cz", "--key-stdin"),
+            stdin="0123456789abcdef\n",
+        )
+        assert code == 0, err
+        assert f"the gateway at {world.url} serves it now (1 added)" in err
+        assert "0123456789abcdef" not in out + err
+        assert world.hub.device("Shell plug").info.id == sim.device_id
+        async with httpx.AsyncClient(base_url=world.url, timeout=10.0) as http:
+            status = (await http.get(f"/api/v1/devices/{sim.device_id}/status", params={"refresh": "true"})).json()
+            assert (status["route"], status["values"]["switch_1"]) == ("lan", True)
+            code, out, err = await _cli(world.data_dir, "devices", "remove", "Shell plug")
+            assert code == 0, err
+            assert "(1 removed)" in err
+            assert (await http.get(f"/api/v1/devices/{sim.device_id}")).status_code == 404
+        with pytest.raises(NotFoundError):
+            world.hub.device("Shell plug")
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while sim.clients:  # the gateway closes its connection to the device
+            assert asyncio.get_running_loop().time() < deadline, "the gateway kept its connection"
+            await asyncio.sleep(0.02)
+    finally:
+        await sim.stop()

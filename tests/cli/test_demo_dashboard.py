@@ -38,6 +38,9 @@ async def test_the_demo_opens_to_the_dashboard_and_syncs_from_its_cloud(world: D
         # Every device of the emulated cloud is already in the demo's registry.
         assert report["added"] == 0
         assert report["unchanged"] + report["updated"] == len(report["devices"]) > 10
-        assert report["restart_needed"] == []
+        # What the sync changed is served at once: nothing new, and only what it updated is rebuilt.
+        updated = {d["id"] for d in report["devices"] if d["action"] == "updated"}
+        assert (report["home"]["added"], report["home"]["removed"], report["home"]["errors"]) == ([], [], {})
+        assert set(report["home"]["replaced"]) <= updated
         assert world.secret not in answer.text
     assert f"Dashboard: {world.url}/" in world.examples()

@@ -307,6 +307,9 @@ async def _sync(args: argparse.Namespace) -> int:
             await source.aclose()
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from tuyagate.cli.gateway_link import reload_gateway
+
+    await reload_gateway(getattr(args, "data_dir", None))  # a running gateway serves what the sync changed at once
     if args.json:
         emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return 0

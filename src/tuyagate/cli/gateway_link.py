@@ -1,4 +1,5 @@
-"""The CLI on a running gateway: ``status``, ``set`` and ``watch`` by name go through it.
+"""The CLI on a running gateway: ``status``, ``set`` and ``watch`` by name go through it, and commands
+that change the registry (``devices add/remove/import``, ``cloud sync``) tell it to reload.
 
 A Tuya device serves one local client at a time. While ``tuyagate serve`` or ``tuyagate demo``
 holds the devices' connections, a second connection from the CLI would take a device away from
@@ -7,13 +8,19 @@ leaves a small runtime file in its data directory, ``gateway.json`` (its URL and
 removed on a clean shutdown), and the CLI's named commands talk to that gateway's native API
 instead. A file whose PID no longer runs is left from a crash and ignored. When the gateway
 requires API tokens the CLI sends ``$TUYAGATE_TOKEN``; without one it says so.
+
+After a registry change, :func:`tell_gateway` asks the running gateway to serve the registry as it
+is now (``POST /api/v1/reload``), so a device added, removed or edited from the shell is served, or
+no longer served, at once; it prints what changed on stderr (stdout stays the command's output).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -38,7 +45,9 @@ __all__ = [
     "GatewayClient",
     "RunningGateway",
     "find_gateway",
+    "reload_gateway",
     "remove_runtime_file",
+    "tell_gateway",
     "write_runtime_file",
 ]
 
@@ -153,6 +162,10 @@ class GatewayClient:
     async def set(self, name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         return await self._call("POST", f"/api/v1/devices/{_seg(name)}/commands", json={"dps": dict(values)})
 
+    async def reload(self) -> dict[str, Any]:
+        """Make the gateway serve the registry as it is now; what it ``added``, ``removed`` and ``replaced``."""
+        return await self._call("POST", "/api/v1/reload")
+
     async def events(self, device_id: str) -> AsyncIterator[dict[str, Any]]:
         """The device's SSE events as dicts (``kind``, ``values``, ``route``, ...), until the stream ends."""
         import httpx
@@ -202,3 +215,36 @@ class GatewayClient:
 
 def _seg(name: str) -> str:
     return quote(name, safe="")
+
+
+def tell_gateway(data_dir: str | Path | None, *, timeout: float = 10.0) -> dict[str, Any] | None:
+    """:func:`reload_gateway` for a command that runs no event loop of its own."""
+    return asyncio.run(reload_gateway(data_dir, timeout=timeout))
+
+
+async def reload_gateway(data_dir: str | Path | None, *, timeout: float = 10.0) -> dict[str, Any] | None:
+    """Ask the gateway serving ``data_dir`` (if one runs) to reload its registry; print what changed.
+
+    Returns the gateway's answer, or None when no gateway runs or it could not be told (then a
+    note on stderr says how to apply the change). Never raises: the registry change itself is done.
+    """
+    from tuyagate.devices import paths
+
+    found = find_gateway(paths.data_dir(data_dir, create=False))
+    if found is None:
+        return None
+    try:
+        async with GatewayClient(found, timeout=timeout, token=os.environ.get(TOKEN_ENV) or None) as client:
+            answer = await client.reload()
+    except TuyaError as exc:
+        print(
+            f"note: the gateway at {found.url} was not told ({exc}); it serves the change after "
+            "`POST /api/v1/reload` or a restart",
+            file=sys.stderr,
+        )
+        return None
+    parts = [f"{len(answer.get(k) or [])} {k}" for k in ("added", "removed", "replaced") if answer.get(k)]
+    print(f"the gateway at {found.url} serves it now ({', '.join(parts) or 'no device changed'})", file=sys.stderr)
+    for device_id, reason in (answer.get("errors") or {}).items():
+        print(f"warning: the gateway cannot serve {device_id}: {reason}", file=sys.stderr)
+    return answer

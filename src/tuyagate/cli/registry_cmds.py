@@ -1,5 +1,8 @@
 """``tuyagate devices list | add | remove | import | rotate-key``: the device registry from the shell.
 
+While a gateway serves the same data directory, ``add``, ``remove`` and ``import`` tell it to reload, so
+the change is served at once (:func:`tuyagate.cli.gateway_link.tell_gateway`).
+
 Records go to the registry, keys and passwords to the vault (:mod:`tuyagate.devices.vault`);
 nothing here prints a secret, except ``rotate-key`` showing the new master key when the old one
 came from ``$TUYAGATE_MASTER_KEY`` (the user has to put the new one there). Keys and passwords
@@ -19,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tuyagate.cli.context import add_data_dir_arg, emit, open_store, read_secret, table
+from tuyagate.cli.gateway_link import tell_gateway
 from tuyagate.devices.registry import DeviceRecord, Registry, secret_name
 from tuyagate.devices.tinytuya_import import ImportResult, parse_tinytuya
 from tuyagate.devices.vault import Vault, format_master_key, move_key_to_keyring, rotate_master_key
@@ -209,6 +213,7 @@ def _add(args: argparse.Namespace) -> int:
         emit(json.dumps(row, indent=2, ensure_ascii=False))
     else:
         emit(f"{action} {stored.name} ({stored.id}, {stored.backend}, {_where(stored)})")
+    tell_gateway(args.data_dir)
     return 0
 
 
@@ -339,6 +344,7 @@ def _remove(args: argparse.Namespace) -> int:
     else:
         for row in removed:
             emit(f"removed {row['name']} ({row['id']})")
+    tell_gateway(args.data_dir)
     return 0
 
 
@@ -450,6 +456,8 @@ def _import(args: argparse.Namespace) -> int:
             f"imported {len(result.devices)} device(s): {len(outcome['added'])} added, "
             f"{len(outcome['updated'])} updated, {len(outcome['unchanged'])} unchanged"
         )
+    if outcome["added"] or outcome["updated"]:
+        tell_gateway(args.data_dir)
     return 0
 
 

@@ -7,8 +7,8 @@ devices.hub.Home` holds its factory, so a device added at runtime (``home.add``,
 built exactly as one present at start.
 
 :meth:`DeviceFactory.wiring` says what a device was built from (its record without the values that
-change on their own, and fingerprints of its secrets): ``home.reload`` replaces a device whose wiring
-changed and leaves the others alone, with their connections.
+change on their own or only describe it, and fingerprints of its secrets): ``home.reload`` replaces a
+device whose wiring changed and leaves the others alone, with their connections.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["FLASHED_BACKENDS", "Built", "DeviceFactory", "HubOptions", "Wiring"]
 
 FLASHED_BACKENDS = ("tasmota", "openbeken", "esphome")
+# The settings a device is built with; the others (uuid, model, mac, ...) only describe it.
+BUILD_SETTINGS = ("url", "user", "dps_to_request", "sleepy", "wakes_every")
 ParentOf = Callable[[str], DeviceRecord | None]
 
 
@@ -57,7 +59,7 @@ class HubOptions:
 class Wiring:
     """What a device is built from: equal wirings build the same device."""
 
-    record: DeviceRecord  # without last state, last-seen and bookkeeping times
+    record: DeviceRecord  # only what builds the device: no last state, bookkeeping, schema source, uuid, ...
     key: bytes  # SHA-256 of the local key (b"" without one): a fingerprint, never the key
     password: bytes  # the same of a reflashed device's web password
 
@@ -84,7 +86,17 @@ class DeviceFactory:
         self.options = options or HubOptions()
 
     def wiring(self, record: DeviceRecord) -> Wiring:
-        bare = replace(record, last_state=None, last_seen=None, created_at=0.0, updated_at=0.0)
+        settings = {k: record.settings[k] for k in BUILD_SETTINGS if k in record.settings}
+        bare = replace(
+            record,
+            last_state=None,
+            last_seen=None,
+            created_at=0.0,
+            updated_at=0.0,
+            schema_source="",
+            product_id="",
+            settings=settings,
+        )
         return Wiring(bare, _digest(self.vault.get(secret_name(record.id))), self._password_digest(record))
 
     def _password_digest(self, record: DeviceRecord) -> bytes:

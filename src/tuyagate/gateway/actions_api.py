@@ -1,4 +1,4 @@
-"""Long actions started from the dashboard: scan the LAN for devices, sync devices from the Tuya cloud.
+"""Actions: scan the LAN for devices, sync devices from the Tuya cloud, reload the registry.
 
 Both take seconds, so each answer is a stream of JSON lines (``application/x-ndjson``) that shows
 progress while the work runs and ends with the result::
@@ -9,8 +9,11 @@ progress while the work runs and ends with the result::
 or ends with ``{"type": "error", "error": {"code", "message"}}`` when the work failed half-way (the
 status was already sent). One of each runs at a time (409 ``busy`` otherwise). The scan is
 ``tuyagate scan`` with the gateway's ``scan_*`` settings (where to listen, where to send the 3.5
-probe); the sync is ``tuyagate cloud sync`` with the home's cloud login. Devices a sync adds are in the
-registry at once and served after the gateway restarts.
+probe); the sync is ``tuyagate cloud sync`` with the home's cloud login. What a sync changes is served at
+once: the home reloads its registry (:meth:`tuyagate.devices.hub.Home.reload`) and the result's ``home``
+says which devices it added, removed and replaced. ``POST /api/v1/reload`` does only that reload, for
+whoever changed the registry beside the gateway (``tuyagate devices add/remove/import`` call it when a
+gateway runs).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing_extensions before 3.12
 
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.device_api import DeviceManager
@@ -36,7 +40,7 @@ from tuyagate.gateway.errors import ApiError, status_for
 from tuyagate.gateway.settings import GatewaySettings
 from tuyagate.gateway.state import GatewayState
 
-__all__ = ["Actions", "ScanIn", "router"]
+__all__ = ["Actions", "ReloadOut", "ScanIn", "router"]
 
 log = logging.getLogger(__name__)
 NDJSON = "application/x-ndjson"
@@ -47,6 +51,13 @@ Line = dict[str, Any]
 class ScanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(default=8.0, ge=0.5, le=60.0, description="how long to listen")
+
+
+class ReloadOut(TypedDict):
+    added: list[str]
+    removed: list[str]
+    replaced: list[str]
+    errors: Annotated[dict[str, str], Field(description="device id -> why its record cannot be served")]
 
 
 def _line(payload: Line) -> bytes:
@@ -101,7 +112,7 @@ class Actions:
 
         home = self.manager
         if not isinstance(home, Home) or home.registry is None or not self.cloud_sync_available():
-            message = "no cloud login: run `tuyagate cloud login` (or `--app`), then restart the gateway"
+            message = "no cloud login: run `tuyagate cloud login` (or `--app`) first"
             raise ApiError(409, "no_cloud_login", message)
         registry = home.registry
         progress: asyncio.Queue[Line] = asyncio.Queue()
@@ -122,17 +133,38 @@ class Actions:
                 result = await sync_from_cloud(home.cloud, registry, vault, progress=report)
             else:
                 raise ConfigError("the cloud login is gone: run `tuyagate cloud login`")
-            known = {d.info.id for d in home.devices()}
-            waiting = [d.id for d in result.devices if d.id not in known and d.action != "skipped"]
+            applied = await home.reload()  # what the sync changed is served at once
             summary = summarize(result)
-            if waiting:
-                summary += f"; restart the gateway to use the {len(waiting)} new device(s)"
-            return {**result.to_dict(), "summary": summary, "restart_needed": waiting}
+            if applied:
+                summary += "; " + _applied(applied.to_dict())
+            return {**result.to_dict(), "summary": summary, "home": applied.to_dict()}
 
         async for line in _with_progress(
             self._sync, "cloud_sync", work, None, "reading the cloud's device list", progress
         ):
             yield line
+
+    # ---------------------------------------------------------------- reload
+
+    async def reload(self) -> ReloadOut:
+        home = self.manager
+        if not isinstance(home, Home) or home.registry is None:
+            raise ApiError(409, "no_registry", "this gateway's devices do not come from a registry")
+        result = await home.reload()
+        if result:
+            log.info("reloaded the registry: %s", _applied(result.to_dict()))
+        return {
+            "added": list(result.added),
+            "removed": list(result.removed),
+            "replaced": list(result.replaced),
+            "errors": dict(result.errors),
+        }
+
+
+def _applied(result: dict[str, Any]) -> str:
+    """``2 added, 1 replaced`` (what a reload changed)."""
+    parts = [f"{len(result[k])} {k}" for k in ("added", "removed", "replaced") if result[k]]
+    return ", ".join(parts) or "no device changed"
 
 
 async def _with_progress(
@@ -205,6 +237,7 @@ def _actions(gw: GatewayState) -> Actions:
 
 router = Endpoints(tags=("dashboard",))
 ACTION_ERRORS = {409: "the same action is already running, or (sync) there is no cloud login"}
+RELOAD_ERRORS = {409: "this gateway's devices do not come from a registry"}
 
 
 @router.post(
@@ -222,7 +255,8 @@ async def post_scan(gw: GatewayState, request: Request, body: ScanIn) -> Streami
 
 @router.post(
     "/api/v1/cloud/sync",
-    summary="Sync devices, keys and DP schemas from the Tuya cloud; progress and result as JSON lines",
+    summary="Sync devices, keys and DP schemas from the Tuya cloud and serve them at once; progress and result "
+    "as JSON lines (the result's `home` lists the device ids added, removed and replaced)",
     response=str,
     media_type=NDJSON,
     errors=ACTION_ERRORS,
@@ -230,3 +264,20 @@ async def post_scan(gw: GatewayState, request: Request, body: ScanIn) -> Streami
 )
 async def post_cloud_sync(gw: GatewayState, request: Request) -> StreamingResponse:
     return _stream(await _first(_actions(gw).cloud_sync()))
+
+
+@router.post(
+    "/api/v1/reload",
+    summary="Serve the registry as it is now: add new devices, remove vanished ones, rebuild changed ones",
+    description=(
+        "For a registry changed beside the running gateway (`tuyagate devices add/remove/import` call it). "
+        "Unchanged devices keep their connections; a rebuilt one keeps its id, so event streams follow it. "
+        "`added`/`removed`/`replaced` list device ids; `errors` the records that cannot be served, and why."
+    ),
+    response=ReloadOut,
+    errors=RELOAD_ERRORS,
+    scope="control",
+    tags=("devices",),
+)
+async def post_reload(gw: GatewayState, request: Request) -> ReloadOut:
+    return await _actions(gw).reload()

@@ -15,8 +15,8 @@ from tuyagate.devices.hub import Home
 __all__ = ["DiscoveredList", "DiscoveredOut", "discovered_out"]
 
 HINT = (
-    "discovered, key unknown: `tuyagate cloud sync` (after `tuyagate cloud login`) fetches its key, or add it "
-    "by hand with `tuyagate devices add`; then restart the gateway"
+    "discovered, key unknown: `tuyagate cloud sync` (after `tuyagate cloud login`) or the dashboard's cloud sync "
+    "fetches its key, or add it by hand with `tuyagate devices add`; the running gateway serves it at once"
 )
 NOT_LISTENING = "the gateway does not listen for announcements (started with --no-follow, or UDP 6666/6667 taken)"
 

@@ -115,7 +115,9 @@ router = APIRouter(tags=["events"])
     summary="Live device events (Server-Sent Events)",
     description=(
         "A `text/event-stream` of `state`, `online` and `offline` events, each with a JSON `data` line "
-        "(`device_id`, `kind`, `dps`, `values`, `route`, `at`). Filter with one or more `device` parameters "
+        "(`device_id`, `kind`, `dps`, `values`, `route`, `at`), and `added` and `removed` when the gateway starts "
+        "or stops serving a device (a sync, a reload; a rebuilt device is removed and added under its id: "
+        "re-read the device list). Filter with one or more `device` parameters "
         '(id or name). `: ping` comments keep the stream alive; a `lost` event (`{"dropped": n}`) says that '
         "many events were dropped because the client read too slowly: re-read the status."
     ),

@@ -57,7 +57,7 @@ class HistoryOut(TypedDict):
 
 
 class EventOut(TypedDict):
-    kind: Annotated[str, Field(description="state, online or offline")]
+    kind: Annotated[str, Field(description="state, online, offline or added (served since the gateway started)")]
     values: dict[str, Any]
     dps: dict[str, Any]
     route: str | None

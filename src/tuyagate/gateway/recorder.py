@@ -31,7 +31,7 @@ class _Listenable(Protocol):
 
 
 class RecentEvents:
-    """The last ``per_device`` events of each device (state, online, offline), newest last."""
+    """The last ``per_device`` events of each device (state, online, offline, added), newest last."""
 
     def __init__(self, per_device: int = 50, max_devices: int = 10_000) -> None:
         self.per_device = per_device
@@ -40,6 +40,9 @@ class RecentEvents:
 
     def record(self, event: DeviceEvent) -> None:
         if event.kind == "lost" or not event.device_id:
+            return
+        if event.kind == "removed":  # forgotten with its device (one added again starts afresh)
+            self._events.pop(event.device_id, None)
             return
         ring = self._events.get(event.device_id)
         if ring is None:

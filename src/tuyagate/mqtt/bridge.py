@@ -13,7 +13,11 @@ begins the same way, whether it is the first or the tenth:
    holds after a reconnect is current, never what it had kept from before.
 
 Then bus events become coalesced state messages, set-topic messages become commands, and ``online`` on
-Home Assistant's status topic re-publishes discovery. A broken connection ends the session; the next
+Home Assistant's status topic re-publishes discovery. A device the home adds while running (``added``
+on the bus) is bridged at once: discovery, availability, state, and its set topic answered; one it
+removes (``removed``) gets an empty retained message on each of its discovery topics and on its state
+and availability topics (at the next session if the broker is away meanwhile), and its set topic is
+ignored from then on. A broken connection ends the session; the next
 one starts after a backoff that doubles (with jitter) up to ``reconnect_max``.
 """
 
@@ -30,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuyagate.bus import Subscription
 from tuyagate.device_api import Device, DeviceEvent, DeviceManager
-from tuyagate.errors import ConfigError, ValidationError
+from tuyagate.errors import ConfigError, NotFoundError, ValidationError
 from tuyagate.mqtt.commands import CommandError, error_code, failure, parse_command, run_command
 from tuyagate.mqtt.config import MqttConfig
 from tuyagate.mqtt.discovery import DeviceView, Entity, entities_for
@@ -85,6 +89,7 @@ class MqttBridge:
         self._synced = asyncio.Event()
         self._found_discovery: set[str] = set()
         self._online_sent: dict[str, bool] = {}  # the online flag last queued as availability, per device
+        self._removed: set[str] = set()  # devices removed while no session ran: their topics are emptied next
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -159,16 +164,60 @@ class MqttBridge:
 
     async def remove_device(self, device_id: str) -> None:
         """Forget a device: delete its discovery entries and its retained state and availability."""
-        device = self.devices.pop(device_id, None)
-        entities = self._entities.pop(device_id, {})
+        self._drop(device_id)
         outbox = self._outbox
-        if device is None or outbox is None:
+        if outbox is not None:
+            await outbox.drained()
+
+    def _add(self, device_id: str) -> None:
+        """Bridge a device the home added while running (as one present at start is bridged)."""
+        try:
+            device = self.home.device(device_id)
+        except NotFoundError:
+            return  # removed again meanwhile
+        if device.info.id != device_id or device_id in self.devices:
             return
+        if not topic_safe(device_id):
+            _LOGGER.warning("MQTT: device id %r cannot be a topic level; it is not bridged", device_id)
+            return
+        assert self._state is not None
+        assert self._coalescer is not None
+        self.devices[device_id] = device
+        self._removed.discard(device_id)
+        self._state.add(device)
+        self._refresh_discovery(device_id)  # every entry is new: all of them are published
+        self._coalescer.touch(device_id)
+        if device.cached_state() is None:
+            task = asyncio.create_task(self._first_read(device_id, device), name=f"tuyagate-mqtt-read-{device_id}")
+            self._commands.add(task)
+            task.add_done_callback(self._commands.discard)
+
+    def _drop(self, device_id: str) -> None:
+        """Unbridge a device: empty retained discovery, state and availability; no commands from now on."""
+        if self.devices.pop(device_id, None) is None:
+            return
+        entities = self._entities.pop(device_id, {})
+        self._views.pop(device_id, None)
+        self._lights.pop(device_id, None)
+        self._online_sent.pop(device_id, None)
+        if self._state is not None:
+            self._state.forget(device_id)
+        if self._coalescer is not None:
+            self._coalescer.forget(device_id)
+        outbox = self._outbox
+        if outbox is None:
+            self._removed.add(device_id)  # retained state and availability are emptied by the next session
+            return  # (which also deletes the discovery entries no device produces)
         for topic in entities:
             outbox.raw(topic, b"", retain=True)
-        outbox.raw(self.topics.state(device_id), b"", retain=True)
-        outbox.raw(self.topics.availability(device_id), b"", retain=True)
-        await outbox.drained()
+        self._empty_topics(outbox, device_id)
+
+    def _empty_topics(self, outbox: Outbox, device_id: str) -> None:
+        """Queue the device's state and availability, which :meth:`_build` makes empty for a device not bridged
+        (keyed like every state message, so one queued before the removal cannot overwrite the empty one, and
+        the same state published again after a re-add is not taken for a repeat)."""
+        outbox.state(device_id)
+        outbox.availability(device_id)
 
     # ---------------------------------------------------------------- the bus
 
@@ -179,6 +228,12 @@ class MqttBridge:
         state, coalescer = self._state, self._coalescer
         async for event in self._events:
             device_id = event.device_id
+            if event.kind == "added":
+                self._add(device_id)
+                continue
+            if event.kind == "removed":
+                self._drop(device_id)
+                continue
             if event.kind == "lost":
                 _LOGGER.info("MQTT bridge fell %d events behind: re-reading every device", event.dropped)
                 state.reload()
@@ -215,19 +270,24 @@ class MqttBridge:
         slots = asyncio.Semaphore(INITIAL_READS)
 
         async def read(device_id: str, device: Device) -> None:
-            if device.cached_state() is None:  # else it was read meanwhile (perhaps without an event)
-                async with slots:
-                    with contextlib.suppress(Exception):
-                        await device.status(refresh=False, timeout=self.config.command_timeout)
-            assert self._state is not None
-            assert self._coalescer is not None
-            self._state.reload([device_id])
-            self._refresh_discovery(device_id)
-            self._coalescer.touch(device_id)
+            async with slots:
+                await self._first_read(device_id, device)
 
         assert self._state is not None
         missing = [(i, d) for i, d in self.devices.items() if not self._state.values(i)]
         await asyncio.gather(*(read(i, d) for i, d in missing))
+
+    async def _first_read(self, device_id: str, device: Device) -> None:
+        if device.cached_state() is None:  # else it was read meanwhile (perhaps without an event)
+            with contextlib.suppress(Exception):
+                await device.status(refresh=False, timeout=self.config.command_timeout)
+        if self.devices.get(device_id) is not device:
+            return  # removed (or replaced) while it was read
+        assert self._state is not None
+        assert self._coalescer is not None
+        self._state.reload([device_id])
+        self._refresh_discovery(device_id)
+        self._coalescer.touch(device_id)
 
     # ---------------------------------------------------------------- discovery
 
@@ -320,6 +380,9 @@ class MqttBridge:
             self._online_sent.clear()
             for device_id in self.devices:
                 self._flush_state(device_id)
+            for device_id in sorted(self._removed):
+                self._empty_topics(outbox, device_id)
+            self._removed.clear()
             await outbox.drained()
             self._connected.set()
             _LOGGER.info("MQTT bridge %s connected to %s", self.config.node_id, self.config.display_url)
@@ -386,10 +449,14 @@ class MqttBridge:
         except ValidationError as exc:
             result = failure(error_code(exc), str(exc), request_id)
         else:
-            async with self._command_slots:
-                result = await run_command(
-                    self.devices[device_id], values, timeout=self.config.command_timeout, request_id=request_id
-                )
+            device = self.devices.get(device_id)
+            if device is None:  # removed while the command waited
+                result = failure("not_found", f"no device {device_id!r}", request_id)
+            else:
+                async with self._command_slots:
+                    result = await run_command(
+                        device, values, timeout=self.config.command_timeout, request_id=request_id
+                    )
         outbox = self._outbox
         if outbox is not None:
             outbox.raw(self.topics.result(device_id), json.dumps(result, default=str), retain=False)
@@ -401,9 +468,11 @@ class MqttBridge:
         return self.topics.state(device_id) if kind == STATE else self.topics.availability(device_id)
 
     def _build(self, kind: str, device_id: str) -> bytes:
+        device = self.devices.get(device_id)
+        if device is None:
+            return b""  # removed after this was queued: an empty retained message, as the removal sent
         if kind == AVAILABILITY:
-            device = self.devices.get(device_id)
-            return b"online" if device is not None and device.online else b"offline"
+            return b"online" if device.online else b"offline"
         assert self._state is not None
         return self._state.payload(device_id)
 

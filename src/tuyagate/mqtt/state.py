@@ -35,6 +35,16 @@ class StateCache:
         self._routes: dict[str, str | None] = {}
         self.reload()
 
+    def add(self, device: Device) -> None:
+        """Follow one more device (added to the home while it runs), starting from its cached state."""
+        self._devices[device.info.id] = device
+        self.reload([device.info.id])
+
+    def forget(self, device_id: str) -> None:
+        """Stop following a device (removed from the home)."""
+        for table in (self._devices, self._colours, self._values, self._routes):
+            table.pop(device_id, None)
+
     def set_colour_codes(self, device_id: str, codes: frozenset[str]) -> None:
         """Colour DPs are always shown as ``{"h", "s", "v"}``, whatever form the device reported."""
         self._colours[device_id] = codes
@@ -111,6 +121,13 @@ class Coalescer:
         self._timers.pop(key, None)
         self._last[key] = self._loop.time()
         self._flush(key)
+
+    def forget(self, key: str) -> None:
+        """Drop ``key``'s pending flush and its last time (its device was removed)."""
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._last.pop(key, None)
 
     def pending(self) -> int:
         return len(self._timers)
