@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,10 +41,10 @@ class World:
     home: Home
     sims: dict[str, SimDevice]
 
-    async def sim(self, n: int, *, host: str = HOST, version: str = "3.3", **kwargs: object) -> SimDevice:
+    async def sim(self, n: int, *, host: str = HOST, version: str = "3.3", **kwargs: Any) -> SimDevice:
         device = SimDevice(
             device_id=_id(n), local_key=_key(n), version=version, host=host, dps={"1": False, "20": 2300}, **kwargs
-        )  # type: ignore[arg-type]
+        )
         await device.start()
         self.sims[f"{_id(n)}@{host}:{device.port}"] = device
         return device
@@ -139,7 +140,7 @@ async def test_a_gateway_connection_stays_while_a_sub_device_uses_it(world: Worl
     assert gw.stats.connections_accepted == 1
     await world.home.remove(children[1].id)  # the last user: now it closes
     await until(lambda: gw.clients == 0)
-    assert world.home.connections == ()
+    assert not world.home.connections
 
 
 async def test_reload_adds_removes_and_replaces_and_keeps_subscribers(world: World) -> None:
