@@ -39,7 +39,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 # What ./run installs for the suite; module-level skips happen at collection, so they are checked here.
-_CI_MODULES = ("tuya_sharing", "segno", "aiomqtt", "playwright", "keyring", "tinytuya", "tuya_connector")
+_CI_MODULES = ("tuya_sharing", "segno", "gmqtt", "aiomqtt", "playwright", "keyring", "tinytuya", "tuya_connector")
 _CI_PROGRAMS = ("mosquitto", "chromium")
 
 

@@ -30,7 +30,18 @@ PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "src" / "tuyagate" / "proto
 
 # Top-level packages the protocol core must not load, directly or through a dependency.
 IO_AND_WEB = ["asyncio", "socket", "ssl", "selectors", "http", "httpx", "fastapi", "starlette", "uvicorn"]
-WEB_FRAMEWORKS = ["fastapi", "starlette", "pydantic", "uvicorn", "httpx", "aiohttp", "flask", "paho", "aiomqtt"]
+WEB_FRAMEWORKS = [
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "uvicorn",
+    "httpx",
+    "aiohttp",
+    "flask",
+    "paho",
+    "aiomqtt",
+    "gmqtt",
+]
 # What the `gateway` extra installs: nothing outside the HTTP servers may import it.
 GATEWAY_EXTRA = ["fastapi", "starlette", "pydantic", "uvicorn", "httptools", "uvloop"]
 # What protocol/ source may not import: I/O, event loops, clocks and randomness.

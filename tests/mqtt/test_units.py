@@ -186,7 +186,7 @@ def test_import_tuyagate_mqtt_loads_no_mqtt_client() -> None:
     code = "import sys, tuyagate.mqtt, tuyagate.cli.main; print(sorted(m for m in sys.modules if 'mqtt' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
     loaded = ast.literal_eval(out)
-    assert [m for m in loaded if m.startswith(("aiomqtt", "paho"))] == []
+    assert [m for m in loaded if m.startswith(("gmqtt", "aiomqtt", "paho"))] == []
     assert "tuyagate.mqtt.link" not in loaded
 
 
@@ -203,8 +203,8 @@ def test_mqtt_config_defaults_are_home_assistants() -> None:
 def test_without_the_mqtt_extra_the_cli_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from tuyagate.cli.extras import MissingExtraError, extra_for_module, require_extra
 
-    assert extra_for_module("aiomqtt.client") == "mqtt"
-    monkeypatch.setitem(sys.modules, "aiomqtt", None)
+    assert extra_for_module("gmqtt.client") == "mqtt"
+    monkeypatch.setitem(sys.modules, "gmqtt", None)
     with pytest.raises(
         MissingExtraError, match=r"tuyagate serve --mqtt needs the mqtt extra: pip install 'tuyagate\[mqtt\]'"
     ):

@@ -37,7 +37,7 @@ Extra = Literal["gateway", "app", "mqtt"]
 EXTRAS: dict[Extra, tuple[str, ...]] = {
     "gateway": ("fastapi", "starlette", "pydantic", "uvicorn"),
     "app": ("tuya_sharing", "segno"),  # tuya-device-sharing-sdk (it brings requests and paho-mqtt), segno
-    "mqtt": ("aiomqtt",),  # serve/demo --mqtt (aiomqtt brings paho-mqtt)
+    "mqtt": ("gmqtt",),  # serve/demo --mqtt
 }
 
 

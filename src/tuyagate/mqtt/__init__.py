@@ -6,7 +6,7 @@ topics into validated commands, and describes every device to Home Assistant fro
 
 - :mod:`~tuyagate.mqtt.config`: the broker URL and the bridge's naming (:class:`MqttConfig`).
 - :mod:`~tuyagate.mqtt.topics`: every topic name.
-- :mod:`~tuyagate.mqtt.link`: one connection to the broker (aiomqtt, loaded only when a bridge starts).
+- :mod:`~tuyagate.mqtt.link`: one connection to the broker (gmqtt, loaded only when a bridge starts).
 - :mod:`~tuyagate.mqtt.state`: state payloads and the per-device coalescing of bursts.
 - :mod:`~tuyagate.mqtt.commands`: set-topic payloads -> validated commands -> result payloads.
 - :mod:`~tuyagate.mqtt.discovery`: Home Assistant discovery, one module per platform.

@@ -99,7 +99,7 @@ class MqttBridge:
         try:
             from tuyagate.mqtt import link  # noqa: F401 - fail here, clearly, when the mqtt extra is missing
         except ImportError:
-            raise ConfigError("the MQTT bridge needs aiomqtt: pip install 'tuyagate[mqtt]'") from None
+            raise ConfigError("the MQTT bridge needs gmqtt: pip install 'tuyagate[mqtt]'") from None
 
         self._events = self.home.events(maxsize=EVENT_QUEUE)
         for device_id in self.devices:
