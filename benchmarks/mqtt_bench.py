@@ -378,12 +378,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{phase.name:<26}{phase.sent:>7}{phase.errors:>7}{rate:>9.0f}"
             f"{phase.percentile(0.5):>8.1f}{phase.percentile(0.99):>8.1f}"
         )
-    print(f"{'phase':<34}{'pushes':>7}{'states':>8}{'states/s':>9}{'gateway CPU/push':>18}")
+    print(f"{'phase':<34}{'pushes':>7}{'published':>10}{'received':>9}{'received/s':>11}{'gateway CPU/push':>18}")
     for phase in phases[2:]:
         per_push = phase.gateway_cpu / max(phase.sent, 1) * 1e6
         print(
-            f"{phase.name:<34}{phase.sent:>7}{phase.state_messages:>8}{phase.state_messages / phase.seconds:>9.0f}"
-            f"{per_push:>15.0f} us"
+            f"{phase.name:<34}{phase.sent:>7}{phase.bridge_states:>10}{phase.state_messages:>9}"
+            f"{phase.state_messages / phase.seconds:>11.0f}{per_push:>15.0f} us"
         )
     paced, _, push1, bare1, flood, bare_flood = phases
 

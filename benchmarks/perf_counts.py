@@ -24,7 +24,9 @@ import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -132,8 +134,71 @@ async def gateway_cases() -> dict[str, float]:
         }
 
 
+class _BusHome:
+    """The demo home with an event bus of the benchmark's own, so a case can hand the MQTT bridge state
+    events directly: only the bridge's path (event -> JSON -> outbox -> MQTT client) is counted."""
+
+    def __init__(self, home: Any) -> None:
+        from tuyagate.bus import EventBus
+        from tuyagate.device_api import DeviceEvent
+
+        self.home = home
+        self.bus: EventBus[DeviceEvent] = EventBus(lost=DeviceEvent.lost)
+
+    def devices(self) -> list[Any]:
+        return list(self.home.devices())
+
+    def device(self, id_or_name: str) -> Any:
+        return self.home.device(id_or_name)
+
+    def events(self, *, devices: Any = None, maxsize: int | None = None) -> Any:
+        return self.bus.subscribe(maxsize=maxsize or 256)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+async def mqtt_cases() -> dict[str, float]:
+    """One state message of the MQTT bridge on a real Mosquitto (left out where it is not installed)."""
+    from tests.mqtt.broker import MOSQUITTO, MosquittoBroker
+
+    if MOSQUITTO is None:
+        return {}
+    from benchmarks.gateway_cost import demo_home
+    from tuyagate.device_api import DeviceEvent
+    from tuyagate.mqtt.bridge import MqttBridge
+    from tuyagate.mqtt.config import parse_mqtt_url
+
+    with tempfile.TemporaryDirectory() as tmp, MosquittoBroker(Path(tmp)) as broker:
+        async with demo_home("127.0.6.1") as (home, _):
+            bus_home = _BusHome(home)
+            plug = home.device("Desk plug")
+            # No coalescing interval nor batching window: each event is one message, with no timer in between.
+            url = broker.url + "?node_id=perf&discovery=false"
+            config = replace(parse_mqtt_url(url), coalesce=0.0, batch_window=0.0)
+            async with MqttBridge(bus_home, config) as bridge:
+                await bridge.wait_connected(30)
+                reading = iter(range(10**9))
+
+                async def state_message() -> None:
+                    target = bridge.stats.state_messages + 1
+                    bus_home.bus.publish(DeviceEvent(plug.info.id, "state", values={"cur_power": next(reading)}))
+                    # Yielding to the loop until the bridge has published: a few turns, as nothing waits on I/O
+                    # (state goes out at QoS 0); an event set by a subscriber would count that client's calls too.
+                    for _ in range(1000):
+                        if bridge.stats.state_messages >= target:
+                            return
+                        await asyncio.sleep(0)
+                    raise RuntimeError("the bridge published no state message")
+
+                return {"mqtt bridge state message": await count_async(state_message)}
+
+
 async def _async_cases() -> dict[str, float]:
-    return {**(await lan_cases()), **(await gateway_cases())}
+    return {**(await lan_cases()), **(await gateway_cases()), **(await mqtt_cases())}
 
 
 def measure() -> dict[str, float]:

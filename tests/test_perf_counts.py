@@ -11,6 +11,7 @@ import json
 
 import pytest
 from benchmarks import perf_counts
+from tests.mqtt.broker import MOSQUITTO
 
 # The secret scan's DEBUG level on tuyagate.* would add the formatting of log records to every count.
 pytestmark = pytest.mark.default_logging
@@ -19,6 +20,8 @@ pytestmark = pytest.mark.default_logging
 def test_no_operation_makes_more_calls_than_its_baseline_allows() -> None:
     baseline = json.loads(perf_counts.BASELINE.read_text())
     results = perf_counts.measure()
+    if MOSQUITTO is None:  # the MQTT case needs a real broker (CI has one: a skip there fails the run)
+        baseline = {name: count for name, count in baseline.items() if not name.startswith("mqtt ")}
     assert perf_counts.compare(results, baseline) == []
 
 
