@@ -11,6 +11,7 @@ import json
 
 import pytest
 from benchmarks import perf_counts
+
 from tests.mqtt.broker import MOSQUITTO
 
 # The secret scan's DEBUG level on tuyagate.* would add the formatting of log records to every count.

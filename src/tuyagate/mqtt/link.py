@@ -156,13 +156,21 @@ class MqttLink:
 
     async def publish(self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publish: QoS 0 returns once the message is written, QoS 1 once the broker acknowledged it."""
+        if not qos:
+            self.send(topic, payload, retain=retain)
+            return
         if self._lost is not None:
             raise LinkError(f"MQTT publish to {topic} failed: {self._lost}")
         self._client.publish(topic, payload, qos=qos, retain=retain)
-        if qos:
-            mid = self._unacked.last_mid
-            assert mid is not None  # gmqtt stores every QoS 1 publish under its packet id
-            await self._answer(mid, f"MQTT publish to {topic}")
+        mid = self._unacked.last_mid
+        assert mid is not None  # gmqtt stores every QoS 1 publish under its packet id
+        await self._answer(mid, f"MQTT publish to {topic}")
+
+    def send(self, topic: str, payload: str | bytes, *, retain: bool = False) -> None:
+        """Publish at QoS 0 without waiting: the message goes to the connection's write buffer at once."""
+        if self._lost is not None:
+            raise LinkError(f"MQTT publish to {topic} failed: {self._lost}")
+        self._client.publish(topic, payload, qos=0, retain=retain)
 
     async def subscribe(self, filters: Iterable[str], *, qos: int = 1) -> None:
         wanted = list(filters)

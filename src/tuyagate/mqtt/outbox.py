@@ -3,6 +3,7 @@
 Messages queued while the publishers are idle wait a few milliseconds (``window``) for company: the
 MQTT client spends far less CPU per message on a handful published together than on each alone.
 
+State is published at QoS 0, which waits for nothing, so it goes out at once, without a publisher.
 Each QoS 1 publish waits for the broker's acknowledgement, so one publisher alone would be held to one
 round trip per message; ``publishers`` of them keep that many messages in flight. State and
 availability are queued by device, not by value: a device queued twice is sent once, and its payload
@@ -104,7 +105,8 @@ class Outbox:
         moment's messages go out together (the MQTT client spends far less CPU per message on a batch)."""
         self._idle.clear()
         if self._window <= 0 or self._busy or self._queue.qsize():
-            self._queue.put_nowait(item)
+            self._dispatch(item)
+            self._check_idle()
             return
         self._waiting.append(item)
         if self._opening is None:
@@ -113,7 +115,24 @@ class Outbox:
     def _release(self) -> None:
         self._opening = None
         while self._waiting:
-            self._queue.put_nowait(self._waiting.popleft())
+            self._dispatch(self._waiting.popleft())
+        self._check_idle()
+
+    def _dispatch(self, item: tuple[str, str] | _Raw) -> None:
+        if isinstance(item, tuple) and item[0] == STATE:
+            self._send_state(item)
+        else:
+            self._queue.put_nowait(item)  # wakes a publisher
+
+    def _check_idle(self) -> None:
+        if not self._busy and self._queue.empty() and not self._waiting:
+            self._idle.set()
+
+    def _failed(self, exc: LinkError) -> None:
+        self._stats.publish_errors += 1
+        if not self.failed.done():
+            self.failed.set_result(None)
+        _LOGGER.info("MQTT publish failed: %s", exc)
 
     async def drained(self) -> None:
         """Wait until everything queued so far has been published (or the connection failed)."""
@@ -127,33 +146,37 @@ class Outbox:
             try:
                 await self._send(item)
             except LinkError as exc:
-                self._stats.publish_errors += 1
-                if not self.failed.done():
-                    self.failed.set_result(None)
-                _LOGGER.info("MQTT publish failed: %s", exc)
+                self._failed(exc)
             finally:
                 self._busy -= 1
-                if not self._busy and self._queue.empty() and not self._waiting:
-                    self._idle.set()
+                self._check_idle()
 
     async def _send(self, item: tuple[str, str] | _Raw) -> None:
         if isinstance(item, _Raw):
             await self._link.publish(item.topic, item.payload, qos=1, retain=item.retain)
             return
         self._queued.discard(item)
-        kind, device_id = item
-        payload = self._build(kind, device_id)
+        payload = self._build(AVAILABILITY, item[1])
         if self._sent.get(item) == payload:
             return
-        # State is QoS 0: it is retained, superseded by the next message, and everything is published
-        # again after a reconnect, so an acknowledgement per message would buy nothing but CPU.
-        qos = 0 if kind == STATE else 1
-        await self._link.publish(self._topic_for(kind, device_id), payload, qos=qos, retain=True)
+        await self._link.publish(self._topic_for(AVAILABILITY, item[1]), payload, qos=1, retain=True)
         self._sent[item] = payload
-        if kind == STATE:
-            self._stats.state_messages += 1
-        else:
-            self._stats.availability_messages += 1
+        self._stats.availability_messages += 1
+
+    def _send_state(self, key: tuple[str, str]) -> None:
+        """State is QoS 0: it is retained, superseded by the next message, and everything is published
+        again after a reconnect, so an acknowledgement per message would buy nothing but CPU."""
+        self._queued.discard(key)
+        payload = self._build(STATE, key[1])
+        if self._sent.get(key) == payload:
+            return
+        try:
+            self._link.send(self._topic_for(STATE, key[1]), payload, retain=True)
+        except LinkError as exc:
+            self._failed(exc)
+            return
+        self._sent[key] = payload
+        self._stats.state_messages += 1
 
     async def close(self) -> None:
         if self._opening is not None:

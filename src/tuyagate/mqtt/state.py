@@ -24,6 +24,9 @@ from tuyagate.schema.colour import decode_colour
 
 __all__ = ["Coalescer", "StateCache"]
 
+# One encoder for every state message (json.dumps with options builds a new one per call).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False).encode
+
 
 class StateCache:
     """The last known values of each device, and the state payload built from them."""
@@ -83,7 +86,7 @@ class StateCache:
         body["route"] = self._routes.get(device_id)
         if device is not None and device.info.parent_id:
             body["gateway"] = device.info.parent_id
-        return json.dumps(body, separators=(",", ":"), default=str, allow_nan=False).encode()
+        return _ENCODE(body).encode()
 
     def _normalise(self, device_id: str, values: dict[str, Any]) -> None:
         for code in self._colours.get(device_id, ()):
