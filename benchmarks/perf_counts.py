@@ -134,7 +134,7 @@ async def gateway_cases() -> dict[str, float]:
         }
 
 
-class _BusHome:
+class BusHome:
     """The demo home with an event bus of the benchmark's own, so a case can hand the MQTT bridge state
     events directly: only the bridge's path (event -> JSON -> outbox -> MQTT client) is counted."""
 
@@ -174,7 +174,7 @@ async def mqtt_cases() -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp, MosquittoBroker(Path(tmp)) as broker:
         async with demo_home("127.0.6.1") as (home, _):
-            bus_home = _BusHome(home)
+            bus_home = BusHome(home)
             plug = home.device("Desk plug")
             # No coalescing interval nor batching window: each event is one message, with no timer in between.
             url = broker.url + "?node_id=perf&discovery=false"
