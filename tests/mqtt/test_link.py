@@ -16,6 +16,7 @@ from tests.mqtt.watch import Watcher
 from tuyagate.mqtt.config import parse_mqtt_url
 from tuyagate.mqtt.errors import LinkError
 from tuyagate.mqtt.link import MqttLink, Will
+from tuyagate.mqtt.outbox import Outbox, Stats
 
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason=SKIP_REASON)
 
@@ -73,3 +74,28 @@ async def test_a_lost_connection_ends_the_link_and_gmqtt_reports_no_error_of_its
                 await link.publish("lost/after", b"x", qos=1)
     # gmqtt's own reconnect is off, so it has nothing to give up on: no ERROR from it (nor from us).
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_state_that_cannot_be_built_is_skipped_and_the_others_still_go_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def build(kind: str, device_id: str) -> bytes:
+        if device_id == "broken":
+            raise ValueError("Out of range float values are not JSON compliant")
+        return b'{"switch_1":true}'
+
+    with MosquittoBroker(tmp_path / "broker") as broker:
+        config = parse_mqtt_url(broker.url + "?node_id=outbox")
+        async with Watcher(broker.port, ("out/#",)) as watcher, MqttLink(config) as link:
+            stats = Stats()
+            outbox = Outbox(link, publishers=2, topic_for=lambda k, d: f"out/{d}/{k}", build=build, stats=stats)
+            try:
+                outbox.state("broken")  # runs inside the bridge's bus reader: it must not raise
+                outbox.state("fine")
+                await asyncio.wait_for(outbox.drained(), 10)
+                assert await watcher.wait("out/fine/state") == b'{"switch_1":true}'
+            finally:
+                await outbox.close()
+    assert (stats.state_messages, stats.publish_errors) == (1, 0)
+    assert "out/broken/state" not in watcher.latest
+    assert any("the state of broken cannot be published" in r.getMessage() for r in caplog.records)

@@ -1,9 +1,10 @@
 """The bridge's outgoing messages on one connection: a queue drained by a few concurrent publishers.
 
-Messages queued while the publishers are idle wait a few milliseconds (``window``) for company: the
-MQTT client spends far less CPU per message on a handful published together than on each alone.
+Messages queued while the publishers are idle wait a few milliseconds (``window``) for company: a
+handful written back to back costs far less CPU per message than each alone (a lone small write on the
+socket wakes the broker's process every time; BENCHMARKS.md, MQTT bridge).
 
-State is published at QoS 0, which waits for nothing, so it goes out at once, without a publisher.
+State is published at QoS 0, which waits for nothing, so it is written at once, without a publisher task.
 Each QoS 1 publish waits for the broker's acknowledgement, so one publisher alone would be held to one
 round trip per message; ``publishers`` of them keep that many messages in flight. State and
 availability are queued by device, not by value: a device queued twice is sent once, and its payload
@@ -102,7 +103,7 @@ class Outbox:
 
     def _add(self, item: tuple[str, str] | _Raw) -> None:
         """Queue an item: at once while the publishers are busy, else after the batching window, so a quiet
-        moment's messages go out together (the MQTT client spends far less CPU per message on a batch)."""
+        moment's messages go out together (far less CPU per message than one by one)."""
         self._idle.clear()
         if self._window <= 0 or self._busy or self._queue.qsize():
             self._dispatch(item)
@@ -167,7 +168,11 @@ class Outbox:
         """State is QoS 0: it is retained, superseded by the next message, and everything is published
         again after a reconnect, so an acknowledgement per message would buy nothing but CPU."""
         self._queued.discard(key)
-        payload = self._build(STATE, key[1])
+        try:
+            payload = self._build(STATE, key[1])
+        except (TypeError, ValueError) as exc:  # sent from the bus reader: one bad value must not stop it
+            _LOGGER.warning("MQTT: the state of %s cannot be published: %s", key[1], exc)
+            return
         if self._sent.get(key) == payload:
             return
         try:
