@@ -283,3 +283,30 @@ async def test_the_discovery_follower_follows_devices_added_and_removed(tmp_path
             await home.close()
         await sim.stop()
         registry.close()
+
+
+async def test_the_periodic_state_flush_writes_off_the_event_loop(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last states reach the registry from a worker thread: its fsync never stalls the loop."""
+    import threading
+
+    writers: list[threading.Thread] = []
+    record_states = world.registry.record_states
+
+    def spy(updates: Any, **kwargs: Any) -> None:
+        writers.append(threading.current_thread())
+        record_states(updates, **kwargs)
+
+    monkeypatch.setattr(world.registry, "record_states", spy)
+    sim = await world.sim(7)
+    device = await world.home.add(world.register(7, sim))
+    await device.set(switch_1=True)
+
+    def saved() -> bool:
+        found = world.registry.find(_id(7))
+        return found is not None and (found.last_state or {}).get("1") is True
+
+    await until(saved, what="the flush of the new state")
+    assert writers
+    assert all(t is not threading.main_thread() for t in writers)
