@@ -37,6 +37,20 @@ async def test_control_acks_then_pushes(version: str) -> None:
         c.close()
 
 
+async def test_applied_logs_each_command_once_and_not_button_presses() -> None:
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.4", dps={"1": False, "2": 3}) as sim:
+        c = RawClient("3.4", sim.port)
+        await c.connect()
+        for value in (7, 8):
+            await c.send(*payloads.control_request(c.spec, DEV_ID, {"2": value, "1": "wrong type"}, t=int(time.time())))
+            assert (await c.read()).is_ack
+            assert (await c.read()).cmd == Command.STATUS
+        await sim.set_dps({"2": 9})  # someone pressed a button: not a command
+        assert [(a.dps, a.cid) for a in sim.applied] == [({"2": 7}, None), ({"2": 8}, None)]
+        assert sim.applied[0].at <= sim.applied[1].at
+        c.close()
+
+
 async def test_second_client_refused_keeps_the_first() -> None:
     async with SimDevice(device_id=DEV_ID, local_key=KEY, second_client="refuse") as sim:
         first, second = RawClient("3.3", sim.port), RawClient("3.3", sim.port)

@@ -39,6 +39,7 @@ from tuyagate.protocol.versions import Encryption, get_spec
 from tuyagate.sim.closes import CloseHow, CloseLog, CloseRecord
 from tuyagate.sim.device_answers import plan_control, query_answer
 from tuyagate.sim.device_options import (
+    Applied,
     ControlReply,
     Faults,
     SecondClient,
@@ -50,7 +51,7 @@ from tuyagate.sim.device_options import (
 from tuyagate.sim.device_wire import Numbering, SimConnection, StatusSchedule, reset_after_eof
 from tuyagate.sim.discovery import DevInfoResponder, DiscoveryAnnouncer
 
-__all__ = ["Faults", "SimChild", "SimDevice", "SimStats"]
+__all__ = ["Applied", "Faults", "SimChild", "SimDevice", "SimStats"]
 
 _LOGGER = logging.getLogger(__name__)
 # Line noise (no frame prefix in it), then a well-framed 55AA frame whose CRC is wrong.
@@ -70,7 +71,8 @@ class SimDevice:
     number of the device's first frame (random by default, like a real device's counter).
     ``status_delay`` is how long after a control's ACK the STATUS push follows.
     ``record_closes`` keeps a :class:`~tuyagate.sim.closes.CloseLog` in :attr:`closes`;
-    ``close_log`` also appends it to a JSON-lines file.
+    ``close_log`` also appends it to a JSON-lines file. :attr:`applied` logs every command the
+    device applied (a control, or a write of the emulated cloud), not the changes of :meth:`set_dps`.
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class SimDevice:
         self.children: dict[str, SimChild] = dict(children or {})
         self.faults = faults or Faults()
         self.stats = SimStats()
+        self.applied: list[Applied] = []  # every command applied, in order (see Applied)
         self.idle_timeout = idle_timeout
         self.second_client = second_client
         self.wrong_key = wrong_key
@@ -233,6 +236,8 @@ class SimDevice:
                 continue
             target[key] = value
             accepted[key] = value
+        if accepted:
+            self.applied.append(Applied(time.monotonic(), dict(accepted), cid))
         if accepted and push:
             self._push(accepted, cid=cid)
         return accepted

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ControlReply", "Faults", "SecondClient", "SeqMode", "SimChild", "SimStats", "WrongKey"]
+__all__ = ["Applied", "ControlReply", "Faults", "SecondClient", "SeqMode", "SimChild", "SimStats", "WrongKey"]
 
 SecondClient = Literal["replace", "refuse", "ignore", "allow"]
 WrongKey = Literal["answer", "silent", "close"]
@@ -63,3 +63,17 @@ class SimStats:
     commands: int = 0
     clean_closes: int = 0  # the client sent FIN (see tuyagate.sim.closes)
     reset_closes: int = 0  # the connection ended with a reset or a broken pipe
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One command as the device applied it: an entry of :attr:`SimDevice.applied <tuyagate.sim.device.SimDevice>`.
+
+    The log lets a test prove a command took effect exactly once: a client that gives each command a
+    value no other command uses finds that value in exactly one entry (never in two: a retried
+    control would show up twice), whatever the answer to it said.
+    """
+
+    at: float  # time.monotonic() when it was applied
+    dps: dict[str, Any]  # what was accepted (values of the wrong type are left out, as by the device)
+    cid: str | None = None  # the sub-device, for a gateway's child
