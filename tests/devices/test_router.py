@@ -15,6 +15,7 @@ from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.hub import Home, HubOptions, build_hub
 from tuyagate.devices.registry import Registry, secret_name
+from tuyagate.devices.vault import Vault
 from tuyagate.errors import UnknownDpError, ValidationError
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest
@@ -175,6 +176,27 @@ async def test_last_state_is_saved_to_the_registry(world: World) -> None:
     await device.set({"switch_2": True})
     await world.hub.close()
     assert world.registry.get("Kitchen switch").last_state == {"1": False, "2": True, "7": 0}
+
+
+async def test_the_registry_state_is_not_served_as_fresh_after_a_restart(world: World) -> None:
+    """A gateway killed within cache_ttl of its last state flush comes back with an older state in the
+    registry than the device holds: the first cached read must ask the device, not answer the old one."""
+    device = world.hub.device("Kitchen switch")
+    await device.set({"switch_2": True})
+    await world.hub.close()  # flushes {"2": True} to the registry, with a last_seen of just now
+    sim = world.fleet.sim_for(device.info.id)
+    sim.apply_dps({"2": False, "7": 120})  # commands the flush never saw (the gateway was killed first)
+    vault = Vault.open(world.registry.db, Path(world.registry.db.path).parent, env={})
+    restarted = build_hub(world.registry, vault, options=HubOptions(timeout=3.0))
+    await restarted.start()
+    try:
+        again = restarted.device("Kitchen switch")
+        assert again.cached_state() is not None  # the last known state is still shown...
+        state = await again.status(refresh=False)  # ...but not served as fresh
+        assert (state.route, state.dps["2"], state.dps["7"]) == ("lan", False, 120)
+        assert (await again.status(refresh=False)).route == "cache"  # fresh from now on
+    finally:
+        await restarted.close()
 
 
 async def test_a_busy_device_is_not_taken_for_a_broken_one(world: World) -> None:

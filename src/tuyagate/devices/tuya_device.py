@@ -104,6 +104,10 @@ class TuyaDevice:
         self._dps: dict[str, Any] = dict(record.last_state or {})
         self._values: dict[str, Any] | None = None  # self._dps decoded by the schema, made on first read
         self._updated_at = record.last_seen or 0.0
+        # The registry's last state is shown until the device speaks, but never served as fresh: it
+        # may predate commands the device took after the last flush (a gateway killed and restarted
+        # within ``cache_ttl`` would otherwise answer them as undone). A full read makes it fresh.
+        self._confirmed = False
         self._cache_route = "cache"
         self._online = False
         self._bus: EventBus[DeviceEvent] = EventBus(lost=lambda n: DeviceEvent.lost(n, record.id))
@@ -219,7 +223,7 @@ class TuyaDevice:
             if not self._dps:
                 raise self._asleep_error("read it")
             return self._snapshot("cache")  # the values of its last wake-up, with their age
-        if not refresh and self._dps and self._clock() - self._updated_at <= self.cache_ttl:
+        if not refresh and self._confirmed and self._clock() - self._updated_at <= self.cache_ttl:
             return self._snapshot("cache")
         # Single flight: callers that ask while a read is under way share its answer, so a burst of
         # readers costs the device one round trip instead of a queue that outlasts their deadlines.
@@ -247,6 +251,7 @@ class TuyaDevice:
     async def _read(self, deadline: Deadline) -> tuple[dict[str, Any], str]:
         dps, route, _ = await self._attempt(lambda r, d: r.read(deadline=d), deadline)
         self._merge(dps, route, emit=True)
+        self._confirmed = True
         return dps, route
 
     async def set(
@@ -399,6 +404,7 @@ class TuyaDevice:
                 _LOGGER.info("%s: LAN probe answered with %s", self._record.name, exc)
             else:
                 self._merge(dps, "lan", emit=True)
+                self._confirmed = True
             tracker.ok()
             self._set_online(True)
             _LOGGER.info("%s: LAN route is back", self._record.name)
