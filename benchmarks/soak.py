@@ -34,7 +34,7 @@ from benchmarks.soak_audit import LATE_SLACK, audit_commands, audit_latency, aud
 from benchmarks.soak_load import TAG_DPS, Faulter, LagMonitor, Listener, Load, Sampler
 from benchmarks.soak_world import World
 
-__all__ = ["SoakConfig", "SoakResult", "markdown", "run_soak", "update_reliability"]
+__all__ = ["SoakConfig", "SoakResult", "markdown", "online", "run_soak", "update_reliability"]
 
 SECTION = "## Load audit"
 
@@ -59,7 +59,7 @@ class SoakResult:
     problems: list[str] = field(default_factory=list)
 
 
-async def _online(url: str, count: int, *, within: float) -> float:
+async def online(url: str, count: int, *, within: float) -> float:
     """Seconds until the gateway reports ``count`` devices online; raises after ``within``."""
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -113,7 +113,7 @@ async def run_soak(config: SoakConfig) -> SoakResult:
     problems: list[str] = []
     async with World(config.devices, first_ip=config.first_ip, request_timeout=config.request_timeout) as world:
         gateway, manifest = world.gateway, world.fleet.manifest
-        await _online(gateway.url, config.devices, within=30.0)
+        await online(gateway.url, config.devices, within=30.0)
         fds_before, rss_before = gateway.fds(), gateway.rss_kib()
         listeners = [Listener(gateway.url) for _ in range(config.listeners)]
         for listener in listeners:
@@ -148,7 +148,7 @@ async def run_soak(config: SoakConfig) -> SoakResult:
         stop_sampling.set()
         await sampling
         load_avg = _load_figure()
-        recovery = await _online(gateway.url, config.devices, within=30.0)
+        recovery = await online(gateway.url, config.devices, within=30.0)
         async with httpx.AsyncClient(base_url=gateway.url, timeout=10.0) as http:
             bound, late_inside = gateway_late((await http.get("/metrics")).text, config.request_timeout)
 

@@ -123,7 +123,7 @@ class Listener:
         """Events the gateway said it dropped, plus gaps in the ids (both mean: some were not seen)."""
         dropped = sum(int(d.get("dropped", 0)) for _, kind, d in self.events if kind == "lost")
         ids = [i for i, _, _ in self.events]
-        gaps = sum(b - a - 1 for a, b in itertools.pairwise(ids) if b != a + 1)
+        gaps = sum(b - a - 1 if b > a else 1 for a, b in itertools.pairwise(ids) if b != a + 1)  # a repeat counts
         return dropped + gaps + (ids[0] - 1 if ids else 0)
 
 

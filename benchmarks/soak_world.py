@@ -35,7 +35,10 @@ KINDS = ("plug", "switch", "light")  # each has a writable integer DP wide enoug
 
 
 class GatewayProcess:
-    """One ``tuyagate serve`` subprocess on a free loopback port (``--no-follow``: no UDP listening)."""
+    """One ``tuyagate serve`` subprocess on a free loopback port (``--no-follow``: no UDP listening).
+
+    ``start`` after ``kill`` or ``stop`` starts a new process on the same port and data directory.
+    """
 
     def __init__(self, data_dir: Path, *, request_timeout: float, log: Path) -> None:
         self.data_dir = data_dir
@@ -43,6 +46,7 @@ class GatewayProcess:
         self.log = log
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""
+        self.port = 0  # a free one at first; restarts come back on the same port, as a configured gateway
         self.starts = 0
 
     @property
@@ -58,7 +62,7 @@ class GatewayProcess:
         began = loop.time()
         with self.log.open("ab") as err:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tuyagate.cli", "serve", "--port", "0", "--no-follow",
+                sys.executable, "-m", "tuyagate.cli", "serve", "--port", str(self.port), "--no-follow",
                 "--data-dir", str(self.data_dir),
                 stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
             )  # fmt: skip
@@ -70,6 +74,7 @@ class GatewayProcess:
             await self.kill()
             raise RuntimeError(f"the gateway did not start; see {self.log}") from None
         self.url = str(info["url"])
+        self.port = int(self.url.rsplit(":", 1)[1])
         self.starts += 1
         return loop.time() - began
 
