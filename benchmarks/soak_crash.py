@@ -112,6 +112,7 @@ async def run_crash(config: CrashConfig) -> CrashResult:
             if status != -signal.SIGKILL:
                 problems.append(f"kill {n}: the gateway exited with {status}, not by SIGKILL")
             after = snapshot(world.data_dir)
+            intact = not after.integrity and after.devices == before.devices and after.secrets == before.secrets
             if after.integrity:
                 problems.append(f"kill {n}: the database fails its integrity check: {after.integrity[:3]}")
             if after.devices != before.devices:
@@ -133,6 +134,7 @@ async def run_crash(config: CrashConfig) -> CrashResult:
                     "ready_s": round(ready, 2),
                     "all_online_s": round(reconnected, 2),
                     "stale_devices": len(stale),
+                    "registry_and_vault_intact": intact,
                 }
             )
         tag_dps = {d.id: tuple(dp for dp, _ in TAG_DPS[d.category]) for d in devices}

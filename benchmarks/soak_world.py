@@ -103,8 +103,10 @@ class GatewayProcess:
 
     async def stop(self) -> int:
         """SIGTERM and wait for a clean exit (SIGKILL after 20 s)."""
-        if self.proc is None or self.proc.returncode is not None:
-            return self.proc.returncode if self.proc is not None else 0
+        if self.proc is None:
+            return 0
+        if self.proc.returncode is not None:
+            return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
             return await asyncio.wait_for(self.proc.wait(), 20)
