@@ -214,3 +214,24 @@ def test_key_file_follows_the_data_dir_of_the_given_environment(tmp_path: Path) 
         assert vault.key_file == tmp_path / "data" / MASTER_KEY_FILENAME
         assert vault.key_file.exists()
         assert Vault(db, parse_master_key(vault.key_file.read_text())).key_file is None
+
+
+def test_a_key_file_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / MASTER_KEY_FILENAME
+
+    def killed_mid_write(fd: int, data: bytes) -> int:
+        raise OSError("the process died here")
+
+    monkeypatch.setattr("tuyagate.devices.vault.os.write", killed_mid_write)
+    with pytest.raises(OSError, match="died"):
+        write_key_file(key_file, KEY_A)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []  # no empty master.key that would stop the vault from opening
+    write_key_file(key_file, KEY_A)
+    assert parse_master_key(key_file.read_text()) == KEY_A
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        write_key_file(key_file, KEY_B)  # exclusive: an existing key is never replaced
+    write_key_file(key_file, KEY_B, exclusive=False)
+    assert parse_master_key(key_file.read_text()) == KEY_B
+    assert [p.name for p in tmp_path.iterdir()] == [MASTER_KEY_FILENAME]

@@ -95,14 +95,29 @@ def parse_master_key(text: str, *, origin: str = ENV_MASTER_KEY) -> bytes:
 
 
 def write_key_file(path: str | os.PathLike[str], key: bytes, *, exclusive: bool = True) -> None:
-    """Write a key file with mode 0600 and fsync it. ``exclusive`` refuses to replace an existing file."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
+    """Write a key file with mode 0600, durably and all at once. ``exclusive`` refuses to replace an existing file.
+
+    The key goes to a temporary file first, is fsynced, and only then appears under ``path`` (a hard
+    link when exclusive, a rename otherwise), and the directory is fsynced: a process killed mid-write
+    leaves no empty or partial key file that would stop the vault from opening, and the database never
+    commits a vault whose key file a power cut could still take away.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, (format_master_key(key) + "\n").encode("ascii"))
-        os.fsync(fd)
+        try:
+            os.write(fd, (format_master_key(key) + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusive:
+            os.link(tmp, target)  # FileExistsError when a key file is there already
+        else:
+            os.replace(tmp, target)
     finally:
-        os.close(fd)
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
 
 
 def _read_key_file(path: Path) -> bytes:
