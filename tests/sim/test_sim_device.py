@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
 
 import pytest
 
+from tests.lan.conftest import until
 from tuyagate.errors import KeyMismatchError
 from tuyagate.protocol import payloads
 from tuyagate.protocol.commands import Command
@@ -109,6 +111,21 @@ async def test_refuse_and_drop_after_frames() -> None:
         assert (await c.read()).cmd == Command.HEART_BEAT
         await c.send(*payloads.heartbeat_request(DEV_ID))
         assert await c.closed()
+
+
+async def test_stopping_while_an_answer_is_delayed_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    sim = SimDevice(device_id=DEV_ID, local_key=KEY)
+    await sim.start()
+    sim.faults.reply_delay = 30.0  # the connection task sleeps before its answer: stop() must cancel it
+    c = RawClient("3.3", sim.port)
+    await c.connect()
+    await c.send(*payloads.heartbeat_request(DEV_ID))
+    await until(lambda: sim.stats.frames_received, what="the request to arrive")
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        await sim.stop()
+        await asyncio.sleep(0)  # the stream's done-callback runs on the next turn of the loop
+    assert [r.getMessage() for r in caplog.records] == []
+    c.close()
 
 
 async def test_reply_delay_and_garbage() -> None:

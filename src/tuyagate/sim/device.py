@@ -255,6 +255,10 @@ class SimDevice:
             how, reason = await self._serve_one(reader, writer)
         except (ConnectionError, OSError) as exc:  # a reset, a broken pipe
             how, reason = "reset", type(exc).__name__
+        except asyncio.CancelledError:
+            # stop() cancels a connection still sleeping in a reply_delay. Ending normally keeps
+            # asyncio's stream callback (which asks a cancelled task for its exception) from logging it.
+            how, reason = "device", "the device stopped"
         finally:
             self._tasks.discard(task)
             self._writers.discard(writer)
