@@ -125,15 +125,17 @@ def audit_latency(
     request_timeout: float,
     windows: list[tuple[str, str, float, float]],
     client_lag: Callable[[float, float], float],
+    gateway_wait: Callable[[float, float], float] = lambda start, end: 0.0,
 ) -> tuple[dict[str, int], list[str]]:
     """Answers later than the deadline + LATE_SLACK, each named with the fault its device had then.
 
-    ``client_lag(sent, answered)`` is how long the measuring loop itself stalled meanwhile: time the
-    answer may have waited in the client's socket (counted apart, as ``late_client_stalled``).
+    ``client_lag(sent, answered)`` is how long the measuring loop itself stalled meanwhile (time the
+    answer may have waited in the client's socket) and ``gateway_wait(sent, answered)`` how long the
+    gateway waited for a CPU: a lateness they cover is the machine's, counted apart as ``late_stalled``.
     """
     limit = request_timeout + LATE_SLACK
     late = [c for c in calls if c.answered and c.latency > limit]
-    blamed = [c for c in late if c.latency - client_lag(c.sent, c.answered) > limit]
+    blamed = [c for c in late if c.latency - client_lag(c.sent, c.answered) - gateway_wait(c.sent, c.answered) > limit]
     problems = []
     for c in blamed[:20]:
         modes = [m for d, m, start, end in windows if d == c.device and start <= c.answered and end >= c.sent]
@@ -141,7 +143,7 @@ def audit_latency(
             f"{c.kind} to {c.device} answered {c.status} {c.code} after {c.latency:.3f} s "
             f"(deadline {request_timeout:g} s; fault then: {', '.join(modes) or 'none'})"
         )
-    return {"late": len(blamed), "late_client_stalled": len(late) - len(blamed)}, problems
+    return {"late": len(blamed), "late_stalled": len(late) - len(blamed)}, problems
 
 
 def gateway_late(metrics_text: str, request_timeout: float) -> tuple[float, int]:

@@ -23,7 +23,17 @@ import httpx
 from tuyagate.sim.device import Faults, SimDevice
 from tuyagate.sim.manifest import ManifestDevice
 
-__all__ = ["FAULT_MODES", "Call", "Faulter", "LagMonitor", "Listener", "Load", "Sampler", "tagged_command"]
+__all__ = [
+    "FAULT_MODES",
+    "Call",
+    "Faulter",
+    "LagMonitor",
+    "Listener",
+    "Load",
+    "Sampler",
+    "WaitMonitor",
+    "tagged_command",
+]
 
 # Writable DPs per category: the tag DPs (wide integer ranges) and the booleans sent along at random.
 TAG_DPS = {
@@ -206,6 +216,31 @@ class LagMonitor:
     def worst(self, start: float, end: float) -> float:
         """The longest stall of this loop between ``start`` and ``end`` (a stall is seen when it ends)."""
         return max((lag for at, lag in self.lags if start <= at <= end + 0.5), default=0.0)
+
+
+class WaitMonitor:
+    """The gateway's run-queue wait (:meth:`GatewayProcess.runqueue_wait_s`) every 50 ms, so that a
+    late answer can be set against the time the gateway could not run at all while it was due."""
+
+    def __init__(self, read: Any) -> None:
+        self._read = read
+        self.samples: list[tuple[float, float]] = []  # (loop time, seconds waited so far)
+
+    async def run(self, stop: asyncio.Event, *, every: float = 0.05) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            self.samples.append((loop.time(), self._read()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+        self.samples.append((loop.time(), self._read()))
+
+    def waited(self, start: float, end: float) -> float:
+        """Run-queue wait between the samples around ``start`` and ``end`` (never less than the truth)."""
+        before = [w for at, w in self.samples if at <= start]
+        after = [w for at, w in self.samples if at >= end]
+        if not before or not after:
+            return 0.0
+        return after[0] - before[-1]
 
 
 class Sampler:

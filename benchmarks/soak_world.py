@@ -90,6 +90,11 @@ class GatewayProcess:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def runqueue_wait_s(self) -> float:
+        """Seconds the gateway's event-loop thread has spent runnable but waiting for a CPU
+        (``/proc/PID/schedstat``): on a shared machine, time no deadline logic can make up for."""
+        return int(Path(f"/proc/{self.pid}/schedstat").read_text().split()[1]) / 1e9
+
     def fds(self) -> int:
         """Open file descriptors of the gateway now."""
         return len(os.listdir(f"/proc/{self.pid}/fd"))

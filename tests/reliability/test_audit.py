@@ -42,10 +42,12 @@ def test_undocumented_codes_are_problems_unless_excused() -> None:
     assert len(problems) == 1
 
 
-def test_late_answers_unless_the_client_itself_stalled() -> None:
+def test_late_answers_unless_the_client_or_the_gateway_could_not_run() -> None:
     calls = [command(1, 0.0, 2.45), command(2, 0.0, 2.6), command(3, 10.0, 12.7)]
-    figures, problems = audit_latency(calls, 2.4, [], lambda start, end: 0.5 if start >= 10 else 0.0)
-    assert figures == {"late": 1, "late_client_stalled": 1}
+    figures, problems = audit_latency(
+        calls, 2.4, [], lambda s, e: 0.2 if s >= 10 else 0.0, lambda s, e: 0.2 if s >= 10 else 0.0
+    )
+    assert figures == {"late": 1, "late_stalled": 1}
     assert "2.600 s" in problems[0]
 
 
