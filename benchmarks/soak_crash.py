@@ -7,7 +7,8 @@ every 5 s) to be under way, then SIGKILLs the gateway (the PID this run started,
   before the first kill: SQLite's integrity check passes, every device record (minus the state the
   gateway flushes) and every secret is there and unchanged;
 - a new gateway on the same port and data directory has every device online within 10 s of its
-  ready line (the interpreter's own start-up, seconds on a loaded machine, is reported apart), and its answers (cached reads included) equal each emulated device's state;
+  ready line (the interpreter's own start-up, seconds on a loaded machine, is reported apart), and
+  its answers (cached reads included) equal each emulated device's state;
 - at the end, every command answered 2xx before any kill took effect exactly once (the emulators'
   application logs); a request in flight at a kill gets no answer, and took effect at most once.
 """
