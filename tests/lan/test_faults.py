@@ -321,3 +321,29 @@ async def test_backoff_never_outlasts_the_deadline(sim: SimFactory, client: Clie
         await dev.status()
     assert time.monotonic() - start < 0.1
     assert device.stats.connections_accepted == 1
+
+
+@pytest.mark.parametrize("version", ["3.3", "3.5"])
+async def test_a_control_applied_after_its_deadline_is_caught_up_by_the_next_request(
+    version: str, sim: SimFactory, client: ClientFactory
+) -> None:
+    """The ACK comes too late (timeout), the device applies the control anyway, its STATUS push goes
+    down with the dropped connection: whichever reopens the connection (here the next request, not
+    the background reconnect) leads to one query that publishes the change."""
+    device = await sim(version=version, dps={"1": True, "2": 0}, status_delay=0.0)
+    watcher = client(device, timeout=0.3)
+    events = watcher.events()
+    await watcher.status()
+    device.faults.reply_delay = 0.6
+    with pytest.raises(TuyaTimeoutError):
+        await watcher.set_dps({"2": 7})
+    await until(lambda: device.dps["2"] == 7, timeout=2.0, what="the late control to be applied")
+    device.faults.reply_delay = 0.0
+    await watcher.set_dps({"1": False}, timeout=2.0)
+    seen: dict[str, object] = {}
+    async with asyncio.timeout(2.0):
+        while seen.get("2") != 7:
+            event = await events.get()
+            if event.kind is EventKind.STATUS:
+                seen.update(event.dps)
+    assert device.stats.commands == 2

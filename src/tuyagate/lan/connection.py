@@ -97,6 +97,7 @@ class DeviceConnection:
         "_last_tx",
         "_link",
         "_lock",
+        "_lost_link",
         "_notes",
         "_pacer",
         "_pending",
@@ -148,6 +149,7 @@ class DeviceConnection:
         self._d22_dps = list(device22_dps) if device22_dps else None
         self._lock = asyncio.Lock()
         self._link: Link | None = None
+        self._lost_link = False  # a link went down since the last open: pushes (and late ACKs) may be missed
         self._pending: Pending | None = None
         self._bus: EventBus[Event] = EventBus(on_change=self._subscribers_changed)
         self._seq = 0
@@ -582,6 +584,9 @@ class DeviceConnection:
         self._keepalive.schedule()
         _LOGGER.debug("connected to %s (protocol %s)", self.name, spec.label)
         self._publish(Event(EventKind.CONNECTED, self.device_id))
+        if self._lost_link and self._last_status is not None and self._notes is None:
+            self._keepalive.catch_up_soon()  # runs once this caller releases the connection
+        self._lost_link = False
         return link
 
     async def _handshake(self, link: Link, spec: VersionSpec, deadline: float) -> None:
@@ -694,6 +699,7 @@ class DeviceConnection:
         """Forget ``link``: fail the request in flight, stop heartbeats, maybe reconnect in the background."""
         if link is self._link:
             self._link = None
+            self._lost_link = True
             self._keepalive.stop_heartbeat()
             pending = self._pending
             if pending is not None:

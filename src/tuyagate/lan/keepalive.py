@@ -71,7 +71,7 @@ class KeepAlive:
     they fail); ``publish`` hands an event to the connection's subscribers.
     """
 
-    __slots__ = ("_handle", "_heartbeat", "_pacer", "_publish", "_reconnect", "conn")
+    __slots__ = ("_catching", "_handle", "_heartbeat", "_pacer", "_publish", "_reconnect", "conn")
 
     def __init__(self, conn: KeepAliveHost, pacer: Pacer, publish: Callable[[Event], None]) -> None:
         self.conn = conn
@@ -80,6 +80,7 @@ class KeepAlive:
         self._handle: asyncio.TimerHandle | None = None  # a timer, not a task, while idle: cheap per device
         self._heartbeat: asyncio.Task[None] | None = None
         self._reconnect: asyncio.Task[None] | None = None
+        self._catching: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- heartbeats
 
@@ -143,13 +144,28 @@ class KeepAlive:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 try:
-                    if await conn.connect() and conn.last_status:
-                        await self._catch_up()
+                    await conn.connect()  # the connection asks for a catch-up once it is open (catch_up_soon)
                 except TuyaError as exc:
                     _LOGGER.info("%s: reconnect failed: %s", conn.name, exc)
                     self._pacer.pause(loop.time())  # never spin, whatever failed
         finally:
             self._reconnect = None
+
+    def catch_up_soon(self) -> None:
+        """After a reconnect, in the background: query once and publish what changed while we were away.
+
+        Run by whoever re-opened the connection (this loop or a request), so no reopening skips it: a
+        control whose answer came too late may still have been applied, and its STATUS push went down
+        with the old connection.
+        """
+        if self._catching is None or self._catching.done():
+            self._catching = asyncio.get_running_loop().create_task(self._catch_up_logged())
+
+    async def _catch_up_logged(self) -> None:
+        try:
+            await self._catch_up()
+        except TuyaError as exc:
+            _LOGGER.info("%s: catching up after a reconnect failed: %s", self.conn.name, exc)
 
     async def _catch_up(self) -> None:
         """Pushes sent while we were away are lost: query once and publish what changed meanwhile."""
@@ -164,12 +180,12 @@ class KeepAlive:
 
     def cancel(self) -> None:
         self.stop_heartbeat()
-        for task in (self._reconnect, self._heartbeat):
+        for task in (self._reconnect, self._heartbeat, self._catching):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
 
     async def wait_stopped(self) -> None:
-        for task in (self._reconnect, self._heartbeat):
+        for task in (self._reconnect, self._heartbeat, self._catching):
             if task is not None and task is not asyncio.current_task():
                 with contextlib.suppress(asyncio.CancelledError, TuyaError):
                     await task
