@@ -7,7 +7,7 @@ refusing, silent, garbage, dropping, rebooting) come and go at random on a quart
 When the load stops the faults are cleared and the audit runs (:mod:`benchmarks.soak_audit`), the
 gateway's recovery, its final state, RSS growth and open descriptors are checked.
 
-    .venv/bin/python -m benchmarks.soak --minutes 10 --json soak.json --reliability RELIABILITY.md
+    .venv/bin/python -m benchmarks.soak --minutes 10 --reliability RELIABILITY.md --json benchmarks/soak_results.json
 
 writes the figures as JSON and replaces the ``## Load audit`` section of RELIABILITY.md. The CI test
 (tests/reliability/test_soak.py) runs the same for 60 s and compares RSS at second 15 with the end
@@ -366,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({**figures, "problem_list": problems}, indent=2) + "\n")
     if args.reliability is not None:
         command = f".venv/bin/python -m benchmarks.soak --minutes {args.minutes:g} --reliability {args.reliability}"
+        if args.json is not None:
+            command += f" --json {args.json}"
         update_reliability(args.reliability, markdown(result, command, crash))
     return 1 if problems else 0
 
