@@ -281,8 +281,9 @@ def markdown(result: SoakResult, command: str, crash: CrashResult | None = None)
         f"| Problems found by the audit | {f['problems']} |",
         "",
         "Faults: `late` answers after the deadline, `slow` 0.3 s late, `refuse` closes new connections, "
-        "`silent` reads and never answers, `garbage` sends noise and a bad CRC before each answer, `drop` closes "
-        "the connection at its second frame, `restart` closes the port for the fault's length (1-6 s each).",
+        "`silent` reads and never answers, `garbage` sends noise and a bad CRC before each answer, `corrupt` answers "
+        "with a wrong CRC/HMAC/GCM tag, `drop` closes the connection at its second frame, `drop_requests` closes it "
+        "when a request arrives, `restart` closes the port for the fault's length (1-6 s each).",
         "",
     ]
     if crash is not None:

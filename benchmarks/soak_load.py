@@ -42,7 +42,7 @@ TAG_DPS = {
     "dj": (("22", "bright_value_v2"), ("23", "temp_value_v2")),
 }
 BOOL_DPS = {"cz": (("1", "switch_1"),), "kg": (("1", "switch_1"), ("2", "switch_2")), "dj": (("20", "switch_led"),)}
-FAULT_MODES = ("late", "slow", "refuse", "silent", "garbage", "drop", "restart")
+FAULT_MODES = ("late", "slow", "refuse", "silent", "garbage", "corrupt", "drop", "drop_requests", "restart")
 # One TLS context for every client (they speak plain HTTP): building one per client loads the CA
 # bundle each time, ~0.1 s of blocked event loop apiece.
 _TLS = ssl.create_default_context()
@@ -183,8 +183,12 @@ class Faulter:
                 faults.silent = True
             elif mode == "garbage":
                 faults.garbage = True
+            elif mode == "corrupt":  # well-framed answers with a wrong CRC / HMAC / GCM tag
+                faults.corrupt = True
             elif mode == "drop":  # every connection dies at its second frame
                 faults.drop_after_frames = 1
+            elif mode == "drop_requests":  # a request arrives, the connection closes unanswered
+                faults.drop_requests = True
             await asyncio.sleep(duration)
             sim.faults = Faults()
         finally:
