@@ -101,6 +101,23 @@ def test_a_vault_whose_key_is_nowhere_says_where_it_looked(tmp_path: Path, ring:
         _open(tmp_path)
 
 
+def test_a_machine_with_no_keyring_backend_gets_the_missing_key_error(tmp_path: Path) -> None:
+    """No backend at all (a server, CI) is no key in the keyring, not a keyring failure."""
+    from keyring.backends import fail
+
+    db, vault = _open(tmp_path)
+    vault.put("cloud/secret", "abc")
+    db.close()
+    (tmp_path / MASTER_KEY_FILENAME).unlink()
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        with pytest.raises(VaultError, match=r"master\.key is missing"):
+            _open(tmp_path)
+    finally:
+        keyring.set_keyring(before)
+
+
 def test_without_the_keyring_extra_the_move_says_which_extra(
     tmp_path: Path, ring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:

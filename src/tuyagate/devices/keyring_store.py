@@ -48,9 +48,15 @@ def load(directory: str | os.PathLike[str], *, pending: bool = False) -> str | N
     ring = _keyring()
     if ring is None:
         return None
+    from keyring.errors import NoKeyringError
+
     try:
         value = ring.get_password(SERVICE, account(directory) + (PENDING if pending else ""))
-    except Exception as exc:  # noqa: BLE001 - any backend failure means "not available here"
+    except NoKeyringError:
+        # No backend on this machine (a server, CI): nothing can be stored there, so nothing is. The
+        # caller then names the key sources that are missing, instead of blaming the keyring.
+        return None
+    except Exception as exc:  # noqa: BLE001 - a backend that fails (locked, D-Bus down) is worth saying
         raise ConfigError(f"the OS keyring could not be read ({type(exc).__name__})") from None
     return str(value) if value else None
 
