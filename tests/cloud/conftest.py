@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cloud.app_mq_support import TlsBroker, running_tls_broker
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.sim.cloud_sample import sample_fleet
 from tuyagate.sim.cloud_server import RunningCloud, start_cloud_server
@@ -78,3 +80,10 @@ async def make_client() -> AsyncIterator[Callable[..., TuyaCloudClient]]:
     yield make
     for client in made:
         await client.aclose()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[TlsBroker]:
+    """A Mosquitto with TLS only (a throwaway CA) for the app MQ; skipped without mosquitto."""
+    with running_tls_broker(tmp_path) as broker:
+        yield broker

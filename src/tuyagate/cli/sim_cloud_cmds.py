@@ -49,6 +49,12 @@ def register_sim(sim_commands: argparse._SubParsersAction[Any]) -> None:
         default=[],
         help="a user code the emulated app shows (repeatable; default: any code is the account's)",
     )
+    mq = p.add_argument_group("the Smart Life app MQ (a broker you run, e.g. Mosquitto with TLS)")
+    mq.add_argument("--mq-url", help="the broker the app MQ config hands out, e.g. ssl://127.0.0.1:8883")
+    mq.add_argument("--mq-username", default="tuyagate-sim", help="the broker login handed out (and published with)")
+    mq.add_argument("--mq-password", help="its password (or TUYAGATE_SIM_MQ_PASSWORD, preferred)")
+    mq.add_argument("--mq-ca", metavar="FILE", help="the CA file that signed the broker's certificate (ssl://)")
+    mq.add_argument("--mq-ttl", type=float, default=7200.0, help="expireTime of each MQ config in seconds (7200)")
     p.set_defaults(func=_run)
 
 
@@ -79,10 +85,17 @@ async def _run(args: argparse.Namespace) -> int:
     )
     if args.uid:
         config.uid = args.uid
+    if args.mq_url:
+        from tuyagate.sim.app_mq import AppMqSettings
+
+        password = args.mq_password or os.environ.get("TUYAGATE_SIM_MQ_PASSWORD") or ""
+        config.app_mq = AppMqSettings(args.mq_url, args.mq_username, password, ca_file=args.mq_ca, ttl=args.mq_ttl)
     try:
         running = await start_cloud_server(config, manifest, host=args.host, port=args.port, tls=args.tls)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    except TimeoutError:
+        raise ConfigError(f"cannot publish on the MQ broker {args.mq_url} (is it running, with that login?)") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ _MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, Inval
 HOME_DEVICES = "/v1.0/m/life/ha/home/devices"
 DEVICE_DETAIL = "/v1.0/m/life/ha/devices/detail"
 COMMANDS = "/v1.1/m/thing/{id}/commands"
+MQ_CONFIG = "/v1.0/m/life/ha/access/config"
 
 
 class _TokenListener:
@@ -254,6 +256,15 @@ class AppCloudClient:
         envelope = await self._call("the command", self._api.post, path, None, {"commands": items}, deadline=deadline)
         if not isinstance(envelope, Mapping) or envelope.get("result") is not True:
             raise CloudError(1103, "commands issue error", hint="the cloud did not accept the command")
+
+    async def mq_config(self) -> Any:
+        """The app MQ's broker, login and topics (``result`` of the SDK's config call; a fresh client id each
+        time): what :class:`~tuyagate.cloud.app_mq.AppMqConsumer` connects with."""
+        body = {"linkId": f"tuyagate.{uuid.uuid4()}"}
+        envelope = await self._call("the MQ config", self._api.post, MQ_CONFIG, None, body)
+        if not isinstance(envelope, Mapping) or not isinstance(envelope.get("result"), Mapping):
+            raise ProtocolError("the app API answered the MQ config with something that is not an object")
+        return dict(envelope["result"])
 
     async def revoke(self) -> None:
         """End this login on the server (the SDK's ``unload``: the terminal's token expires)."""

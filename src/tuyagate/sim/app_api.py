@@ -12,7 +12,8 @@ it and answers 1004 "sign invalid"), ``X-sign`` (1004), then the access token's 
 query and body ``encdata`` are decrypted and the ``result`` encrypted under the request's key.
 Routes: token refresh (``/v1.0/m/token/{refresh}``), logout (``/v1.0/m/token/terminal/expire``),
 homes, home devices (with ``local_key``), device details, specifications, the local strategy (DP
-id <-> code), custom type, report types and commands. Unknown app paths answer 1108.
+id <-> code), custom type, report types, commands and the app MQ's config (``/v1.0/m/life/ha/access/config``,
+:mod:`tuyagate.sim.app_mq`). Unknown app paths answer 1108.
 
 Emulator control: ``POST /_sim/app-login/approve`` (body ``{"qrcode": "..."}`` for one login, or
 nothing for every pending one: the user confirmed in the app) and ``GET /_sim/app-login``.
@@ -287,11 +288,22 @@ async def commands(call: AppCall) -> Any:
     if len(items) > call.state.config.max_commands:
         raise ApiError(1101, "params range invalid")
     try:
-        await call.fleet.command(device, items)
+        applied = await call.fleet.command(device, items)
     except CommandRefused as exc:
         raise ApiError(exc.code, exc.msg) from exc
+    call.state.report_status(device, applied)  # the device reports the change (message service, app MQ)
     call.state.stats["app_commands"] += len(items)
     return True
+
+
+async def mq_config(call: AppCall) -> Any:
+    """The app MQ's broker, login and topics (:mod:`tuyagate.sim.app_mq`); a fresh client id each time."""
+    if not str(call.body.get("linkId", "")):
+        raise ApiError(1100, "param is empty")
+    try:
+        return call.state.app_mq.config()
+    except LookupError:
+        raise ApiError(1108, "uri path invalid (the emulator was started without an MQ broker)") from None
 
 
 async def unknown(call: AppCall) -> Any:
@@ -333,6 +345,7 @@ def app_routes() -> list[Route]:
         ("/v1.0/m/life/ha/{device_id}/code/custom-type", custom_type, "GET"),
         ("/v1.0/m/life/ha/{device_id}/dp-report-types", report_types, "GET"),
         ("/v1.1/m/thing/{device_id}/commands", commands, "POST"),
+        ("/v1.0/m/life/ha/access/config", mq_config, "POST"),
     ]
     routes = [
         Route(QR_PATH, create_qr, methods=["POST"]),

@@ -18,13 +18,15 @@ such as ``{"expire_tokens": true}``, ``{"http_errors": 2, "http_status": 503}``,
 ``{"code_errors": 3, "error_code": 1199}``, ``{"latency": 0.5}``, ``{"clock_offset": 600}``,
 ``{"revoke_app_logins": true}`` (every Smart Life app login ends, as when the user removes them in the
 app) or ``{"reset": true}``; the message service's ``{"pulsar_drop": true}``, ``{"pulsar_duplicate": 2}``,
-``{"pulsar_ignore_acks": 1}``, ``{"pulsar_bad_payload": 1}``. ``POST /_sim/app-login/approve`` approves
-pending QR logins. ``POST /_sim/devices/{id}`` changes a device as if it did so itself
+``{"pulsar_ignore_acks": 1}``, ``{"pulsar_bad_payload": 1}``; the app MQ's ``{"mq_drop": true}``,
+``{"mq_duplicate": 2}``, ``{"mq_bad_payload": 1}`` (:mod:`tuyagate.sim.app_mq`).
+``POST /_sim/app-login/approve`` approves pending QR logins.
+``POST /_sim/devices/{id}`` changes a device as if it did so itself
 (``{"dps": {...}}``, ``{"online": false}``, ``{"name": "..."}``).
 
 The message service (Pulsar over a websocket, :mod:`cloud_pulsar`) is served at
 ``/ws/v2/consumer/persistent/{access_id}/out/event/{access_id}-sub``; every command and every
-``/_sim/devices`` change publishes an event on it.
+``/_sim/devices`` change publishes an event on it, and on the app MQ's broker when one is configured.
 """
 
 from __future__ import annotations
@@ -264,7 +266,7 @@ async def send_commands(call: Call) -> Any:
         applied = await call.fleet.command(device, commands)
     except CommandRefused as exc:
         raise ApiError(exc.code, exc.msg) from exc
-    call.state.pulsar.status_report(device, applied)  # the device reports the change, as a real one does
+    call.state.report_status(device, applied)  # the device reports the change, as a real one does
     call.state.stats["commands"] += len(commands)
     call.state.stats["command_calls"] += 1
     return True
@@ -381,14 +383,14 @@ async def sim_faults(request: Request) -> Response:
                 state.http_error_next(int(body["http_errors"]), int(body.get("http_status", 503)))
             if "code_errors" in body:
                 state.fail_next(int(body["code_errors"]), int(body.get("error_code", 1199)))
-            _pulsar_faults(state, body)
+            _push_faults(state, body)
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": f"bad fault request: {exc}"}, status_code=400)
     return JSONResponse(state.faults.to_dict())
 
 
-def _pulsar_faults(state: CloudState, body: dict[str, Any]) -> None:
-    """The message service's faults of ``POST /_sim/faults`` (see :mod:`cloud_pulsar`)."""
+def _push_faults(state: CloudState, body: dict[str, Any]) -> None:
+    """The message service's and the app MQ's faults of ``POST /_sim/faults`` (:mod:`cloud_pulsar`, :mod:`app_mq`)."""
     if body.get("pulsar_drop"):
         state.pulsar.drop_connections()
     if "pulsar_duplicate" in body:
@@ -397,6 +399,13 @@ def _pulsar_faults(state: CloudState, body: dict[str, Any]) -> None:
         state.pulsar.ignore_acks_next(int(body["pulsar_ignore_acks"]))
     for _ in range(int(body.get("pulsar_bad_payload", 0))):
         state.pulsar.publish_bad_payload()
+    if body.get("mq_drop"):
+        state.app_mq.drop_connections()
+    if "mq_duplicate" in body:
+        state.app_mq.duplicate_next(int(body["mq_duplicate"]))
+    for _ in range(int(body.get("mq_bad_payload", 0))):
+        if state.fleet.devices:
+            state.app_mq.publish_bad_payload(state.fleet.devices[0])
 
 
 async def sim_device(request: Request) -> Response:
@@ -425,13 +434,13 @@ async def sim_device(request: Request) -> Response:
             await state.fleet.backend.set_dps(device, clean)
         except TuyaError as exc:
             return JSONResponse({"error": f"the device did not take it: {exc}"}, status_code=409)
-        published.append(state.pulsar.status_report(device, clean))
+        published.append(state.report_status(device, clean))
     if "online" in body and bool(body["online"]) != device.online:
         device.online = bool(body["online"])
-        published.append(state.pulsar.device_event(device, "online" if device.online else "offline"))
+        published.append(state.report_event(device, "online" if device.online else "offline"))
     if isinstance(body.get("name"), str) and body["name"]:
         device.name = body["name"]
-        published.append(state.pulsar.device_event(device, "nameUpdate", {"name": device.name}))
+        published.append(state.report_event(device, "nameUpdate", {"name": device.name}))
     return JSONResponse({"published": published})
 
 

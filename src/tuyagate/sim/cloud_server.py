@@ -3,7 +3,8 @@
 ``start_cloud_server`` binds the socket itself (port 0 = a free port, known before the first
 request), starts uvicorn on it in the running event loop and returns a :class:`RunningCloud`
 with the base URL, the message service's ``pulsar_url``, the certificate path in TLS mode, the
-app state, and ``stop()``::
+app state, and ``stop()``. With ``CloudConfig.app_mq`` set it first connects the app MQ's
+publisher to that broker (TimeoutError when it cannot)::
 
     async with await start_cloud_server(CloudConfig("id", "secret"), manifest) as cloud:
         ...  # cloud.base_url, cloud.state.expire_all_tokens(), ...
@@ -69,6 +70,7 @@ class RunningCloud:
             "cert": str(self.cert_path) if self.cert_path else None,
             "app_login": "auto" if self.state.config.app.auto_approve else "manual",
             "app_approve_url": self.base_url + "/_sim/app-login/approve",
+            "mq_url": self.state.config.app_mq.url if self.state.config.app_mq else None,
         }
 
     async def stop(self) -> None:
@@ -76,6 +78,7 @@ class RunningCloud:
         if self._stopped:
             return
         self._stopped = True
+        await self.state.app_mq.close()
         await self._running.stop()
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
@@ -113,10 +116,16 @@ async def start_cloud_server(
         if cert is not None:
             shutil.rmtree(cert.directory, ignore_errors=True)
         raise
-    return RunningCloud(
+    cloud = RunningCloud(
         base_url=running.url,
         app=app,
         cert_path=cert.cert_path if cert else None,
         _running=running,
         _tls_dir=cert.directory if cert else None,
     )
+    try:
+        await cloud.state.app_mq.start()  # the app MQ's publisher: connected before the first change
+    except BaseException:
+        await cloud.stop()
+        raise
+    return cloud

@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tuyagate.cloud.codes import describe
+from tuyagate.sim.app_mq import AppMq, AppMqSettings
 from tuyagate.sim.app_state import AppSettings, AppState
 from tuyagate.sim.cloud_devices import CloudDeviceBackend, CloudFleet, InMemoryBackend
 from tuyagate.sim.cloud_errors import ApiError
 from tuyagate.sim.cloud_pulsar import PulsarBroker
-from tuyagate.sim.manifest import FleetManifest
+from tuyagate.sim.manifest import FleetManifest, ManifestDevice
 
 __all__ = ["ApiError", "CloudConfig", "CloudState", "Faults", "IssuedToken", "TokenStore"]
 
@@ -38,6 +39,7 @@ class CloudConfig:
     quota: int | None = None  # calls in total before 28841004 (the trial's monthly quota)
     max_commands: int = 20  # commands per call (1101 above it)
     app: AppSettings = field(default_factory=AppSettings)  # the Smart Life account of the app API
+    app_mq: AppMqSettings | None = None  # the broker of the app's MQ (None: the config call fails)
 
 
 @dataclass(slots=True)
@@ -132,6 +134,7 @@ class CloudState:
         self.fleet = CloudFleet(manifest, backend or InMemoryBackend(manifest), uid=config.uid, clock=self.now)
         self.app = AppState(config.app, uid=config.uid, token_ttl=config.token_ttl, clock=self.now)
         self.pulsar = PulsarBroker(config.client_id, config.secret, clock_ms=self.now_ms)  # the message service
+        self.app_mq = AppMq(config.app_mq, account=config.uid, home_id=config.app.home_id, clock_ms=self.now_ms)
         self._bucket = _Bucket(config.qps) if config.qps else None
         self._calls = 0
 
@@ -162,6 +165,7 @@ class CloudState:
     def reset_faults(self) -> None:
         self.faults = Faults()
         self.pulsar.reset_faults()
+        self.app_mq.reset_faults()
 
     def take_http_error(self) -> int | None:
         if self.faults.http_errors > 0:
@@ -201,7 +205,20 @@ class CloudState:
             "counters": dict(self.stats),
             "faults": self.faults.to_dict(),
             "pulsar": self.pulsar.snapshot(),
+            "app_mq": self.app_mq.snapshot(),
         }
+
+    # -- what devices report ---------------------------------------------------------------
+
+    def report_status(self, device: ManifestDevice, dps: dict[str, Any]) -> str:
+        """A device reported ``dps``: published on the message service and the app MQ; the Pulsar id."""
+        self.app_mq.status_report(device, dps)
+        return self.pulsar.status_report(device, dps)
+
+    def report_event(self, device: ManifestDevice, biz_code: str, biz_data: dict[str, Any] | None = None) -> str:
+        """A device event (``online``, ``nameUpdate``, ``bindUser``, ``delete``...) on both; the Pulsar id."""
+        self.app_mq.device_event(device, biz_code, biz_data)
+        return self.pulsar.device_event(device, biz_code, biz_data)
 
 
 def _message(code: int) -> str:
