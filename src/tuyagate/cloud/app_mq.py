@@ -97,14 +97,15 @@ class AppMqConsumer:
     """Follow the app MQ's home and device topics and hand each new, readable message to ``handler``.
 
     ``fetch_config`` is the config call (:meth:`~tuyagate.cloud.app_client.AppCloudClient.mq_config`);
-    ``home_ids`` the homes (owners) whose events to follow; ``device_ids`` the devices at the start
+    ``home_ids`` the homes (owners) whose events to follow (or an async call that lists them, made
+    before the first connection); ``device_ids`` the devices at the start
     (:meth:`follow`/:meth:`unfollow` change them while running); ``ca_bundle`` a CA file to trust.
     """
 
     def __init__(
         self,
         fetch_config: ConfigSource,
-        home_ids: Iterable[str],
+        home_ids: Iterable[str] | Callable[[], Awaitable[Iterable[str]]],
         device_ids: Iterable[str],
         handler: MessageHandler,
         *,
@@ -116,7 +117,8 @@ class AppMqConsumer:
         refresh_margin: float = 60.0,
     ) -> None:
         self._fetch_config = fetch_config
-        self.home_ids = list(home_ids)
+        self._fetch_homes = home_ids if callable(home_ids) else None
+        self.home_ids: list[str] = [] if callable(home_ids) else list(home_ids)
         self._devices = dict.fromkeys(device_ids)
         self._handler = handler
         self._ca_bundle = ca_bundle
@@ -204,6 +206,9 @@ class AppMqConsumer:
         return float(min(self._backoff_cap, self._backoff_base * 2 ** min(failures - 1, 16)) * random.uniform(0.5, 1.0))
 
     async def _config(self) -> AppMqConfig:
+        if self._fetch_homes is not None:
+            self.home_ids = list(await self._fetch_homes())
+            self._fetch_homes = None
         self.config_fetches += 1
         return parse_mq_config(await self._fetch_config())
 

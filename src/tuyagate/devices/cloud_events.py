@@ -11,6 +11,12 @@ change, one event. Online/offline events count only while a device's LAN route i
 ``delete`` (removed from the account) takes it offline; renames and devices added to the account
 are logged (``tuyagate cloud sync`` brings them into the registry).
 
+A developer login (``tuyagate cloud login``) has the OpenAPI's message service (Pulsar,
+:func:`cloud_events`); an app login (``cloud login --app``) has the Smart Life app's MQ instead
+(:func:`app_mq_events`, an :class:`~tuyagate.cloud.app_mq.AppMqConsumer`). Both hand the same
+:class:`~tuyagate.cloud.messages.CloudMessage` to :func:`route_message`. :func:`cloud_events_for`
+picks the one the home's login has.
+
     async with cloud_events(home, credentials):
         ...  # the home's events now include the cloud's pushes
 """
@@ -20,19 +26,21 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuyagate.device_api import Device
 from tuyagate.devices.tuya_device import TuyaDevice
 from tuyagate.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
+    from tuyagate.cloud.app_client import AppCloudClient
+    from tuyagate.cloud.app_mq import AppMqConsumer
     from tuyagate.cloud.credentials import CloudCredentials
     from tuyagate.cloud.messages import CloudMessage
     from tuyagate.cloud.pulsar import PulsarConsumer
     from tuyagate.devices.hub import Home
 
-__all__ = ["cloud_events", "cloud_events_for", "route_message"]
+__all__ = ["app_mq_events", "cloud_events", "cloud_events_for", "route_message"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -83,20 +91,46 @@ def cloud_events(
     )
 
 
-def cloud_events_for(home: Home, data_dir: str | os.PathLike[str] | None = None) -> PulsarConsumer:
-    """:func:`cloud_events` for the cloud login the home uses (the ``TUYAGATE_CLOUD_*`` environment,
-    else the one ``tuyagate cloud login`` stored in ``data_dir``); ConfigError when there is none."""
+def app_mq_events(home: Home, app: AppCloudClient, *, ca_bundle: str | None = None, **options: Any) -> AppMqConsumer:
+    """A consumer of the app MQ (not started) feeding ``home``, for the app login of ``app``.
+
+    It follows the account's homes and the home's cloud-reachable Tuya devices. The broker is
+    checked against ``ca_bundle``, else the system's trust store (``SSL_CERT_FILE`` applies).
+    ``options`` go to :class:`~tuyagate.cloud.app_mq.AppMqConsumer` (backoff, timeouts).
+    """
+    from tuyagate.cloud.app_mq import AppMqConsumer
+
+    ids = [d.info.id for d in home.devices() if isinstance(d, TuyaDevice)]
+
+    async def handle(message: CloudMessage) -> None:
+        route_message(home, message)
+        if message.kind == "removed":
+            await consumer.unfollow(message.device_id)
+
+    async def homes() -> list[str]:
+        return [home_id for home_id, _name in await app.homes()]
+
+    consumer = AppMqConsumer(app.mq_config, homes, ids, handle, ca_bundle=ca_bundle, **options)
+    return consumer
+
+
+def cloud_events_for(home: Home, data_dir: str | os.PathLike[str] | None = None) -> PulsarConsumer | AppMqConsumer:
+    """The consumer for the cloud login the home uses: the app MQ for an app login, else the message
+    service of the developer login (the ``TUYAGATE_CLOUD_*`` environment, else the one ``tuyagate
+    cloud login`` stored in ``data_dir``); ConfigError when there is none."""
+    from tuyagate.cloud.app_client import AppCloudClient
     from tuyagate.cloud.credentials import CloudCredentials, resolve_credentials
     from tuyagate.devices.cloud_login import stored_login_loader
 
     if home.cloud is None:
         raise ConfigError("cloud events need a cloud login: run `tuyagate cloud login` first")
+    if isinstance(home.cloud, AppCloudClient):
+        return app_mq_events(home, home.cloud)
     try:
         creds = resolve_credentials(CloudCredentials("", ""), stored=stored_login_loader(data_dir))
     except ConfigError:
-        # An app login alone (tuyagate cloud login --app) has no message service: its MQ is not followed yet.
         raise ConfigError(
-            "cloud events follow the developer (OpenAPI) login's message service: run `tuyagate cloud login` "
-            "with the cloud project's access id and secret (an app login alone has none)"
+            "cloud events need the developer (OpenAPI) login's access id and secret, or an app login "
+            "(`tuyagate cloud login --app`)"
         ) from None
     return cloud_events(home, creds)
