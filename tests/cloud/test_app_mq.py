@@ -50,7 +50,8 @@ async def _settled(cloud: RunningCloud, deadline: Deadline) -> None:
 
 
 @pytest.fixture
-async def mq_cloud(start_cloud: CloudFactory, tls_broker: TlsBroker) -> RunningCloud:
+async def mq_cloud(tls_broker: TlsBroker, start_cloud: CloudFactory) -> RunningCloud:
+    """The emulator publishing on the broker (which outlives it: the broker fixture comes first)."""
     return await start_cloud(tls=True, app_mq=tls_broker.settings())
 
 
@@ -247,7 +248,7 @@ async def test_the_consumer_survives_drops_duplicates_and_bad_payloads_with_no_l
 
 
 async def test_the_consumer_renews_its_login_before_it_expires_without_a_gap(
-    start_cloud: CloudFactory, tls_broker: TlsBroker
+    tls_broker: TlsBroker, start_cloud: CloudFactory
 ) -> None:
     cloud = await start_cloud(tls=True, app_mq=tls_broker.settings(ttl=1.0))  # each config lasts 1 s
     login = await app_login(cloud)

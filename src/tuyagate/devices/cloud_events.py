@@ -8,8 +8,10 @@ cloud-only device change as they see a LAN push. Because the cache emits only DP
 changed, the cloud's echo of a change made by a command emits nothing, and while a device's LAN
 route works its cloud reports are not applied at all (the LAN pushed the change already): one
 change, one event. Online/offline events count only while a device's LAN route is not working;
-``delete`` (removed from the account) takes it offline; renames and devices added to the account
-are logged (``tuyagate cloud sync`` brings them into the registry).
+``delete`` (removed from the account) takes it offline. Given an
+:class:`~tuyagate.devices.cloud_account.AccountChanges`, devices added to or removed from the
+account and renames also change the registry and the running home (:func:`cloud_events_for`
+always gives one); without, they are logged.
 
 A developer login (``tuyagate cloud login``) has the OpenAPI's message service (Pulsar,
 :func:`cloud_events`); an app login (``cloud login --app``) has the Smart Life app's MQ instead
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from tuyagate.cloud.credentials import CloudCredentials
     from tuyagate.cloud.messages import CloudMessage
     from tuyagate.cloud.pulsar import PulsarConsumer
+    from tuyagate.devices.cloud_account import AccountChanges
     from tuyagate.devices.hub import Home
 
 __all__ = ["app_mq_events", "cloud_events", "cloud_events_for", "route_message"]
@@ -61,8 +64,6 @@ def route_message(home: Home, message: CloudMessage) -> bool:
     elif message.kind == "removed":
         _LOGGER.warning("%s was removed from the cloud account", device.info.name)
         device.apply_cloud_report(online=False)
-    elif message.kind in ("name", "added"):
-        _LOGGER.info("%s: %s in the cloud (tuyagate cloud sync updates the registry)", device.info.name, message.kind)
     return True
 
 
@@ -72,6 +73,7 @@ def cloud_events(
     *,
     ws_endpoint: str | None = None,
     backoff_cap: float = 30.0,
+    account: AccountChanges | None = None,
 ) -> PulsarConsumer:
     """A consumer (not started: ``async with`` it, or ``start()``/``close()``) feeding ``home``.
 
@@ -85,13 +87,22 @@ def cloud_events(
 
     async def handle(message: CloudMessage) -> None:
         route_message(home, message)
+        if account is not None:
+            await account.handle(message)
 
     return PulsarConsumer(
         credentials.client_id, credentials.secret, endpoint, handle, ssl_context=context, backoff_cap=backoff_cap
     )
 
 
-def app_mq_events(home: Home, app: AppCloudClient, *, ca_bundle: str | None = None, **options: Any) -> AppMqConsumer:
+def app_mq_events(
+    home: Home,
+    app: AppCloudClient,
+    *,
+    ca_bundle: str | None = None,
+    account: AccountChanges | None = None,
+    **options: Any,
+) -> AppMqConsumer:
     """A consumer of the app MQ (not started) feeding ``home``, for the app login of ``app``.
 
     It follows the account's homes and the home's cloud-reachable Tuya devices. The broker is
@@ -104,6 +115,8 @@ def app_mq_events(home: Home, app: AppCloudClient, *, ca_bundle: str | None = No
 
     async def handle(message: CloudMessage) -> None:
         route_message(home, message)
+        if account is not None and await account.handle(message) and message.kind == "added":
+            await consumer.follow(message.device_id)
         if message.kind == "removed":
             await consumer.unfollow(message.device_id)
 
@@ -124,8 +137,9 @@ def cloud_events_for(home: Home, data_dir: str | os.PathLike[str] | None = None)
 
     if home.cloud is None:
         raise ConfigError("cloud events need a cloud login: run `tuyagate cloud login` first")
+    account = _account_changes(home, data_dir)
     if isinstance(home.cloud, AppCloudClient):
-        return app_mq_events(home, home.cloud)
+        return app_mq_events(home, home.cloud, account=account)
     try:
         creds = resolve_credentials(CloudCredentials("", ""), stored=stored_login_loader(data_dir))
     except ConfigError:
@@ -133,4 +147,24 @@ def cloud_events_for(home: Home, data_dir: str | os.PathLike[str] | None = None)
             "cloud events need the developer (OpenAPI) login's access id and secret, or an app login "
             "(`tuyagate cloud login --app`)"
         ) from None
-    return cloud_events(home, creds)
+    return cloud_events(home, creds, account=account)
+
+
+def _account_changes(home: Home, data_dir: str | os.PathLike[str] | None) -> AccountChanges | None:
+    """What applies account changes for a home opened from ``data_dir`` (None for an ad-hoc home)."""
+    from tuyagate.cloud.app_client import AppCloudClient
+    from tuyagate.cloud.client import TuyaCloudClient
+    from tuyagate.devices.cloud_account import AccountChanges
+    from tuyagate.devices.vault import Vault
+    from tuyagate.errors import TuyaError
+
+    registry = home.registry
+    if registry is None:
+        return None
+    source = home.cloud if isinstance(home.cloud, TuyaCloudClient | AppCloudClient) else None
+    try:  # the vault next to the home's database (where its local keys are)
+        vault = Vault.open(registry.db, data_dir if data_dir is not None else registry.db.path.parent)
+    except (TuyaError, OSError) as exc:
+        _LOGGER.warning("devices added to the cloud account will not be stored: %s", exc)
+        return AccountChanges(home, source, None)
+    return AccountChanges(home, source, vault)

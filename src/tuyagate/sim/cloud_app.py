@@ -22,7 +22,8 @@ app) or ``{"reset": true}``; the message service's ``{"pulsar_drop": true}``, ``
 ``{"mq_duplicate": 2}``, ``{"mq_bad_payload": 1}`` (:mod:`tuyagate.sim.app_mq`).
 ``POST /_sim/app-login/approve`` approves pending QR logins.
 ``POST /_sim/devices/{id}`` changes a device as if it did so itself
-(``{"dps": {...}}``, ``{"online": false}``, ``{"name": "..."}``).
+(``{"dps": {...}}``, ``{"online": false}``, ``{"name": "..."}``); ``POST /_sim/devices`` pairs a
+new device into the account and ``DELETE /_sim/devices/{id}`` removes one (:mod:`account_controls`).
 
 The message service (Pulsar over a websocket, :mod:`cloud_pulsar`) is served at
 ``/ws/v2/consumer/persistent/{access_id}/out/event/{access_id}-sub``; every command and every
@@ -45,6 +46,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from tuyagate.errors import TuyaError
+from tuyagate.sim.account_controls import account_routes
 from tuyagate.sim.app_api import app_routes
 from tuyagate.sim.cloud_auth import Caller, authenticate
 from tuyagate.sim.cloud_devices import CloudDeviceBackend, CloudFleet, CommandRefused
@@ -494,6 +496,7 @@ def create_cloud_app(
         Route("/_sim/stats", sim_stats, methods=["GET"]),
         Route("/_sim/faults", sim_faults, methods=["GET", "POST"]),
         Route("/_sim/devices/{device_id}", sim_device, methods=["POST"]),
+        *account_routes(),
         WebSocketRoute(PULSAR_PATH, pulsar_endpoint),
         Route("/{path:path}", _endpoint(unknown_path), methods=ALL_METHODS),
     ]

@@ -101,6 +101,22 @@ class CloudFleet:
     def get(self, device_id: str) -> ManifestDevice | None:
         return self.manifest.get(device_id)
 
+    def add(self, device: ManifestDevice) -> None:
+        """Pair ``device`` into the account (ValueError when the id is taken)."""
+        if self.manifest.get(device.id) is not None:
+            raise ValueError(f"the account already has a device {device.id}")
+        self.manifest.devices.append(device)
+        self._logs[device.id] = []
+        self._log(device.id, "online" if device.online else "offline", "", "", "1")
+
+    def remove(self, device_id: str) -> ManifestDevice | None:
+        """Remove a device (and its sub-devices' link) from the account; the removed one, or None."""
+        device = self.manifest.get(device_id)
+        if device is not None:
+            self.manifest.devices.remove(device)
+            self._logs.pop(device_id, None)
+        return device
+
     def children(self, gateway_id: str) -> list[ManifestDevice]:
         return [d for d in self.manifest.devices if d.parent_id == gateway_id]
 
