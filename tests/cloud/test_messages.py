@@ -94,3 +94,23 @@ def test_the_consumer_password_is_the_one_tuya_connector_python_computes() -> No
     for access_id, secret in (("id", "secret"), ("emuclientid000000001", "emusecret0123456789abcdefabcdef0")):
         official = connector.TuyaOpenPulsar(access_id, secret, "ws://127.0.0.1:9/", "event")
         assert consumer_password(access_id, secret) == official._TuyaOpenPulsar__gen_pwd()  # noqa: SLF001 (no public accessor)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "data", "kind"),
+    [
+        (20, {"devId": "dev1", "bizCode": "nameUpdate", "bizData": {"name": "Hall"}}, "name"),
+        (20, {"devId": "dev1", "bizCode": "dpNameUpdate", "bizData": {"dpId": 1, "name": "Fan"}}, "dp_name"),
+        (20, {"devId": "dev1", "bizCode": "bindUser", "bizData": {"uid": "u"}}, "added"),
+        (20, {"devId": "dev1", "bizCode": "delete", "bizData": {}}, "removed"),
+        (1001, {"bizCode": "deviceOnline", "bizData": {"devId": "dev1", "time": 1}}, "online"),
+        (1001, {"bizCode": "deviceOffline", "bizData": {"devId": "dev1"}}, "offline"),
+        (1001, {"bizCode": "deviceNameUpdate", "bizData": {"devId": "dev1", "name": "Hall"}}, "name"),
+        (1001, {"bizCode": "deviceBindSpace", "bizData": {"devId": "dev1"}}, "added"),
+        (1001, {"bizCode": "deviceUnbindSpace", "bizData": {"devId": "dev1"}}, "removed"),
+        (1001, {"bizCode": "deviceFreeze", "bizData": {"devId": "dev1"}}, "other"),
+    ],
+)
+def test_every_account_event_kind_of_both_numberings(protocol: int, data: dict[str, object], kind: str) -> None:
+    message = decode_frame(frame(build_payload(protocol, data, SECRET, t=1)), SECRET)
+    assert (message.kind, message.device_id, message.biz_code) == (kind, "dev1", data["bizCode"])

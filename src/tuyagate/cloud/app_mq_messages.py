@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tuyagate.cloud.messages import BIZ_KINDS, EVENT_PROTOCOL, STATUS_PROTOCOL, BadMessage, CloudMessage
+from tuyagate.cloud.messages import (
+    BIZ_KINDS,
+    EVENT_PROTOCOLS,
+    STATUS_PROTOCOL,
+    BadMessage,
+    CloudMessage,
+    event_device_id,
+)
 
 __all__ = ["MAX_PAYLOAD", "AppMqConfig", "decode_app_message", "device_topic", "parse_mq_config"]
 
@@ -100,7 +107,7 @@ def decode_app_message(payload: bytes, *, topic_device: str | None) -> CloudMess
         raise BadMessage("message protocol is not a number")
     biz_data = data.get("bizData")
     biz = biz_data if isinstance(biz_data, dict) else {}
-    device_id = biz.get("devId") if protocol == EVENT_PROTOCOL and "devId" in biz else data.get("devId")
+    device_id = event_device_id(data) if protocol in EVENT_PROTOCOLS else data.get("devId")
     if not isinstance(device_id, str) or not device_id:
         raise BadMessage("message names no devId")
     if topic_device is not None and device_id != topic_device:
@@ -114,7 +121,7 @@ def decode_app_message(payload: bytes, *, topic_device: str | None) -> CloudMess
         if not isinstance(status, list) or not all(isinstance(s, dict) and "code" in s for s in status):
             raise BadMessage("status report has no status list by code")
         return CloudMessage(message_id, protocol, device_id, "status", stamp, status=status)
-    if protocol == EVENT_PROTOCOL:
+    if protocol in EVENT_PROTOCOLS:
         biz_code = str(data.get("bizCode", ""))
         return CloudMessage(
             message_id, protocol, device_id, BIZ_KINDS.get(biz_code, "other"), stamp, biz_code=biz_code, biz_data=biz

@@ -39,15 +39,22 @@ __all__ = [
 ]
 
 STATUS_PROTOCOL = 4  # device status report
-EVENT_PROTOCOL = 20  # online, offline, nameUpdate, delete, bindUser, ...
-# bizCode (protocol 20) -> the kind tuyagate gives the event.
+EVENT_PROTOCOL = 20  # online, offline, nameUpdate, dpNameUpdate, bindUser, delete, ... (the legacy numbers)
+DEVICE_PROTOCOL = 1001  # IoT Core's device management events (deviceOnline, deviceBindSpace, ...), since 2023
+EVENT_PROTOCOLS = (EVENT_PROTOCOL, DEVICE_PROTOCOL)
+# bizCode -> the kind tuyagate gives the event (names from Tuya's "Message Types" page and the SDKs).
 BIZ_KINDS = {
     "online": "online",
     "offline": "offline",
     "nameUpdate": "name",
-    "dpNameUpdate": "name",
+    "dpNameUpdate": "dp_name",  # a data point renamed: not the device's name
     "bindUser": "added",
     "delete": "removed",
+    "deviceOnline": "online",
+    "deviceOffline": "offline",
+    "deviceNameUpdate": "name",
+    "deviceBindSpace": "added",
+    "deviceUnbindSpace": "removed",
 }
 
 
@@ -60,7 +67,9 @@ class CloudMessage:
     """One decrypted, verified event of the message service.
 
     ``kind``: ``status`` (``status`` holds ``[{"code", "value", "t", ...}]``), ``online``, ``offline``,
-    ``name``, ``added``, ``removed`` or ``other`` (a protocol or bizCode tuyagate does not act on).
+    ``name`` (``biz_data["name"]``), ``dp_name`` (a data point renamed), ``added``, ``removed`` or
+    ``other`` (a protocol or bizCode tuyagate does not act on). :data:`BIZ_KINDS` maps the bizCodes
+    of both numberings (legacy protocol 20 and IoT Core's 1001) to these.
     """
 
     message_id: str
@@ -135,6 +144,16 @@ def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
     return value
 
 
+def event_device_id(data: dict[str, Any]) -> Any:
+    """The device an event names: ``data.devId``, else ``data.bizData.devId`` (where the app MQ and
+    IoT Core's events carry it)."""
+    device_id = data.get("devId")
+    biz = data.get("bizData")
+    if not device_id and isinstance(biz, dict):
+        device_id = biz.get("devId")
+    return device_id
+
+
 def message_id_of(frame: str | bytes) -> str | None:
     """The frame's ``messageId`` (what an ack names), or None when even that cannot be read."""
     try:
@@ -167,7 +186,7 @@ def decode_frame(frame: str | bytes, secret: str, *, verify_sign: bool = True) -
     protocol = envelope.get("protocol")
     if not isinstance(protocol, int) or isinstance(protocol, bool):
         raise BadMessage("payload protocol is not a number")
-    device_id = inner.get("devId")
+    device_id = event_device_id(inner) if protocol in EVENT_PROTOCOLS else inner.get("devId")
     if not isinstance(device_id, str) or not device_id:
         raise BadMessage("data names no devId")
     t = envelope.get("t")
@@ -181,7 +200,7 @@ def decode_frame(frame: str | bytes, secret: str, *, verify_sign: bool = True) -
         return CloudMessage(
             message_id, protocol, device_id, "status", stamp, status=status, redelivery_count=redelivery
         )
-    if protocol == EVENT_PROTOCOL:
+    if protocol in EVENT_PROTOCOLS:
         biz_code = str(inner.get("bizCode", ""))
         biz_data = inner.get("bizData")
         return CloudMessage(
