@@ -128,6 +128,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     require_extra("gateway", "tuyagate serve")
     from tuyagate.cli.gateway_link import remove_runtime_file, write_runtime_file
     from tuyagate.devices import paths
+    from tuyagate.cloud.app_mq import AppMqConsumer
     from tuyagate.devices.cloud_events import cloud_events_for
     from tuyagate.devices.home import open_home
     from tuyagate.devices.hub import HubOptions
@@ -149,6 +150,8 @@ async def _run_serve(args: argparse.Namespace) -> int:
     options = HubOptions(discovery_listen=None if args.no_follow else "0.0.0.0")
     async with open_home(settings.data_dir, options=options) as home:
         events = cloud_events_for(home, settings.data_dir) if settings.cloud_events else None
+        if isinstance(events, AppMqConsumer):  # an app login: the app's MQ, over aiomqtt
+            require_extra("mqtt", "tuyagate serve --cloud-events (with an app login)")
         served = await serve_app(create_app(settings, home, manage_manager=False))
         write_runtime_file(settings.data_dir, served.url)  # `tuyagate status NAME` ... go through this gateway
         if events is not None:
