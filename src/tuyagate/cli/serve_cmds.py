@@ -127,8 +127,8 @@ def _fresh_demo_dir(given: Path | None) -> Path:
 async def _run_serve(args: argparse.Namespace) -> int:
     require_extra("gateway", "tuyagate serve")
     from tuyagate.cli.gateway_link import remove_runtime_file, write_runtime_file
-    from tuyagate.devices import paths
     from tuyagate.cloud.app_mq import AppMqConsumer
+    from tuyagate.devices import paths
     from tuyagate.devices.cloud_events import cloud_events_for
     from tuyagate.devices.home import open_home
     from tuyagate.devices.hub import HubOptions
