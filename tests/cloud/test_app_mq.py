@@ -8,6 +8,7 @@ CA; its paho client verifies the broker's certificate and address as it would ag
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import ssl
 from collections.abc import AsyncIterator
@@ -274,3 +275,43 @@ async def test_the_consumer_renews_its_login_before_it_expires_without_a_gap(
         assert cloud.state.app_mq.stats["mq_configs"] == consumer.config_fetches
     finally:
         await client.aclose()
+
+
+async def test_a_refused_login_makes_the_consumer_fetch_a_new_config(
+    mq_cloud: RunningCloud, tls_broker: TlsBroker, app_client: AppCloudClient
+) -> None:
+    right = mq_cloud.state.app_mq.settings
+    assert right is not None
+    mq_cloud.state.app_mq.settings = dataclasses.replace(right, password="not-the-broker-password")
+    received = Received()
+    consumer = _consumer(app_client, received, mq_cloud, ca_bundle=str(tls_broker.ca.ca_path))
+    async with consumer:
+        deadline = Deadline.after(10)
+        while consumer.config_fetches < 3:  # each refusal (CONNACK 5) asks for a new login
+            assert deadline.remaining() > 0, "the consumer did not fetch a new config after a refusal"
+            await asyncio.sleep(0.02)  # polling, bounded by the deadline
+        assert not consumer.connected.is_set()
+        mq_cloud.state.app_mq.settings = right  # the cloud hands out a working login again
+        async with asyncio.timeout(10):
+            await consumer.connected.wait()
+        await _sim(mq_cloud, f"/_sim/devices/{PLUG}", {"dps": {"9": 42}})
+        await received.wait_for(lambda: received.countdowns() == [42])
+    assert "not-the-broker-password" not in repr(consumer)
+
+
+def test_sim_cloud_hands_out_the_broker_it_was_given(tls_broker: TlsBroker) -> None:
+    from tests.cloud.app_mq_support import MQ_PASSWORD, MQ_USER
+    from tests.cloud.test_cli import SimCloud
+
+    running = SimCloud(
+        "--tls",
+        *("--mq-url", tls_broker.url, "--mq-username", MQ_USER, "--mq-password", MQ_PASSWORD),
+        *("--mq-ca", str(tls_broker.ca.ca_path), "--mq-ttl", "600"),
+    )
+    try:
+        assert running.info["mq_url"] == tls_broker.url  # printed once its publisher is connected
+        assert MQ_PASSWORD not in running.line
+    finally:
+        code, err = running.stop()
+    assert code == 0, err
+    assert MQ_PASSWORD not in err
