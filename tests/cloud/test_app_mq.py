@@ -39,8 +39,16 @@ async def _sim(cloud: RunningCloud, path: str, body: dict[str, Any]) -> Any:
     verify = ssl.create_default_context(cafile=str(cloud.cert_path))
     async with httpx.AsyncClient(verify=verify) as http:
         answer = await http.post(cloud.base_url + path, json=body)
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code in (200, 201), answer.text
     return answer.json()
+
+
+async def _delete(cloud: RunningCloud, path: str) -> Any:
+    verify = ssl.create_default_context(cafile=str(cloud.cert_path))
+    async with httpx.AsyncClient(verify=verify) as http:
+        answer = await http.delete(cloud.base_url + path)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["published"]
 
 
 async def _settled(cloud: RunningCloud, deadline: Deadline) -> None:
@@ -70,19 +78,20 @@ class SdkListener:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.updates: asyncio.Queue[tuple[str, list[str], dict[str, Any], bool, str]] = asyncio.Queue()
+        self.account: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
 
     def update_device(self, device: Any, updated: list[str] | None = None, stamps: Any = None) -> None:
         item = (device.id, list(updated or []), dict(device.status), bool(device.online), str(device.name))
         self.loop.call_soon_threadsafe(self.updates.put_nowait, item)
 
     def add_device(self, device: Any) -> None:
-        pass
+        self.loop.call_soon_threadsafe(self.account.put_nowait, ("added", str(device.id)))
 
     def remove_device(self, device_id: str) -> None:
-        pass
+        self.loop.call_soon_threadsafe(self.account.put_nowait, ("removed", device_id))
 
 
-async def test_the_official_sharing_mq_gets_status_online_and_name_changes_over_tls(
+async def test_the_official_sharing_mq_gets_status_online_name_and_account_changes_over_tls(
     mq_cloud: RunningCloud, tls_broker: TlsBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     point_sdk_at(monkeypatch, mq_cloud)
@@ -130,6 +139,16 @@ async def test_the_official_sharing_mq_gets_status_online_and_name_changes_over_
         async with asyncio.timeout(5):
             got = await listener.updates.get()
         assert got[3] is False
+        # Pairing and removal come on the home's topic; the SDK then follows (or drops) the device.
+        new = dict(mq_cloud.state.fleet.devices[0].to_dict(), id="bfnewplug00000000009", name="Garage plug")
+        assert (await _sim(mq_cloud, "/_sim/devices", {"device": new}))["published"]
+        async with asyncio.timeout(10):  # the SDK waits 1 s for the cloud's index before it asks
+            assert await listener.account.get() == ("added", "bfnewplug00000000009")
+        assert manager.device_map["bfnewplug00000000009"].name == "Garage plug"
+        assert await _delete(mq_cloud, "/_sim/devices/bfnewplug00000000009")
+        async with asyncio.timeout(5):
+            assert await listener.account.get() == ("removed", "bfnewplug00000000009")
+        assert "bfnewplug00000000009" not in manager.device_map
         assert mq_cloud.state.app_mq.stats["mq_configs"] == 1
     finally:
         if manager.mq is not None:
