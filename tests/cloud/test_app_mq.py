@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -297,8 +298,9 @@ async def test_the_consumer_renews_its_login_before_it_expires_without_a_gap(
 
 
 async def test_a_refused_login_makes_the_consumer_fetch_a_new_config(
-    mq_cloud: RunningCloud, tls_broker: TlsBroker, app_client: AppCloudClient
+    mq_cloud: RunningCloud, tls_broker: TlsBroker, app_client: AppCloudClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, the MQTT client's included
     right = mq_cloud.state.app_mq.settings
     assert right is not None
     mq_cloud.state.app_mq.settings = dataclasses.replace(right, password="not-the-broker-password")
@@ -316,6 +318,10 @@ async def test_a_refused_login_makes_the_consumer_fetch_a_new_config(
         await _sim(mq_cloud, f"/_sim/devices/{PLUG}", {"dps": {"9": 42}})
         await received.wait_for(lambda: received.countdowns() == [42])
     assert "not-the-broker-password" not in repr(consumer)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "cannot connect" in logged  # the refusals were logged...
+    assert "not-the-broker-password" not in logged
+    assert right.password not in logged
 
 
 def test_sim_cloud_hands_out_the_broker_it_was_given(tls_broker: TlsBroker) -> None:
