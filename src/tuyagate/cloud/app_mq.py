@@ -46,6 +46,8 @@ __all__ = ["AppMqConsumer"]
 _LOGGER = logging.getLogger(__name__)
 SEEN_IDS = 4096  # message ids remembered for de-duplication
 SUBSCRIBE_BATCH = 20  # topics per SUBSCRIBE, as the SDK does
+DEFAULT_LIFE = 7200.0  # seconds a config is good for when it does not say
+MIN_RENEWAL = 0.5  # never renew more often than this, whatever expireTime says
 _REFUSED = {4, 5, 134, 135}  # CONNACK: bad user name or password / not authorized (3.1.1 and 5)
 
 MessageHandler = Callable[[CloudMessage], Awaitable[None]]
@@ -227,7 +229,8 @@ class AppMqConsumer:
                     failures += 1
                     _LOGGER.warning("app MQ: cannot get the broker config (%s)", exc)
                     continue
-                refresh_at = loop.time() + max(config.expire_time - self._refresh_margin, config.expire_time / 2)
+                life = config.expire_time or DEFAULT_LIFE  # no expireTime: the cloud's usual 2 hours
+                refresh_at = loop.time() + max(life - self._refresh_margin, life / 2, MIN_RENEWAL)
             session = _Session(self, config)
             if not await self._opened(session):
                 config = None if self._refused(session) else config
