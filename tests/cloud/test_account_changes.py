@@ -20,6 +20,7 @@ from tuyagate.cloud.app_client import AppCloudClient
 from tuyagate.cloud.client import TuyaCloudClient
 from tuyagate.cloud.credentials import CloudCredentials
 from tuyagate.deadline import Deadline
+from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.cloud_account import AccountChanges
 from tuyagate.devices.cloud_events import app_mq_events, cloud_events
 from tuyagate.devices.hub import Home, HubOptions, build_hub
@@ -81,19 +82,24 @@ async def test_paired_renamed_and_removed_devices_follow_into_the_registry(
     verify = ssl.create_default_context(cafile=str(cloud.cert_path))
     plug = cloud.state.fleet.devices[0]
     new = dict(plug.to_dict(), id=NEW, name="Garage plug", local_key="0123456789abcdef", lan=False)
+    seen: list[DeviceEvent] = []
+    stop_listening = hub.listen(seen.append)
     async with httpx.AsyncClient(base_url=cloud.base_url, verify=verify) as sim:
         assert (await sim.post("/_sim/devices", json={"device": new})).status_code == 201
-        await until(lambda: registry.find(NEW) is not None)
+        await until(lambda: NEW in {d.info.id for d in hub.devices()})  # served at once (Home.reload)
         record = registry.get(NEW)
         assert record.name == "Garage plug"
         assert vault.get(secret_name(NEW)) == "0123456789abcdef"  # its key came with it
         assert len(record.schema) > 0  # and its DP schema
 
         assert (await sim.post(f"/_sim/devices/{plug.id}", json={"name": "Hall plug"})).status_code == 200
-        await until(lambda: registry.get(plug.id).name == "Hall plug")
+        await until(lambda: hub.device(plug.id).info.name == "Hall plug")
+        assert registry.get(plug.id).name == "Hall plug"
 
         assert (await sim.delete(f"/_sim/devices/{NEW}")).status_code == 200
-        await until(lambda: registry.find(NEW) is None)
+        await until(lambda: NEW not in {d.info.id for d in hub.devices()})
+        assert registry.find(NEW) is None
         assert vault.get(secret_name(NEW)) is None  # its key left with it
-    if hasattr(hub, "reload"):  # the running home serves what the registry holds (Home.reload)
-        assert NEW not in {d.info.id for d in hub.devices()}
+    stop_listening()
+    kinds = [(e.kind, e.device_id) for e in seen if e.kind in ("added", "removed") and e.device_id == NEW]
+    assert kinds == [("added", NEW), ("removed", NEW)]  # what SSE, MQTT and the dashboard are told

@@ -11,7 +11,7 @@ a restart and stops serving a removed one:
   the registry (:func:`apply_registry`);
 * removed: the record and its secrets leave the registry (a device unbound from the account is
   reset and gets a new key when paired again, so the old one is useless); the home applies it;
-* renamed: the registry's name follows the app's.
+* renamed: the registry's name follows the app's, and the running device is rebuilt with it.
 
 Failures (the cloud unreachable during the sync) are logged; the next sync or restart catches up.
 """
@@ -22,7 +22,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from tuyagate.errors import NotFoundError, TuyaError
+from tuyagate.errors import ConfigError, NotFoundError, TuyaError
 
 if TYPE_CHECKING:
     from tuyagate.cloud.messages import CloudMessage
@@ -37,17 +37,17 @@ KINDS = ("added", "removed", "name")
 
 
 async def apply_registry(home: Home) -> bool:
-    """Make the running home serve what its registry holds now; False when this home cannot.
-
-    The one place that depends on the home's runtime changes (``Home.reload``, which adds the
-    registry's new devices and removes the ones it no longer has, publishing ``added``/``removed``).
-    """
-    reload = getattr(home, "reload", None)
-    if reload is None:  # a tuyagate without runtime changes: the registry is right, the home catches up at restart
-        _LOGGER.info("the registry changed; restart the gateway to serve the change")
+    """Make the running home serve what its registry holds now (:meth:`Home.reload`: new devices
+    are added, removed ones removed, renamed ones rebuilt, with ``added``/``removed`` events);
+    False when nothing changed or this home cannot change (it was made from ready devices)."""
+    try:
+        result = await home.reload()
+    except ConfigError as exc:
+        _LOGGER.info("the registry changed, but this home cannot follow it: %s", exc)
         return False
-    await reload()
-    return True
+    for device_id, reason in result.errors.items():
+        _LOGGER.warning("%s from the cloud account cannot be served: %s", device_id, reason)
+    return bool(result)
 
 
 class AccountChanges:
@@ -75,7 +75,7 @@ class AccountChanges:
                     changed = self._removed(message.device_id)
                 else:
                     changed = self._renamed(message.device_id, str(message.biz_data.get("name") or ""))
-                if changed and message.kind != "name":
+                if changed:
                     await apply_registry(self._home)
             except TuyaError as exc:
                 _LOGGER.warning("the cloud account's %s event could not be applied: %s", message.kind, exc)
