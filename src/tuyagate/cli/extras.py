@@ -36,7 +36,7 @@ Extra = Literal["gateway", "app", "mqtt"]
 # but only make things faster: uvicorn and the CLI run without them).
 EXTRAS: dict[Extra, tuple[str, ...]] = {
     "gateway": ("fastapi", "starlette", "pydantic", "uvicorn"),
-    "app": ("tuya_sharing", "segno"),  # tuya-device-sharing-sdk (it brings requests and paho-mqtt), segno
+    "app": ("tuya_sharing", "segno", "aiomqtt"),  # the SDK (it brings requests, paho-mqtt), segno, the app MQ
     "mqtt": ("gmqtt",),  # serve/demo --mqtt
 }
 

@@ -151,7 +151,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     async with open_home(settings.data_dir, options=options) as home:
         events = cloud_events_for(home, settings.data_dir) if settings.cloud_events else None
         if isinstance(events, AppMqConsumer):  # an app login: the app's MQ, over aiomqtt
-            require_extra("mqtt", "tuyagate serve --cloud-events (with an app login)")
+            require_extra("app", "tuyagate serve --cloud-events (with an app login)")
         served = await serve_app(create_app(settings, home, manage_manager=False))
         write_runtime_file(settings.data_dir, served.url)  # `tuyagate status NAME` ... go through this gateway
         if events is not None:

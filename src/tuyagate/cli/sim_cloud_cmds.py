@@ -86,7 +86,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.uid:
         config.uid = args.uid
     if args.mq_url:
-        require_extra("mqtt", "tuyagate sim cloud --mq-url")
+        require_extra("app", "tuyagate sim cloud --mq-url")
         from tuyagate.sim.app_mq import AppMqSettings
 
         password = args.mq_password or os.environ.get("TUYAGATE_SIM_MQ_PASSWORD") or ""

@@ -15,7 +15,7 @@ stream until a restart):
 * a message seen before (a duplicate delivery, the overlap) is not handed on twice; one that does
   not parse, or names another device than its topic, is counted and logged without its content.
 
-Needs ``aiomqtt`` (in the ``app`` and ``mqtt`` extras)::
+Needs ``aiomqtt`` (in the ``app`` extra)::
 
     consumer = AppMqConsumer(app_client.mq_config, ["home id"], ["device id", ...], on_message)
     await consumer.start()
