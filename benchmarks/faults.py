@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import ipaddress
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from benchmarks import fault_lan as lan  # noqa: E402
 from benchmarks import fault_remote as remote  # noqa: E402
 from benchmarks.fault_rig import DEADLINE, LAN_VERSIONS, Rig  # noqa: E402
 from benchmarks.fault_types import Result, Row, markdown_table  # noqa: E402
+from benchmarks.reliability_doc import replace_section  # noqa: E402
 
 __all__ = ["ROWS", "run_row"]
 
@@ -110,10 +110,7 @@ def section(results: list[Result], *, load: str) -> str:
 
 def write_section(path: Path, text: str) -> None:
     """Put ``text`` into ``path`` in place of its fault-matrix section (added at the end when missing)."""
-    old = path.read_text() if path.exists() else "# Reliability\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new.rstrip("\n") + "\n")
+    replace_section(path, HEADING, text)
 
 
 async def _main(rows: list[Row]) -> list[Result]:

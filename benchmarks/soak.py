@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks.reliability_doc import replace_section
 from benchmarks.soak_audit import LATE_SLACK, audit_commands, audit_latency, audit_sse, gateway_late, percentiles
 from benchmarks.soak_crash import RECONNECT_S, CrashConfig, CrashResult, run_crash
 from benchmarks.soak_load import TAG_DPS, Faulter, LagMonitor, Listener, Load, Sampler, WaitMonitor
@@ -322,14 +323,7 @@ def _crash_markdown(crash: CrashResult) -> list[str]:
 
 def update_reliability(path: Path, section: str) -> None:
     """Replace (or add) the Load audit section of RELIABILITY.md, leaving the other sections as they are."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Reliability\n\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        after = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[after + 1 :] if after >= 0 else "")
-    path.write_text(text, encoding="utf-8")
+    replace_section(path, SECTION, section)
 
 
 def main(argv: list[str] | None = None) -> int:
