@@ -9,10 +9,11 @@ shared by the connection itself and its background reconnects.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 
-from tuyagate.errors import TuyaError
+from tuyagate.errors import TuyaConnectionError, TuyaConnectionLost, TuyaError
 
 __all__ = ["Backoff", "Pacer"]
 
@@ -70,6 +71,23 @@ class Pacer:
         """Seconds until the next attempt is allowed (zero or less: now)."""
         return self.not_before - now
 
+    async def wait_turn(self, deadline: float, name: str) -> None:
+        """Sleep until the next attempt is allowed; fail at once when that lies past ``deadline``.
+
+        The error then is the last opening's again (without touching the device during its
+        backoff), or, after the device dropped us, one that says when the next attempt may be.
+        """
+        wait = self.wait(asyncio.get_running_loop().time())
+        if wait <= 0:
+            return
+        if self.not_before > deadline:  # never sleep past the caller's deadline
+            if self.last_error is not None:
+                raise _again(self.last_error, wait)
+            raise TuyaConnectionLost(
+                f"{name} dropped the connection; to let the device recover, the next attempt is allowed in {wait:.1f} s"
+            )
+        await asyncio.sleep(wait)
+
     def failed(self, now: float, error: TuyaError | None = None) -> None:
         """An attempt failed (``error``) or the device dropped us (no error): back off one more step."""
         self.not_before = now + self.backoff.failure()
@@ -89,3 +107,12 @@ class Pacer:
         """Forget every failure: the next attempt may start now (what failed has changed)."""
         self.succeeded()
         self.not_before = 0.0
+
+
+def _again(exc: TuyaError, wait: float) -> TuyaError:
+    """The last opening error again, saying when the next attempt is allowed."""
+    message = f"{exc} (last attempt failed; the next is allowed in {wait:.1f} s)"
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return TuyaConnectionError(message)

@@ -15,13 +15,16 @@ A wrong local key is told apart from a silent device wherever the protocol allow
 
 After a request timed out or was cancelled its answer may still come, and would then be taken
 for the answer of the next request: the connection is dropped instead and re-opened on demand.
+
+Opening a link (connect, handshake, their errors) lives in :mod:`tuyagate.lan.opening`, what one
+frame means (a refusal, a refused key, a push) in :mod:`tuyagate.lan.replies`, and when the next
+opening is allowed in :class:`~tuyagate.lan.backoff.Pacer`; this module is the request machinery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -33,12 +36,10 @@ from tuyagate.errors import (
     ConfigError,
     DeviceBusyError,
     DeviceError,
-    HandshakeTimeoutError,
     IntegrityError,
     LocalKeyError,
     TuyaConnectionError,
     TuyaConnectionLost,
-    TuyaConnectionRefused,
     TuyaError,
     TuyaTimeoutError,
 )
@@ -48,11 +49,12 @@ from tuyagate.lan.detect import DEVICE22_DEFAULT_DPS, device22_fallback
 from tuyagate.lan.events import Event, EventKind, Subscription, for_child
 from tuyagate.lan.keepalive import KeepAlive
 from tuyagate.lan.link import Link, ProbeNotes
-from tuyagate.lan.support import ConnectionStats, Pending, again, expire, key_bytes
+from tuyagate.lan.opening import open_link
+from tuyagate.lan.replies import push_event, refusal, refused_first_request, timeout_hint
+from tuyagate.lan.support import ConnectionStats, Pending, ends_at, expire, key_bytes
 from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message, MessageCodec
 from tuyagate.protocol.commands import Command
-from tuyagate.protocol.handshake import ClientHandshake
 from tuyagate.protocol.versions import VERSIONS, VersionSpec, get_spec
 
 if TYPE_CHECKING:
@@ -239,7 +241,7 @@ class DeviceConnection:
 
     async def connect(self, *, timeout: float | None = None, deadline: Deadline | None = None) -> bool:
         """Open the connection now (requests open it on demand anyway); True when this call opened it."""
-        at = self._until(deadline, timeout)
+        at = ends_at(deadline, timeout, self.timeout)
         await self._acquire(at)
         try:
             if self.connected:
@@ -272,7 +274,7 @@ class DeviceConnection:
         self, *, cid: str | None = None, timeout: float | None = None, deadline: Deadline | None = None
     ) -> dict[str, Any]:
         """The current DP values (of sub-device ``cid`` when given)."""
-        at = self._until(deadline, timeout)
+        at = ends_at(deadline, timeout, self.timeout)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             dp_ids = self._d22_dps or DEVICE22_DEFAULT_DPS  # device22 answers only the DPs asked for
@@ -307,7 +309,7 @@ class DeviceConnection:
         if not dps:
             raise ConfigError("set_dps needs at least one DP value")
         values = {str(k): v for k, v in dps.items()}
-        at = self._until(deadline, timeout)
+        at = ends_at(deadline, timeout, self.timeout)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
@@ -333,7 +335,7 @@ class DeviceConnection:
             lambda _spec: payloads.updatedps_request(ids),
             want_data=False,
             idempotent=True,
-            deadline=self._until(deadline, timeout),
+            deadline=ends_at(deadline, timeout, self.timeout),
         )
         self._check(msg, "UPDATEDPS request")
 
@@ -345,7 +347,7 @@ class DeviceConnection:
         ``reconnect=False`` pings only an open connection and does nothing when there is none
         (what the background heartbeat does).
         """
-        at = self._until(deadline, timeout)
+        at = ends_at(deadline, timeout, self.timeout)
         await self._acquire(at)
         try:
             if not reconnect and not self.connected:
@@ -366,7 +368,7 @@ class DeviceConnection:
             lambda _spec: payloads.subdev_online_query(wanted),
             want_data=True,
             idempotent=True,
-            deadline=self._until(deadline, timeout),
+            deadline=ends_at(deadline, timeout, self.timeout),
         )
         self._check(msg, "sub-device online query")
         report = (msg.data or {}).get("data") or {}
@@ -398,16 +400,6 @@ class DeviceConnection:
         return SubDevice(self, cid)
 
     # ---------------------------------------------------------------- request machinery
-
-    def _until(self, deadline: Deadline | None, timeout: float | None) -> float:
-        """The loop time a call must end by: ``Deadline.resolve(deadline, timeout, self.timeout)``.
-
-        Without a caller's deadline that is just ``timeout`` from now, computed without building a
-        Deadline: this runs on every request, and the object would be dropped at once.
-        """
-        if deadline is None:
-            return asyncio.get_running_loop().time() + (self.timeout if timeout is None else timeout)
-        return Deadline.resolve(deadline, timeout, self.timeout).at
 
     async def _acquire(self, deadline: float) -> None:
         if self.closed:
@@ -469,9 +461,7 @@ class DeviceConnection:
         except TimeoutError:
             self.stats.timeouts += 1
             self._detach(link, f"no answer to {cmd.name}")
-            hint = (
-                "" if link.codec.spec.session_key else " (on 3.1-3.3 a wrong local key or version also looks like this)"
-            )
+            hint = timeout_hint(link.codec.spec)
             raise TuyaTimeoutError(f"{self.name} did not answer {cmd.name} before the deadline{hint}") from None
         except asyncio.CancelledError:
             self._detach(link, f"{cmd.name} cancelled while waiting for its answer")
@@ -482,16 +472,7 @@ class DeviceConnection:
 
     def _check(self, msg: Message, what: str) -> None:
         if msg.retcode or (msg.text is not None and msg.data is None):
-            text = msg.text
-            spec = self._spec
-            if text is not None and spec is not None and spec.local_key_encrypts and not _readable(text):
-                # What a payload encrypted with another key becomes when its padding happens to check out.
-                raise LocalKeyError(
-                    f"{self.name} answered the {what} with bytes that do not decrypt to text with our local key: the "
-                    f"local key is wrong, or the device does not speak protocol {spec.label}"
-                )
-            detail = f": {text!r}" if text else ""
-            raise DeviceError(f"{self.name} rejected the {what} (return code {msg.retcode}){detail}", code=msg.retcode)
+            raise refusal(msg, what, self.name, self._spec)
 
     def next_seq(self) -> int:
         """The sequence number of our next frame (part of the ``LinkOwner`` seam)."""
@@ -509,18 +490,8 @@ class DeviceConnection:
             raise TuyaConnectionError(f"the connection to {self.name} was closed")
         if self._key_source is not None:
             self._take_new_key()
-        loop = asyncio.get_running_loop()
         pacer = self._pacer
-        wait = pacer.wait(loop.time())
-        if wait > 0:
-            if pacer.not_before > deadline:  # never sleep past the caller's deadline
-                if pacer.last_error is not None:
-                    raise again(pacer.last_error, wait)
-                raise TuyaConnectionLost(
-                    f"{self.name} dropped the connection; to let the device recover, the next attempt is allowed "
-                    f"in {wait:.1f} s"
-                )
-            await asyncio.sleep(wait)
+        await pacer.wait_turn(deadline, self.name)
         try:
             if self._spec is None:
                 from tuyagate.lan.detect import detect_version
@@ -528,7 +499,7 @@ class DeviceConnection:
                 self._spec = await detect_version(self, deadline)
             link = await self._open(self._spec, deadline)
         except TuyaError as exc:
-            pacer.failed(loop.time(), exc)
+            pacer.failed(asyncio.get_running_loop().time(), exc)
             raise
         pacer.succeeded()
         return link
@@ -548,39 +519,10 @@ class DeviceConnection:
             _LOGGER.info("%s: the local key was replaced; connecting with the new one", self.name)
 
     async def _open(self, spec: VersionSpec, deadline: float) -> Link:
-        loop = asyncio.get_running_loop()
-        codec = MessageCodec(spec, self._key)
-        notes = self._notes
-        try:
-            async with asyncio.timeout_at(deadline):
-                _, link = await loop.create_connection(lambda: Link(self, codec, notes), self.host, self.port)
-        except TimeoutError:
-            raise TuyaTimeoutError(
-                f"connecting to {self.name} timed out: the device is off, asleep or not at that address"
-            ) from None
-        except ConnectionRefusedError:
-            raise TuyaConnectionRefused(
-                f"{self.name} refused the connection: wrong IP or port, or the device is off or rebooting"
-            ) from None
-        except OSError as exc:
-            raise TuyaConnectionError(f"cannot connect to {self.name}: {exc.strerror or exc}") from None
-        try:
-            if spec.session_key:
-                await self._handshake(link, spec, deadline)
-            if self.closed:  # closed by its owner while this connect was under way
-                raise TuyaConnectionError(f"the connection to {self.name} was closed")
-            if link.lost:  # closed before we could send anything (a device that turns new clients away)
-                raise TuyaConnectionLost(
-                    f"{self.name} closed the connection as soon as it was opened: another client may hold the "
-                    "device's only connection, or the device is restarting"
-                )
-        except BaseException:
-            link.handshake = None
-            link.close()
-            raise
+        link = await open_link(self, MessageCodec(spec, self._key), self.host, self.port, self._notes, deadline)
         self._link = link
         self.stats.connects += 1
-        self._last_tx = loop.time()
+        self._last_tx = asyncio.get_running_loop().time()
         self._keepalive.schedule()
         _LOGGER.debug("connected to %s (protocol %s)", self.name, spec.label)
         self._publish(Event(EventKind.CONNECTED, self.device_id))
@@ -588,18 +530,6 @@ class DeviceConnection:
             self._keepalive.catch_up_soon()  # runs once this caller releases the connection
         self._lost_link = False
         return link
-
-    async def _handshake(self, link: Link, spec: VersionSpec, deadline: float) -> None:
-        handshake = ClientHandshake(link.codec, os.urandom(16))
-        done = link.start_handshake(handshake, handshake.start(seq=self.next_seq(), iv=link.new_iv()))
-        try:
-            async with asyncio.timeout_at(deadline):
-                await done
-        except TimeoutError:
-            raise HandshakeTimeoutError(
-                f"{self.name} accepted the connection but did not answer the {spec.name} handshake: the local key "
-                "or the version is probably wrong (a device that never answers again may need a power cycle)"
-            ) from None
 
     # ---------------------------------------------------------------- callbacks from the link (LinkOwner)
 
@@ -622,19 +552,15 @@ class DeviceConnection:
         if due is not None and msg.cmd == Command.STATUS:
             due.set()  # the STATUS after a control's ACK: a close need not wait for it any more
             self._status_due = None
-        if msg.dps is not None and (msg.cmd == Command.STATUS or msg.cid is not None):  # incl. another child's reply
-            cid = msg.cid
-            if cid is None:
-                if self._last_status is None:
-                    self._last_status = {}
-                self._last_status.update(msg.dps)
-            self._publish(Event(EventKind.STATUS, self.device_id, dict(msg.dps), cid=cid))
-        elif msg.cmd == Command.LAN_EXT_STREAM and msg.data and msg.data.get("reqType") == "subdev_online_stat_report":
-            report = msg.data.get("data") or {}
-            online, offline = list(report.get("online") or []), list(report.get("offline") or [])
-            self._publish(Event(EventKind.ONLINE, self.device_id, online=online, offline=offline))
-        else:
+        event = push_event(self.device_id, msg)
+        if event is None:
             _LOGGER.debug("%s: ignored an unsolicited frame (cmd %#x)", self.name, msg.cmd)
+            return
+        if event.kind is EventKind.STATUS and event.cid is None:
+            if self._last_status is None:
+                self._last_status = {}
+            self._last_status.update(event.dps)
+        self._publish(event)
 
     def on_link_lost(self, link: Link, exc: Exception | None) -> None:
         """The device (or the network) closed ``link``."""
@@ -642,24 +568,9 @@ class DeviceConnection:
             # The device dropped us: often for another client (it serves one at a time). Wait a
             # backoff step before taking the connection back, so two clients never ping-pong.
             self._pacer.failed(asyncio.get_running_loop().time())
-            pending, spec = self._pending, link.codec.spec
-            if (
-                exc is None
-                and pending is not None
-                and not link.trusted
-                and not self._key_proven
-                and spec.local_key_encrypts
-                and spec.encrypts(pending.cmd)
-            ):
-                # An orderly close while our first encrypted request waits, on a link where the device
-                # never answered one, with a key it never accepted: it read the request and refused it. (A
-                # device that turns a second client away, or that restarts, resets the connection instead;
-                # one that accepted this key before and drops us now just dropped us.)
-                error = LocalKeyError(
-                    f"{self.name} closed the connection right after reading our first {Command(pending.cmd).name} "
-                    f"without answering: the local key is most likely wrong (or the device does not speak protocol "
-                    f"{spec.label}, or it serves another client)"
-                )
+            # A device that accepted this key before and drops us now just dropped us.
+            error = None if self._key_proven else refused_first_request(self.name, link, self._pending, exc)
+            if error is not None:
                 self._detach(link, "the device rejected our first request", publish=not self.closed, error=error)
             else:
                 reason = f"connection lost ({exc})" if exc else "the device closed the connection"
@@ -726,8 +637,3 @@ class DeviceConnection:
     def _subscribers_changed(self) -> None:
         if not self.connected:
             self._keepalive.maybe_reconnect()
-
-
-def _readable(text: str) -> bool:
-    """Whether a device's answer text is text (an error such as ``data format error``), not noise."""
-    return "\ufffd" not in text and text.isprintable()

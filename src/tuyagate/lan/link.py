@@ -55,6 +55,8 @@ class LinkOwner(Protocol):
         """How messages name the device."""
         ...
 
+    closed: bool  # the owner was closed: a link that finishes opening meanwhile is not used
+
     def next_seq(self) -> int:
         """The sequence number of the next frame we send (the handshake's FINISH needs one)."""
         ...

@@ -1,14 +1,15 @@
-"""Small pieces of the LAN client: counters, the in-flight request, key checks, error helpers."""
+"""Small pieces of the LAN client: counters, the in-flight request, key checks, the request timer."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 
-from tuyagate.errors import ConfigError, TuyaConnectionError, TuyaError
+from tuyagate.deadline import Deadline
+from tuyagate.errors import ConfigError
 from tuyagate.protocol.codec import Message
 
-__all__ = ["ConnectionStats", "Pending", "again", "expire", "key_bytes"]
+__all__ = ["ConnectionStats", "Pending", "ends_at", "expire", "key_bytes"]
 
 
 @dataclass(slots=True)
@@ -44,15 +45,17 @@ def key_bytes(local_key: str | bytes) -> bytes:
     return key
 
 
+def ends_at(deadline: Deadline | None, timeout: float | None, default: float) -> float:
+    """The loop time a call must end by: ``Deadline.resolve(deadline, timeout, default).at``.
+
+    Without a caller's deadline that is just ``timeout`` from now, computed without building a
+    Deadline: this runs on every request, and the object would be dropped at once.
+    """
+    if deadline is None:
+        return asyncio.get_running_loop().time() + (default if timeout is None else timeout)
+    return Deadline.resolve(deadline, timeout, default).at
+
+
 def expire(future: asyncio.Future[Message]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
-
-
-def again(exc: TuyaError, wait: float) -> TuyaError:
-    """The last opening error again, without touching the device during its backoff."""
-    message = f"{exc} (last attempt failed; the next is allowed in {wait:.1f} s)"
-    try:
-        return type(exc)(message)
-    except TypeError:
-        return TuyaConnectionError(message)

@@ -1,0 +1,78 @@
+"""What a device's frames mean for the client: a rejected request, a refused key, a push.
+
+These are decisions on one message (or one closed link) with no state of their own, kept out of
+:class:`~tuyagate.lan.connection.DeviceConnection` so that the connection reads as the request
+machinery it is; each function's wording is the one the user sees.
+"""
+
+from __future__ import annotations
+
+from tuyagate.errors import DeviceError, LocalKeyError
+from tuyagate.lan.events import Event, EventKind
+from tuyagate.lan.link import Link
+from tuyagate.lan.support import Pending
+from tuyagate.protocol.codec import Message
+from tuyagate.protocol.commands import Command
+from tuyagate.protocol.versions import VersionSpec
+
+__all__ = ["push_event", "refusal", "refused_first_request", "timeout_hint"]
+
+
+def refusal(msg: Message, what: str, name: str, spec: VersionSpec | None) -> DeviceError | LocalKeyError:
+    """The error for a device's refusal of the ``what``: a return code, or text where JSON belongs."""
+    text = msg.text
+    if text is not None and spec is not None and spec.local_key_encrypts and not _readable(text):
+        # What a payload encrypted with another key becomes when its padding happens to check out.
+        return LocalKeyError(
+            f"{name} answered the {what} with bytes that do not decrypt to text with our local key: the "
+            f"local key is wrong, or the device does not speak protocol {spec.label}"
+        )
+    detail = f": {text!r}" if text else ""
+    return DeviceError(f"{name} rejected the {what} (return code {msg.retcode}){detail}", code=msg.retcode)
+
+
+def timeout_hint(spec: VersionSpec) -> str:
+    """What else an unanswered request may mean on this version."""
+    return "" if spec.session_key else " (on 3.1-3.3 a wrong local key or version also looks like this)"
+
+
+def refused_first_request(
+    name: str, link: Link, pending: Pending | None, exc: Exception | None
+) -> LocalKeyError | None:
+    """The error to give when the device closed ``link`` instead of answering; None for an ordinary loss.
+
+    An orderly close while our first encrypted request waits, on a link where the device never
+    answered one, with a key it never accepted (the caller checks that), means it read the request
+    and refused it. (A device that turns a second client away, or that restarts, resets the
+    connection instead.)
+    """
+    spec = link.codec.spec
+    if (
+        exc is None
+        and pending is not None
+        and not link.trusted
+        and spec.local_key_encrypts
+        and spec.encrypts(pending.cmd)
+    ):
+        return LocalKeyError(
+            f"{name} closed the connection right after reading our first {Command(pending.cmd).name} "
+            f"without answering: the local key is most likely wrong (or the device does not speak protocol "
+            f"{spec.label}, or it serves another client)"
+        )
+    return None
+
+
+def push_event(device_id: str, msg: Message) -> Event | None:
+    """The event an unsolicited frame makes (None for one that carries nothing to tell)."""
+    if msg.dps is not None and (msg.cmd == Command.STATUS or msg.cid is not None):  # incl. another child's reply
+        return Event(EventKind.STATUS, device_id, dict(msg.dps), cid=msg.cid)
+    if msg.cmd == Command.LAN_EXT_STREAM and msg.data and msg.data.get("reqType") == "subdev_online_stat_report":
+        report = msg.data.get("data") or {}
+        online, offline = list(report.get("online") or []), list(report.get("offline") or [])
+        return Event(EventKind.ONLINE, device_id, online=online, offline=offline)
+    return None
+
+
+def _readable(text: str) -> bool:
+    """Whether a device's answer text is text (an error such as ``data format error``), not noise."""
+    return "\ufffd" not in text and text.isprintable()
