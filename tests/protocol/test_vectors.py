@@ -147,3 +147,21 @@ def test_good_frames_before_a_corrupt_one_are_not_lost() -> None:
     with pytest.raises(ProtocolError, match="length"):
         splitter.feed(b"")
     assert splitter.feed(v.V33_DP_QUERY) == [v.V33_DP_QUERY]  # resynchronised
+
+
+def test_a_session_key_is_not_cached() -> None:
+    """A 3.5 session's GCM contexts (~2.7 KB) belong to its codec and die with it; none stays in a cache."""
+    from tuyagate.protocol import crypto
+
+    cli, dev = client("3.5"), device("3.5")
+    chs, dhs = ClientHandshake(cli, v.CLIENT_NONCE), DeviceHandshake(dev, v.DEVICE_NONCE)
+    (start,) = dev.feed(chs.start(seq=1, iv=v.IV))
+    (resp,) = cli.feed(dhs.receive(start, seq=1, iv=v.IV))
+    (finish,) = dev.feed(chs.receive(resp, seq=2, iv=v.IV))
+    assert dhs.receive(finish, seq=2, iv=v.IV) is None
+    cmd, body = payloads.query_request(get_spec("3.5"), v.DEV_ID, t=v.T)
+    (msg,) = dev.feed(cli.encode(cmd, body, seq=3, iv=v.IV))  # both sides now use the session key
+    assert (msg.cmd, cli.key) == (Command.DP_QUERY_NEW, v.V35_SESSION_KEY)
+    misses = crypto.gcm_cipher.cache_info().misses
+    crypto.gcm_cipher(v.V35_SESSION_KEY)
+    assert crypto.gcm_cipher.cache_info().misses == misses + 1

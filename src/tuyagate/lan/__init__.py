@@ -5,15 +5,21 @@
 - :class:`SubDevice`: a child of a Zigbee/BLE gateway, through the gateway's connection.
 - :class:`Event` / :class:`Subscription`: the push stream.
 - :func:`scan`: UDP discovery (broadcast listener and 3.5 ``REQ_DEVINFO`` probe).
+
+Discovery is imported on first use (PEP 562): a client of known devices never needs its UDP code.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tuyagate.lan.backoff import Backoff
 from tuyagate.lan.connection import DEFAULT_PORT, ConnectionStats, DeviceConnection
 from tuyagate.lan.events import Event, EventKind, Subscription
-from tuyagate.lan.scanner import DiscoveredDevice, scan
 from tuyagate.lan.subdevice import SubDevice
+
+if TYPE_CHECKING:
+    from tuyagate.lan.scanner import DiscoveredDevice, scan
 
 __all__ = [
     "DEFAULT_PORT",
@@ -27,3 +33,11 @@ __all__ = [
     "Subscription",
     "scan",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("DiscoveredDevice", "scan"):
+        from tuyagate.lan import scanner
+
+        return getattr(scanner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from typing import Any
 
 from tuyagate.errors import IntegrityError, KeyMismatchError, ProtocolError
 from tuyagate.protocol.commands import NO_VERSION_HEADER, Command
-from tuyagate.protocol.crypto import EcbCipher
+from tuyagate.protocol.crypto import EcbCipher, GcmCipher
 from tuyagate.protocol.frames import (
     DEFAULT_MAX_FRAME,
     FrameSplitter,
@@ -151,7 +151,7 @@ def parse_body(seq: int, cmd: int, retcode: int | None, payload: bytes) -> Messa
 class MessageCodec:
     """Encode and decode the messages of one connection (sans-IO)."""
 
-    __slots__ = ("_ecb", "_key", "_retcodes", "_splitter", "handshaking", "local_key", "role", "spec")
+    __slots__ = ("_ecb", "_gcm", "_key", "_retcodes", "_splitter", "handshaking", "local_key", "role", "spec")
 
     def __init__(
         self,
@@ -170,6 +170,7 @@ class MessageCodec:
         self.local_key = local_key
         self._key = b""
         self._ecb: EcbCipher | None = None
+        self._gcm: GcmCipher | None = None
         self.key = local_key
         self.role = role
         self._retcodes = role is Role.DEVICE and retcodes
@@ -183,9 +184,11 @@ class MessageCodec:
 
     @key.setter
     def key(self, key: bytes) -> None:
-        # The ECB contexts are bound to the key, so they change with it (a 3.1 codec may have none).
+        # The ECB contexts are bound to the key, so they change with it; they are opened on first
+        # use, as 3.5 frames never need them and each costs OpenSSL memory per connection.
         self._key = key
-        self._ecb = EcbCipher(key) if len(key) == 16 else None
+        self._ecb = None
+        self._gcm = None
 
     def reset(self) -> None:
         """Forget the session key and any buffered bytes (a new TCP connection)."""
@@ -228,7 +231,8 @@ class MessageCodec:
         if enc is _GCM_SESSION:
             if iv is None:
                 raise ProtocolError("3.5 frames need a 12-byte IV from the caller")
-            return encode_6699(seq, cmd, header + raw if raw else raw, key=self._key, iv=iv, retcode=retcode)
+            gcm = self._gcm or self._aead()
+            return encode_6699(seq, cmd, header + raw if raw else raw, key=gcm, iv=iv, retcode=retcode)
         if enc is _ECB_SESSION:
             payload = self._cipher().encrypt(header + raw) if raw else b""
             return encode_55aa(seq, cmd, payload, retcode=retcode, hmac_key=self._key)
@@ -293,7 +297,7 @@ class MessageCodec:
                 f"the peer sent {got} framing, which protocol {spec.name} does not use: check the version"
             )
         if is_6699:
-            seq, cmd, plain = open_6699(raw, self._key)
+            seq, cmd, plain = open_6699(raw, self._gcm or self._aead())
             retcode = None
             if from_device and (
                 len(plain) & 15 == 4 if cmd in _HANDSHAKE_CMDS else retcode_present(plain, 0, len(plain))
@@ -324,10 +328,18 @@ class MessageCodec:
             body = self._open_31(body)
         return parse_body(seq, cmd, retcode, body)
 
+    def _aead(self) -> GcmCipher:
+        # This connection's own GCM contexts: a session key's die with the session (not cached).
+        gcm = self._gcm = GcmCipher(self._key)
+        return gcm
+
     def _cipher(self) -> EcbCipher:
-        if self._ecb is None:
-            raise ProtocolError("this message needs the local key, and the codec was given none")
-        return self._ecb
+        ecb = self._ecb
+        if ecb is None:
+            if len(self._key) != 16:  # a 3.1 codec may have no key
+                raise ProtocolError("this message needs the local key, and the codec was given none")
+            ecb = self._ecb = EcbCipher(self._key)
+        return ecb
 
     @staticmethod
     def _strip_header(cmd: int, body: bytes) -> bytes:

@@ -26,9 +26,11 @@ from tuyagate.errors import ConfigError, IntegrityError, ProtocolError
 __all__ = [
     "UDP_KEY",
     "EcbCipher",
+    "GcmCipher",
     "crc32",
     "ecb_decrypt",
     "ecb_encrypt",
+    "gcm_cipher",
     "gcm_decrypt",
     "gcm_encrypt",
     "hmac_sha256",
@@ -51,10 +53,40 @@ def _ecb(key: bytes) -> Cipher[modes.ECB]:
     return Cipher(algorithms.AES(key), modes.ECB())
 
 
+class GcmCipher:
+    """AES-GCM with one key (12-byte IV, 16-byte tag appended); a bad tag is an IntegrityError.
+
+    A 3.5 connection keeps one for its session key, so the OpenSSL contexts (about 2.7 KB) live
+    exactly as long as the session does; one-off frames (discovery) use the cached ones behind
+    :func:`gcm_encrypt` and :func:`gcm_decrypt`.
+    """
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        _check_key(key)
+        self._aead = AESGCM(key)
+
+    def encrypt(self, iv: bytes, plaintext: bytes, aad: bytes | None) -> bytes:
+        """Ciphertext followed by the 16-byte tag."""
+        if len(iv) != 12:
+            raise ProtocolError(f"AES-GCM needs a 12-byte IV, got {len(iv)}")
+        return self._aead.encrypt(iv, plaintext, aad)
+
+    def decrypt(self, iv: bytes, ciphertext_and_tag: bytes, aad: bytes | None) -> bytes:
+        """Verify and decrypt."""
+        if len(iv) != 12 or len(ciphertext_and_tag) < 16:
+            raise ProtocolError("AES-GCM input too short for its IV and tag")
+        try:
+            return self._aead.decrypt(iv, ciphertext_and_tag, aad)
+        except InvalidTag:
+            raise IntegrityError("AES-GCM tag mismatch: the key is wrong or the frame is corrupt") from None
+
+
 @lru_cache(maxsize=4096)
-def _gcm(key: bytes) -> AESGCM:
-    _check_key(key)
-    return AESGCM(key)
+def gcm_cipher(key: bytes) -> GcmCipher:
+    """The shared GcmCipher of a well-known or long-lived key (cached; not for session keys)."""
+    return GcmCipher(key)
 
 
 def ecb_encrypt(key: bytes, data: bytes, *, pad: bool = True) -> bytes:
@@ -84,19 +116,12 @@ def ecb_decrypt(key: bytes, data: bytes, *, unpad: bool = True) -> bytes:
 
 def gcm_encrypt(key: bytes, iv: bytes, plaintext: bytes, aad: bytes | None) -> bytes:
     """AES-GCM; returns ciphertext followed by the 16-byte tag."""
-    if len(iv) != 12:
-        raise ProtocolError(f"AES-GCM needs a 12-byte IV, got {len(iv)}")
-    return _gcm(key).encrypt(iv, plaintext, aad)
+    return gcm_cipher(key).encrypt(iv, plaintext, aad)
 
 
 def gcm_decrypt(key: bytes, iv: bytes, ciphertext_and_tag: bytes, aad: bytes | None) -> bytes:
     """AES-GCM decrypt and verify; a bad tag is an IntegrityError."""
-    if len(iv) != 12 or len(ciphertext_and_tag) < 16:
-        raise ProtocolError("AES-GCM input too short for its IV and tag")
-    try:
-        return _gcm(key).decrypt(iv, ciphertext_and_tag, aad)
-    except InvalidTag:
-        raise IntegrityError("AES-GCM tag mismatch: the key is wrong or the frame is corrupt") from None
+    return gcm_cipher(key).decrypt(iv, ciphertext_and_tag, aad)
 
 
 class EcbCipher:
@@ -111,7 +136,10 @@ class EcbCipher:
     __slots__ = ("_dec", "_enc")
 
     def __init__(self, key: bytes) -> None:
-        cipher = _ecb(key)
+        # Not from the cache of _ecb: a connection's session key is used by that connection only,
+        # and a cached Cipher would outlive it (the cache holds thousands).
+        _check_key(key)
+        cipher = Cipher(algorithms.AES(key), modes.ECB())
         self._enc = cipher.encryptor()
         self._dec = cipher.decryptor()
 

@@ -16,7 +16,7 @@ import zlib  # zlib.crc32 is already unsigned on Python 3: no wrapper needed on 
 from dataclasses import dataclass
 
 from tuyagate.errors import IntegrityError, ProtocolError
-from tuyagate.protocol.crypto import gcm_decrypt, gcm_encrypt, hmac_sha256
+from tuyagate.protocol.crypto import GcmCipher, gcm_cipher, hmac_sha256
 from tuyagate.protocol.versions import FrameKind
 
 __all__ = [
@@ -82,12 +82,17 @@ def encode_55aa(
     return signed + _U32.pack(zlib.crc32(signed)) + SUFFIX_55AA
 
 
-def encode_6699(seq: int, cmd: int, plaintext: bytes, *, key: bytes, iv: bytes, retcode: int | None = None) -> bytes:
-    """Build a 0x6699 frame: GCM over [retcode] + plaintext, the 14 header bytes as AAD."""
+def encode_6699(
+    seq: int, cmd: int, plaintext: bytes, *, key: bytes | GcmCipher, iv: bytes, retcode: int | None = None
+) -> bytes:
+    """Build a 0x6699 frame: GCM over [retcode] + plaintext, the 14 header bytes as AAD.
+
+    ``key`` is the key, or the :class:`~tuyagate.protocol.crypto.GcmCipher` a connection keeps for it.
+    """
     body = plaintext if retcode is None else _U32.pack(retcode) + plaintext
     length = _IV_LEN + len(body) + _TAG_LEN
     head = _HDR_6699.pack(PREFIX_6699, 0, seq & 0xFFFFFFFF, cmd, length)
-    sealed = gcm_encrypt(key, iv, body, head[4:])
+    sealed = (key if type(key) is GcmCipher else gcm_cipher(key)).encrypt(iv, body, head[4:])
     return head + iv + sealed + SUFFIX_6699
 
 
@@ -165,7 +170,7 @@ def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool 
     return Frame(seq, cmd, raw[start:end], retcode, FrameKind.P55AA)
 
 
-def open_6699(raw: bytes, key: bytes) -> tuple[int, int, bytes]:
+def open_6699(raw: bytes, key: bytes | GcmCipher) -> tuple[int, int, bytes]:
     """Verify and decrypt a whole 0x6699 frame; return its seq, cmd and plaintext.
 
     This is :func:`decode_6699` without the retcode handling and without building a
@@ -177,7 +182,7 @@ def open_6699(raw: bytes, key: bytes) -> tuple[int, int, bytes]:
     prefix, _reserved, seq, cmd, length = _HDR_6699.unpack_from(raw)
     if prefix != PREFIX_6699 or not raw.endswith(SUFFIX_6699) or size != 22 + length:
         raise ProtocolError("not a well-formed 6699 frame (prefix, suffix or length mismatch)")
-    plain = gcm_decrypt(key, raw[18:30], raw[30:-4], raw[4:18])
+    plain = (key if type(key) is GcmCipher else gcm_cipher(key)).decrypt(raw[18:30], raw[30:-4], raw[4:18])
     return seq, cmd, plain
 
 

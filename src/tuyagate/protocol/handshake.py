@@ -15,7 +15,7 @@ from enum import Enum
 from tuyagate.errors import HandshakeError, KeyMismatchError, ProtocolError
 from tuyagate.protocol.codec import Message, MessageCodec, Role
 from tuyagate.protocol.commands import Command
-from tuyagate.protocol.crypto import ecb_encrypt, gcm_encrypt, hmac_sha256
+from tuyagate.protocol.crypto import GcmCipher, ecb_encrypt, hmac_sha256
 from tuyagate.protocol.versions import Encryption, VersionSpec
 
 __all__ = ["ClientHandshake", "DeviceHandshake", "HandshakeState", "derive_session_key"]
@@ -40,7 +40,8 @@ def derive_session_key(spec: VersionSpec, local_key: bytes, client_nonce: bytes,
     if spec.encryption is Encryption.ECB_SESSION:
         return ecb_encrypt(local_key, mixed, pad=False)
     if spec.encryption is Encryption.GCM_SESSION:
-        return gcm_encrypt(local_key, client_nonce[:12], mixed, None)[:16]
+        # Not the cached cipher: the local key's GCM contexts are needed only here, once a connect.
+        return GcmCipher(local_key).encrypt(client_nonce[:12], mixed, None)[:16]
     raise ProtocolError(f"protocol {spec.name} has no session key")
 
 
