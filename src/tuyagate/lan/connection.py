@@ -241,7 +241,7 @@ class DeviceConnection:
 
     async def connect(self, *, timeout: float | None = None, deadline: Deadline | None = None) -> bool:
         """Open the connection now (requests open it on demand anyway); True when this call opened it."""
-        at = ends_at(deadline, timeout, self.timeout)
+        at = ends_at(deadline, timeout, self.timeout, self._link)
         await self._acquire(at)
         try:
             if self.connected:
@@ -274,7 +274,7 @@ class DeviceConnection:
         self, *, cid: str | None = None, timeout: float | None = None, deadline: Deadline | None = None
     ) -> dict[str, Any]:
         """The current DP values (of sub-device ``cid`` when given)."""
-        at = ends_at(deadline, timeout, self.timeout)
+        at = ends_at(deadline, timeout, self.timeout, self._link)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             dp_ids = self._d22_dps or DEVICE22_DEFAULT_DPS  # device22 answers only the DPs asked for
@@ -309,7 +309,7 @@ class DeviceConnection:
         if not dps:
             raise ConfigError("set_dps needs at least one DP value")
         values = {str(k): v for k, v in dps.items()}
-        at = ends_at(deadline, timeout, self.timeout)
+        at = ends_at(deadline, timeout, self.timeout, self._link)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
@@ -335,7 +335,7 @@ class DeviceConnection:
             lambda _spec: payloads.updatedps_request(ids),
             want_data=False,
             idempotent=True,
-            deadline=ends_at(deadline, timeout, self.timeout),
+            deadline=ends_at(deadline, timeout, self.timeout, self._link),
         )
         self._check(msg, "UPDATEDPS request")
 
@@ -347,7 +347,7 @@ class DeviceConnection:
         ``reconnect=False`` pings only an open connection and does nothing when there is none
         (what the background heartbeat does).
         """
-        at = ends_at(deadline, timeout, self.timeout)
+        at = ends_at(deadline, timeout, self.timeout, self._link)
         await self._acquire(at)
         try:
             if not reconnect and not self.connected:
@@ -368,7 +368,7 @@ class DeviceConnection:
             lambda _spec: payloads.subdev_online_query(wanted),
             want_data=True,
             idempotent=True,
-            deadline=ends_at(deadline, timeout, self.timeout),
+            deadline=ends_at(deadline, timeout, self.timeout, self._link),
         )
         self._check(msg, "sub-device online query")
         report = (msg.data or {}).get("data") or {}
@@ -445,7 +445,7 @@ class DeviceConnection:
         deadline: float,
         cid: str | None = None,
     ) -> Message:
-        loop = asyncio.get_running_loop()
+        loop = link.loop
         future: asyncio.Future[Message] = loop.create_future()
         pending = Pending(cmd, want_data, future, cid)
         self._pending = pending

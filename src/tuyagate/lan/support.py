@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tuyagate.deadline import Deadline
 from tuyagate.errors import ConfigError
 from tuyagate.protocol.codec import Message
+
+if TYPE_CHECKING:
+    from tuyagate.lan.link import Link
 
 __all__ = ["ConnectionStats", "Pending", "ends_at", "expire", "key_bytes"]
 
@@ -45,14 +49,17 @@ def key_bytes(local_key: str | bytes) -> bytes:
     return key
 
 
-def ends_at(deadline: Deadline | None, timeout: float | None, default: float) -> float:
+def ends_at(deadline: Deadline | None, timeout: float | None, default: float, link: Link | None = None) -> float:
     """The loop time a call must end by: ``Deadline.resolve(deadline, timeout, default).at``.
 
     Without a caller's deadline that is just ``timeout`` from now, computed without building a
-    Deadline: this runs on every request, and the object would be dropped at once.
+    Deadline: this runs on every request, and the object would be dropped at once. The clock is
+    that of the connection's open ``link`` when there is one (the running loop's, without the
+    getpid syscall of ``asyncio.get_running_loop``).
     """
     if deadline is None:
-        return asyncio.get_running_loop().time() + (default if timeout is None else timeout)
+        loop = link.loop if link is not None and not link.lost else asyncio.get_running_loop()
+        return loop.time() + (default if timeout is None else timeout)
     return Deadline.resolve(deadline, timeout, default).at
 
 
