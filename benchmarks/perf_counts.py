@@ -14,6 +14,17 @@ a count grows more than 20 % over it. After a deliberate change, refresh it with
 
 The emulated device of the LAN cases runs in another process, so only the client's calls count.
 Everything runs on the standard asyncio loop (uvloop's C internals would hide calls).
+
+Two more kinds of count, as deterministic and closer to what a request costs outside Python:
+
+- **syscalls per warm request**: a child process makes warm requests under ``strace -f -c``,
+  twice with different numbers of requests, and the difference is divided by the difference
+  (start-up cancels out). A syscall costs about a microsecond of kernel time here, and the ones
+  that crept in before (a getpid per ``asyncio.get_running_loop()``, a 256 KiB mmap/munmap per
+  read) were invisible to the call count. Skipped, with a note, where strace is missing.
+- **Python heap per connection**: ``tracemalloc`` over 40 persistent connections opened after a
+  first one (so imports and caches are not counted), in bytes (the 1,000-device RSS figure of
+  BENCHMARKS.md section 10 also holds OpenSSL's contexts, which tracemalloc does not see).
 """
 
 from __future__ import annotations
@@ -21,10 +32,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -117,6 +132,100 @@ async def lan_cases() -> dict[str, float]:
     return out
 
 
+STRACE_SHORT, STRACE_LONG = 50, 550  # requests of the two traced runs
+
+
+def syscall_cases() -> dict[str, float]:
+    """Syscalls per warm status (3.3 and 3.5) on the standard loop, from strace; {} without strace."""
+    if shutil.which("strace") is None:
+        print("note: strace is not installed: the syscall counts are not measured (apt-get install strace)")
+        return {}
+    return asyncio.run(_syscall_cases())
+
+
+async def _syscall_cases() -> dict[str, float]:
+    out: dict[str, float] = {}
+    for version in ("3.3", "3.5"):
+        async with emulated_device(version) as (host, port):
+            calls = [await _traced_syscalls(version, host, port, n) for n in (STRACE_SHORT, STRACE_LONG)]
+        out[f"lan {version} warm status syscalls"] = (calls[1] - calls[0]) / (STRACE_LONG - STRACE_SHORT)
+    return out
+
+
+async def _traced_syscalls(version: str, host: str, port: int, n: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "strace.txt")
+        command = ["strace", "-f", "-c", "-o", report, sys.executable, "-m", "benchmarks.perf_counts"]
+        command += ["--warm-child", version, host, str(port), str(n)]
+        proc = await asyncio.create_subprocess_exec(*command, cwd=ROOT)
+        if await asyncio.wait_for(proc.wait(), 60) != 0:
+            raise RuntimeError(f"the traced warm-request child failed: {' '.join(command)}")
+        return strace_total(await asyncio.to_thread(Path(report).read_text))
+
+
+def strace_total(report: str) -> int:
+    """The total number of calls in an ``strace -c`` report."""
+    for line in report.splitlines():
+        fields = line.split()
+        if fields and fields[-1] == "total":
+            return int(fields[3])
+    raise ValueError("no total line in the strace report")
+
+
+async def warm_child(version: str, host: str, port: int, n: int) -> None:
+    """The traced side of :func:`syscall_cases`: 20 warm-up requests, then ``n`` warm statuses."""
+    from tuyagate.lan.connection import DeviceConnection
+
+    conn = DeviceConnection("bfperfcounts00000001", host, KEY, version, port=port, heartbeat_interval=None)
+    try:
+        for _ in range(20 + n):
+            await conn.status()
+    finally:
+        await conn.close()
+
+
+def heap_cases() -> dict[str, float]:
+    """Python heap bytes per persistent connection (3.3 and 3.5), each to its own emulated device."""
+    from benchmarks.lan_bench import emulated
+
+    out: dict[str, float] = {}
+    for version in ("3.3", "3.5"):
+        with emulated(HEAP_CONNECTIONS + 1, first_ip="127.0.0.1", port=0, versions=version) as devices:
+            out[f"lan {version} heap bytes per connection"] = asyncio.run(_heap_per_connection(devices))
+    return out
+
+
+async def _heap_per_connection(devices: list[Any]) -> float:
+    from tuyagate.lan.connection import DeviceConnection
+
+    def conn(d: Any) -> DeviceConnection:
+        return DeviceConnection(d.id, d.ip, d.local_key, d.version, port=d.port, heartbeat_interval=10.0)
+
+    first = conn(devices[0])  # imports, caches and the loop's own first allocations are not counted
+    await first.status()
+    conns: list[DeviceConnection] = []
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        conns += [conn(d) for d in devices[1:]]
+        for c in conns:
+            await c.status()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        opened = sum(c.connected for c in conns)
+    finally:
+        tracemalloc.stop()
+        for c in (first, *conns):
+            await c.close()
+    if opened != HEAP_CONNECTIONS:
+        raise RuntimeError(f"only {opened} of {HEAP_CONNECTIONS} connections stayed open")
+    return grown / HEAP_CONNECTIONS
+
+
+HEAP_CONNECTIONS = 40
+
+
 async def gateway_cases() -> dict[str, float]:
     from benchmarks.gateway_cost import call, demo_home
     from tuyagate.gateway.app import create_app
@@ -204,7 +313,14 @@ async def _async_cases() -> dict[str, float]:
 def measure() -> dict[str, float]:
     results = codec_cases()
     results.update(asyncio.run(_async_cases()))
+    results.update(heap_cases())
+    results.update(syscall_cases())
     return {name: round(value, 1) for name, value in results.items()}
+
+
+def unmeasurable() -> set[str]:
+    """Cases this machine cannot measure (their baseline entries are not required)."""
+    return set() if shutil.which("strace") else {f"lan {v} warm status syscalls" for v in ("3.3", "3.5")}
 
 
 def compare(results: dict[str, float], baseline: dict[str, float]) -> list[str]:
@@ -212,25 +328,35 @@ def compare(results: dict[str, float], baseline: dict[str, float]) -> list[str]:
     problems = []
     for name, count in results.items():
         if name not in baseline:
-            problems.append(f"{name}: {count} calls, not in the baseline (run --update)")
+            problems.append(f"{name}: {count}, not in the baseline (run --update)")
         elif count > baseline[name] * TOLERANCE:
-            problems.append(
-                f"{name}: {count} calls per operation, baseline {baseline[name]} (+{count / baseline[name] - 1:.0%})"
-            )
-    problems += [f"{name}: in the baseline but no longer measured" for name in baseline if name not in results]
+            growth = count / baseline[name] - 1
+            problems.append(f"{name}: {count} per operation, baseline {baseline[name]} (+{growth:.0%})")
+    skipped = unmeasurable()
+    problems += [
+        f"{name}: in the baseline but no longer measured"
+        for name in baseline
+        if name not in results and name not in skipped
+    ]
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help=f"write the counts to {BASELINE.name}")
+    parser.add_argument("--warm-child", nargs=4, metavar=("VERSION", "HOST", "PORT", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.warm_child:
+        version, host, port, n = args.warm_child
+        asyncio.run(warm_child(version, host, int(port), int(n)))
+        return 0
     results = measure()
     width = max(len(n) for n in results)
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
     for name, count in results.items():
         before = baseline.get(name)
-        print(f"{name:<{width}}  {count:8.1f} calls" + (f"  (baseline {before})" if before is not None else ""))
+        unit = "bytes" if "bytes" in name else "" if "syscalls" in name else "calls"
+        print(f"{name:<{width}}  {count:8.1f} {unit}" + (f"  (baseline {before})" if before is not None else ""))
     if args.update:
         BASELINE.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
         print(f"wrote {BASELINE}")

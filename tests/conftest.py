@@ -40,7 +40,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 # What ./run installs for the suite; module-level skips happen at collection, so they are checked here.
 _CI_MODULES = ("tuya_sharing", "segno", "gmqtt", "aiomqtt", "playwright", "keyring", "tinytuya", "tuya_connector")
-_CI_PROGRAMS = ("mosquitto", "chromium")
+_CI_PROGRAMS = ("mosquitto", "chromium", "strace")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -1,4 +1,4 @@
-"""The performance regression check: calls per operation may not grow 20 % over the committed baseline.
+"""The performance regression check: calls, syscalls and heap bytes per operation may not grow 20 % over the baseline.
 
 Counts, not times (see benchmarks/perf_counts.py): deterministic on a busy CI machine. After a
 deliberate change, refresh the baseline with ``.venv/bin/python -m benchmarks.perf_counts --update``
