@@ -62,11 +62,14 @@ async def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Po
     return await tuyagate.open_home(data_dir, cloud=False), emulators
 
 
-def _server_process(devices: int, port_queue: Any) -> None:
+def _server_process(devices: int, port_queue: Any, uv: bool = False, freeze: bool | None = None) -> None:
+    """The gateway's process; ``uv`` runs it as ``tuyagate serve`` does: on uvloop, start-up heap frozen
+    (``freeze=False`` leaves the heap as it is, to measure what freezing changes)."""
     import logging
 
+    from tuyagate.cli.main import run_async
     from tuyagate.gateway.app import create_app
-    from tuyagate.gateway.server import serve_app
+    from tuyagate.gateway.server import freeze_startup_heap, serve_app
     from tuyagate.gateway.settings import GatewaySettings
 
     logging.basicConfig(level=logging.WARNING)
@@ -76,13 +79,18 @@ def _server_process(devices: int, port_queue: Any) -> None:
             manager, emulators = await _lan_manager(devices, Path(data_dir))
             settings = GatewaySettings(data_dir=Path(data_dir), request_timeout=5.0)
             served = await serve_app(create_app(settings, manager), "127.0.0.1", 0)
+            if uv if freeze is None else freeze:
+                freeze_startup_heap()
             port_queue.put(served.port)
             try:
                 await served.wait()
             finally:
                 emulators.kill()
 
-    asyncio.run(main())
+    if uv:
+        run_async(main())
+    else:
+        asyncio.run(main())
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -172,8 +180,9 @@ async def _phase(
                 scheduled += interval
             else:
                 start = time.perf_counter()
-            if kind == "reads":
-                status = await conn.request("GET", f"/api/v1/devices/{device}/status")
+            if kind in ("reads", "fresh-reads"):
+                query = "?refresh=true" if kind == "fresh-reads" else ""
+                status = await conn.request("GET", f"/api/v1/devices/{device}/status{query}")
             else:
                 body = json.dumps({"dps": {"1": bool(n % 2)}}).encode()
                 status = await conn.request("POST", f"/api/v1/devices/{device}/commands", body)

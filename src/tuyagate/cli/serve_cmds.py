@@ -133,7 +133,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     from tuyagate.devices.home import open_home
     from tuyagate.devices.hub import HubOptions
     from tuyagate.gateway.app import create_app
-    from tuyagate.gateway.server import serve_app
+    from tuyagate.gateway.server import freeze_startup_heap, serve_app
     from tuyagate.gateway.settings import load_settings
 
     settings = load_settings(
@@ -161,6 +161,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
         ready["cloud_events"] = events is not None
         if bridge is not None:
             ready["mqtt"] = {"broker": bridge.config.display_url, "node_id": bridge.config.node_id}
+        freeze_startup_heap()  # after the last start-up allocation: full GC pauses drop from ~50 ms to ~0.5 ms
         print_ready(ready)
         try:
             await stop.wait()

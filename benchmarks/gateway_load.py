@@ -1,0 +1,252 @@
+"""Like-for-like gateway load: the same devices and one load generator (wrk) for any HTTP gateway.
+
+The gateway runs as ``tuyagate serve`` does (uvicorn on uvloop, one process) in front of the real
+router and ``--devices`` emulated devices speaking the Tuya LAN protocol in another process. The
+load generator is **wrk** (Debian's ``wrk`` 4.1: C, epoll, its own HdrHistogram), the same
+program whatever server is measured, so two gateways compare on equal terms; it is installed with
+``apt-get install wrk`` when missing and this runs as root, and otherwise the benchmark stops
+saying how to install it. Three phases, each ``--seconds`` long with ``--connections`` keep-alive
+connections on ``--threads`` threads, requests spread round-robin over every device:
+
+- cached reads: ``GET /api/v1/devices/{id}/status`` (the router's last known state);
+- forced-fresh reads: ``GET /api/v1/devices/{id}/status?refresh=true`` (each one asks the device);
+- commands: ``POST /api/v1/devices/{id}/commands`` with ``{"dps": {"1": ...}}``.
+
+wrk is a closed-loop generator (a connection sends again once answered), so its percentiles are
+those of a saturated server; ``--rate`` adds open-loop phases of the async generator of
+``benchmarks.gateway_bench`` (latency from each request's scheduled time) at that many requests
+per second. The gateway's own CPU per request is read from /proc.
+
+Another server (tinytuya's API server, see BENCHMARKS.md section 12) is measured with the same wrk
+phases through ``--url`` (a template with ``{id}``) and ``--ids``; only the phases its API has.
+
+    .venv/bin/python -m benchmarks.gateway_load [--devices 20] [--connections 16] [--threads 2] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # so `benchmarks.*` resolves when run as a script
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.gateway_bench import _cpu_seconds, _phase, _server_process  # noqa: E402
+
+PHASES = ("cached", "fresh", "commands")
+
+# The Lua side of wrk: round-robin over the devices (each thread starts at its own offset), and a
+# summary line of JSON at the end with HdrHistogram percentiles in microseconds.
+_LUA = """
+local ids = {%(ids)s}
+local template = "%(template)s"
+local kind = "%(kind)s"
+local bodies = {'{"dps": {"1": true}}', '{"dps": {"1": false}}'}
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("offset", #threads * 7)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = offset or 0
+end
+
+function request()
+  counter = counter + 1
+  local id = ids[(counter %% #ids) + 1]
+  local path = string.gsub(template, "{id}", id)
+  if kind == "commands" then
+    return wrk.format("POST", path, {["Content-Type"] = "application/json"}, bodies[(counter %% 2) + 1])
+  end
+  return wrk.format("GET", path)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK-JSON {"requests": %%d, "duration_us": %%d, "non2xx": %%d, "socket_errors": %%d, ' ..
+    '"p50": %%d, "p90": %%d, "p99": %%d, "p999": %%d, "max": %%d, "mean": %%f}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
+    latency.max, latency.mean))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installing Debian's package when missing and possible; exits with advice otherwise."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("== wrk is missing: installing Debian's wrk (apt-get install wrk) for the load generator", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, env=env)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit(
+        "wrk (the load generator of this benchmark) is not installed and cannot be installed here: "
+        "run `sudo apt-get install wrk` (Debian/Ubuntu) or build it from https://github.com/wg/wrk"
+    )
+
+
+def wrk_phase(
+    wrk: str, base: str, template: str, ids: list[str], kind: str, *, threads: int, connections: int, seconds: float
+) -> dict[str, Any]:
+    """One wrk run; its summary (requests/s, errors, percentiles in ms)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp, "phase.lua")
+        quoted = ", ".join(json.dumps(i) for i in ids)
+        script.write_text(_LUA % {"ids": quoted, "template": template, "kind": kind})
+        command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script)]
+        out = subprocess.run([*command, base], capture_output=True, text=True, check=True, timeout=seconds + 60)
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("WRK-JSON "))
+    raw = json.loads(line.removeprefix("WRK-JSON "))
+    result: dict[str, Any] = {
+        "requests": raw["requests"],
+        "rate": raw["requests"] / (raw["duration_us"] / 1e6),
+        "errors": raw["non2xx"] + raw["socket_errors"],
+    }
+    result.update({q: raw[q] / 1000 for q in ("p50", "p90", "p99", "p999", "max", "mean")})
+    return result
+
+
+TEMPLATES = {
+    "cached": "/api/v1/devices/{id}/status",
+    "fresh": "/api/v1/devices/{id}/status?refresh=true",
+    "commands": "/api/v1/devices/{id}/commands",
+}
+
+
+def _device_ids(port: int) -> list[str]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/devices", timeout=10) as answer:
+        devices = json.load(answer)["devices"]
+    return [d["id"] for d in devices if d["category"] == "cz"]  # plugs: DP 1 is switch_1
+
+
+def _print(name: str, r: dict[str, Any], cpu_us: float | None) -> None:
+    cpu = f"  gateway CPU {cpu_us:.0f} us/req" if cpu_us is not None else ""
+    print(
+        f"{name:<22}{r['rate']:>9.0f}{r['errors']:>7}{r['p50']:>8.2f}{r['p90']:>8.2f}{r['p99']:>8.2f}"
+        f"{r['p999']:>8.2f}{r['max']:>8.1f}{cpu}"
+    )
+
+
+def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    port_queue = ctx.Queue()
+    server = ctx.Process(target=_server_process, args=(args.devices, port_queue, True, not args.no_freeze), daemon=True)
+    server.start()
+    results: dict[str, Any] = {}
+    try:
+        port = port_queue.get(timeout=60)
+        assert server.pid is not None
+        ids = _device_ids(port)
+        base = f"http://127.0.0.1:{port}"
+        print(
+            f"tuyagate gateway (uvicorn on uvloop, start-up heap {'not ' if args.no_freeze else ''}frozen), "
+            f"{len(ids)} emulated LAN devices; wrk {args.threads} threads, "
+            f"{args.connections} connections, {args.seconds:g} s per phase; load {os.getloadavg()[0]:.1f}"
+        )
+        print(f"{'phase':<22}{'req/s':>9}{'errors':>7}{'p50 ms':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'max':>8}")
+        for kind in args.phases.split(","):
+            wrk_phase(wrk, base, TEMPLATES[kind], ids, kind, threads=1, connections=4, seconds=1)  # warm-up
+            before = _cpu_seconds(server.pid)
+            r = wrk_phase(
+                wrk,
+                base,
+                TEMPLATES[kind],
+                ids,
+                kind,
+                threads=args.threads,
+                connections=args.connections,
+                seconds=args.seconds,
+            )
+            r["gateway_cpu_us"] = (_cpu_seconds(server.pid) - before) / max(1, r["requests"]) * 1e6
+            results[kind] = r
+            _print(kind, r, r["gateway_cpu_us"])
+        for rate in args.rate:
+            for kind in ("fresh", "commands") if rate else ():
+                paced = asyncio.run(
+                    _phase("fresh-reads" if kind == "fresh" else "commands", port, ids, args.connections, 5.0, rate)
+                )
+                r = {
+                    "rate": paced.rate,
+                    "errors": paced.errors,
+                    **{k: paced.percentile(q) for k, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999))},
+                    "max": max(paced.latencies) * 1000 if paced.latencies else float("nan"),
+                }
+                results[f"{kind}@{rate:g}"] = r
+                _print(f"{kind} paced {rate:g}/s", r, None)
+    finally:
+        server.terminate()
+        server.join(10)
+        if server.is_alive():
+            server.kill()
+            server.join(5)
+    return results
+
+
+def run_other(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
+    """The same wrk phases against another server: ``--url`` is e.g. http://127.0.0.1:8888/status/{id}."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(args.url)
+    base, template = f"{parts.scheme}://{parts.netloc}", parts.path + (f"?{parts.query}" if parts.query else "")
+    ids = args.ids.split(",")
+    print(f"{args.url}: {len(ids)} devices; wrk {args.threads} threads, {args.connections} connections")
+    r = wrk_phase(
+        wrk, base, template, ids, "reads", threads=args.threads, connections=args.connections, seconds=args.seconds
+    )
+    _print("reads", r, None)
+    return {"reads": r}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        action="append",
+        default=[],
+        help="also run open-loop forced-fresh reads and commands at this many requests/s (repeatable)",
+    )
+    parser.add_argument("--phases", default=",".join(PHASES), help=f"phases to run (default {','.join(PHASES)})")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="leave the start-up heap unfrozen (what gc.freeze changes)"
+    )
+    parser.add_argument("--url", help="measure another server instead: a URL template with {id}")
+    parser.add_argument("--ids", help="with --url: the device ids, comma-separated")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    wrk = ensure_wrk()
+    if args.url and not args.ids:
+        parser.error("--url needs --ids")
+    results = run_other(args, wrk) if args.url else run_tuyagate(args, wrk)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
