@@ -16,9 +16,8 @@ A wrong local key is told apart from a silent device wherever the protocol allow
 After a request timed out or was cancelled its answer may still come, and would then be taken
 for the answer of the next request: the connection is dropped instead and re-opened on demand.
 
-Opening a link (connect, handshake, their errors) lives in :mod:`tuyagate.lan.opening`, what one
-frame means (a refusal, a refused key, a push) in :mod:`tuyagate.lan.replies`, and when the next
-opening is allowed in :class:`~tuyagate.lan.backoff.Pacer`; this module is the request machinery.
+Opening a link lives in :mod:`~tuyagate.lan.opening`, what one frame means in :mod:`~tuyagate.lan.replies`,
+the local key in :mod:`~tuyagate.lan.local_key`, the backoff in :mod:`~tuyagate.lan.backoff`.
 """
 
 from __future__ import annotations
@@ -36,12 +35,10 @@ from tuyagate.errors import (
     ConfigError,
     DeviceBusyError,
     DeviceError,
-    IntegrityError,
     LocalKeyError,
     TuyaConnectionError,
     TuyaConnectionLost,
     TuyaError,
-    TuyaTimeoutError,
 )
 from tuyagate.lan.backoff import Backoff, Pacer
 from tuyagate.lan.closing import close_gracefully
@@ -49,9 +46,10 @@ from tuyagate.lan.detect import DEVICE22_DEFAULT_DPS, device22_fallback
 from tuyagate.lan.events import Event, EventKind, Subscription, for_child
 from tuyagate.lan.keepalive import KeepAlive
 from tuyagate.lan.link import Link, ProbeNotes
+from tuyagate.lan.local_key import LocalKey
 from tuyagate.lan.opening import open_link
-from tuyagate.lan.replies import push_event, refusal, refused_first_request, timeout_hint
-from tuyagate.lan.support import ConnectionStats, Pending, ends_at, expire, key_bytes
+from tuyagate.lan.replies import corrupted_answer, online_map, push_event, refusal, refused_first_request, unanswered
+from tuyagate.lan.support import ConnectionStats, Pending, ends_at, expire
 from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message, MessageCodec
 from tuyagate.protocol.commands import Command
@@ -93,8 +91,6 @@ class DeviceConnection:
         "_keep",
         "_keepalive",
         "_key",
-        "_key_proven",
-        "_key_source",
         "_last_status",
         "_last_tx",
         "_link",
@@ -138,11 +134,7 @@ class DeviceConnection:
         self.port = port
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
-        self._key = key_bytes(local_key)
-        # Where the key is kept (the vault): read again before each new link, since a re-paired device's new
-        # key may be stored there (``tuyagate cloud sync``, ``devices add``) while this connection runs.
-        self._key_source = key_source
-        self._key_proven = False  # the device answered a request sealed with this key once
+        self._key = LocalKey(local_key, key_source)  # read again before each new link (a re-paired device)
         self._spec: VersionSpec | None = version if isinstance(version, VersionSpec) or version is None else None
         if isinstance(version, str):
             self._spec = get_spec(version)
@@ -215,7 +207,7 @@ class DeviceConnection:
         return DeviceConnection(
             self.device_id,
             self.host,
-            self._key,
+            self._key.value,
             version,
             port=self.port,
             timeout=timeout,
@@ -371,10 +363,7 @@ class DeviceConnection:
             deadline=ends_at(deadline, timeout, self.timeout, self._link),
         )
         self._check(msg, "sub-device online query")
-        report = (msg.data or {}).get("data") or {}
-        result = dict.fromkeys(report.get("offline") or [], False)
-        result.update(dict.fromkeys(report.get("online") or [], True))
-        return result
+        return online_map(msg)
 
     def events(self, *, cid: str | None = None, maxsize: int = 256) -> Subscription:
         """Subscribe to pushes. While subscribed, a lost connection is re-opened in the background."""
@@ -461,8 +450,7 @@ class DeviceConnection:
         except TimeoutError:
             self.stats.timeouts += 1
             self._detach(link, f"no answer to {cmd.name}")
-            hint = timeout_hint(link.codec.spec)
-            raise TuyaTimeoutError(f"{self.name} did not answer {cmd.name} before the deadline{hint}") from None
+            raise unanswered(self.name, cmd, link.codec.spec) from None
         except asyncio.CancelledError:
             self._detach(link, f"{cmd.name} cancelled while waiting for its answer")
             raise
@@ -488,8 +476,8 @@ class DeviceConnection:
             return link
         if self.closed:  # closed while this request waited for its turn, or after its link was cut
             raise TuyaConnectionError(f"the connection to {self.name} was closed")
-        if self._key_source is not None:
-            self._take_new_key()
+        if self._key.reload(self.name):
+            self._pacer.clear()  # the backoff was most likely for the old key: try the new one at once
         pacer = self._pacer
         await pacer.wait_turn(deadline, self.name)
         try:
@@ -504,22 +492,8 @@ class DeviceConnection:
         pacer.succeeded()
         return link
 
-    def _take_new_key(self) -> None:
-        """Use the key at its source when it is not the one in use (the device was re-paired)."""
-        assert self._key_source is not None
-        try:
-            fresh = self._key_source()
-        except TuyaError as exc:  # an unreadable vault: keep the key we have
-            _LOGGER.warning("%s: cannot read the local key again: %s", self.name, exc)
-            return
-        if fresh and key_bytes(fresh) != self._key:
-            self._key = key_bytes(fresh)
-            self._key_proven = False
-            self._pacer.clear()  # the backoff was most likely for the old key: try the new one at once
-            _LOGGER.info("%s: the local key was replaced; connecting with the new one", self.name)
-
     async def _open(self, spec: VersionSpec, deadline: float) -> Link:
-        link = await open_link(self, MessageCodec(spec, self._key), self.host, self.port, self._notes, deadline)
+        link = await open_link(self, MessageCodec(spec, self._key.value), self.host, self.port, self._notes, deadline)
         self._link = link
         self.stats.connects += 1
         self._last_tx = asyncio.get_running_loop().time()
@@ -544,7 +518,7 @@ class DeviceConnection:
             self._pending = None
             if not link.trusted:  # the device read a request sealed with our key (3.1 sends some in plaintext)
                 link.trusted = pending.cmd not in link.codec.spec.plaintext_requests
-                self._key_proven = self._key_proven or link.trusted
+                self._key.proven = self._key.proven or link.trusted
             if not pending.future.done():
                 pending.future.set_result(msg)
             return
@@ -569,7 +543,7 @@ class DeviceConnection:
             # backoff step before taking the connection back, so two clients never ping-pong.
             self._pacer.failed(asyncio.get_running_loop().time())
             # A device that accepted this key before and drops us now just dropped us.
-            error = None if self._key_proven else refused_first_request(self.name, link, self._pending, exc)
+            error = None if self._key.proven else refused_first_request(self.name, link, self._pending, exc)
             if error is not None:
                 self._detach(link, "the device rejected our first request", publish=not self.closed, error=error)
             else:
@@ -598,13 +572,8 @@ class DeviceConnection:
         self.stats.bad_frames += 1
         _LOGGER.debug("%s: skipped a bad frame: %s", self.name, exc)
         pending, link = self._pending, self._link
-        if cmd is None or pending is None or link is None or cmd != pending.cmd:
-            return
-        error = IntegrityError(
-            f"{self.name} answered {Command(cmd).name} with a frame that failed its integrity check (CRC, HMAC "
-            "or GCM tag): the answer was corrupted on the way or by the device's firmware"
-        )
-        self._detach(link, "a corrupted answer", error=error)
+        if cmd is not None and pending is not None and link is not None and cmd == pending.cmd:
+            self._detach(link, "a corrupted answer", error=corrupted_answer(self.name, cmd))
 
     def _detach(self, link: Link, reason: str, *, publish: bool = True, error: TuyaError | None = None) -> None:
         """Forget ``link``: fail the request in flight, stop heartbeats, maybe reconnect in the background."""

@@ -1,4 +1,4 @@
-"""What a device's frames mean for the client: a rejected request, a refused key, a push.
+"""What a device's frames mean for the client: a refusal, a refused key, a push, a timeout, a corrupt answer.
 
 These are decisions on one message (or one closed link) with no state of their own, kept out of
 :class:`~tuyagate.lan.connection.DeviceConnection` so that the connection reads as the request
@@ -7,7 +7,7 @@ machinery it is; each function's wording is the one the user sees.
 
 from __future__ import annotations
 
-from tuyagate.errors import DeviceError, LocalKeyError
+from tuyagate.errors import DeviceError, IntegrityError, LocalKeyError, TuyaTimeoutError
 from tuyagate.lan.events import Event, EventKind
 from tuyagate.lan.link import Link
 from tuyagate.lan.support import Pending
@@ -15,7 +15,7 @@ from tuyagate.protocol.codec import Message
 from tuyagate.protocol.commands import Command
 from tuyagate.protocol.versions import VersionSpec
 
-__all__ = ["push_event", "refusal", "refused_first_request", "timeout_hint"]
+__all__ = ["corrupted_answer", "online_map", "push_event", "refusal", "refused_first_request", "unanswered"]
 
 
 def refusal(msg: Message, what: str, name: str, spec: VersionSpec | None) -> DeviceError | LocalKeyError:
@@ -31,9 +31,26 @@ def refusal(msg: Message, what: str, name: str, spec: VersionSpec | None) -> Dev
     return DeviceError(f"{name} rejected the {what} (return code {msg.retcode}){detail}", code=msg.retcode)
 
 
-def timeout_hint(spec: VersionSpec) -> str:
-    """What else an unanswered request may mean on this version."""
-    return "" if spec.session_key else " (on 3.1-3.3 a wrong local key or version also looks like this)"
+def unanswered(name: str, cmd: Command, spec: VersionSpec) -> TuyaTimeoutError:
+    """The error for a request the device did not answer by its deadline (and what else it may mean)."""
+    hint = "" if spec.session_key else " (on 3.1-3.3 a wrong local key or version also looks like this)"
+    return TuyaTimeoutError(f"{name} did not answer {cmd.name} before the deadline{hint}")
+
+
+def corrupted_answer(name: str, cmd: int) -> IntegrityError:
+    """The error for an answer whose header names the request's command but whose CRC, HMAC or tag fails."""
+    return IntegrityError(
+        f"{name} answered {Command(cmd).name} with a frame that failed its integrity check (CRC, HMAC "
+        "or GCM tag): the answer was corrupted on the way or by the device's firmware"
+    )
+
+
+def online_map(msg: Message) -> dict[str, bool]:
+    """A gateway's answer to the sub-device online query, as {cid: online}."""
+    report = (msg.data or {}).get("data") or {}
+    result = dict.fromkeys(report.get("offline") or [], False)
+    result.update(dict.fromkeys(report.get("online") or [], True))
+    return result
 
 
 def refused_first_request(

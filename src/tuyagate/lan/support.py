@@ -1,4 +1,4 @@
-"""Small pieces of the LAN client: counters, the in-flight request, key checks, the request timer."""
+"""Small pieces of the LAN client: counters, the in-flight request, the call deadline, the request timer."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tuyagate.deadline import Deadline
-from tuyagate.errors import ConfigError
 from tuyagate.protocol.codec import Message
 
 if TYPE_CHECKING:
     from tuyagate.lan.link import Link
 
-__all__ = ["ConnectionStats", "Pending", "ends_at", "expire", "key_bytes"]
+__all__ = ["ConnectionStats", "Pending", "ends_at", "expire"]
 
 
 @dataclass(slots=True)
@@ -37,16 +36,6 @@ class Pending:
         self.want_data = want_data
         self.future = future
         self.cid = cid  # a reply about another sub-device is not this request's answer
-
-
-def key_bytes(local_key: str | bytes) -> bytes:
-    key = local_key.encode("latin-1") if isinstance(local_key, str) else bytes(local_key)
-    if len(key) != 16:
-        raise ConfigError(
-            f"the local key must be exactly 16 characters, got {len(key)}; copy it again from the "
-            "Tuya cloud (it changes when the device is re-paired) and quote it in the shell"
-        )
-    return key
 
 
 def ends_at(deadline: Deadline | None, timeout: float | None, default: float, link: Link | None = None) -> float:
