@@ -56,3 +56,20 @@ def test_connection_from_discovery() -> None:
     assert (conn.device_id, conn.host, conn.port, conn.version) == ("bf12ab34cd56ef78aa01", "127.0.0.1", 1234, "3.5")
     odd = DiscoveredDevice("x", "127.0.0.1", "9.9", None)
     assert DeviceConnection.from_discovery(odd, "0123456789abcdef").version is None  # detected on first use
+
+
+async def test_ivs_are_fresh_random_bytes_for_35_only() -> None:
+    """3.5's IVs come from batched os.urandom: 12 bytes each, none repeated across batches."""
+    from tuyagate.lan.link import Link
+    from tuyagate.protocol.codec import MessageCodec
+    from tuyagate.protocol.versions import get_spec
+
+    class Owner:
+        name = "device x"
+
+    key = b"0123456789abcdef"
+    link35 = Link(Owner(), MessageCodec(get_spec("3.5"), key))  # type: ignore[arg-type]
+    ivs = [link35.new_iv() for _ in range(2000)]  # ~6 batches of 4 KiB
+    assert all(iv is not None and len(iv) == 12 for iv in ivs)
+    assert len(set(ivs)) == len(ivs)
+    assert Link(Owner(), MessageCodec(get_spec("3.3"), key)).new_iv() is None  # type: ignore[arg-type]

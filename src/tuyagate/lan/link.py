@@ -98,6 +98,30 @@ _RECV_SIZE = 65536
 _RECV = _ReceiveBuffer()
 
 
+class _RandomPool(threading.local):
+    """Random bytes for 3.5's IVs drawn from ``os.urandom`` 4 KiB at a time, per thread.
+
+    A GCM IV must never repeat under one key; twelve bytes from the OS's CSPRNG make that certain
+    in practice. Drawing them in batches keeps that guarantee and saves the ``getrandom`` syscall
+    each request made (one in five of a warm 3.5 request's syscalls).
+    """
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.at = 0
+
+    def take(self, n: int) -> bytes:
+        at = self.at
+        if at + n > len(self.data):
+            self.data, at = os.urandom(4096), 0
+        self.at = at + n
+        return self.data[at : at + n]
+
+
+_RANDOM = _RandomPool()
+os.register_at_fork(after_in_child=_RANDOM.__init__)  # a forked child never reuses its parent's bytes
+
+
 class Link(asyncio.BufferedProtocol):
     """The protocol object of one TCP connection; the owner does the routing.
 
@@ -194,7 +218,7 @@ class Link(asyncio.BufferedProtocol):
 
     def new_iv(self) -> bytes | None:
         """A fresh IV for the next frame when the version needs one (3.5's GCM), else None."""
-        return os.urandom(12) if self.codec.spec.encryption is _GCM_SESSION else None
+        return _RANDOM.take(12) if self.codec.spec.encryption is _GCM_SESSION else None
 
     def wait_lost(self) -> asyncio.Future[None]:
         """A future that completes when the connection is gone (see :mod:`tuyagate.lan.closing`)."""
