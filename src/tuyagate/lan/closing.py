@@ -40,7 +40,7 @@ async def close_gracefully(
     Never takes longer than ``status_wait + drain_wait``; a device that does not close its side
     by then is closed on anyway.
     """
-    loop = asyncio.get_running_loop()
+    loop = link.loop
     if status_due is not None and not status_due.is_set() and not link.lost:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(loop.time() + status_wait):

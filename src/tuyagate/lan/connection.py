@@ -496,7 +496,7 @@ class DeviceConnection:
         link = await open_link(self, MessageCodec(spec, self._key.value), self.host, self.port, self._notes, deadline)
         self._link = link
         self.stats.connects += 1
-        self._last_tx = asyncio.get_running_loop().time()
+        self._last_tx = link.loop.time()
         self._keepalive.schedule()
         _LOGGER.debug("connected to %s (protocol %s)", self.name, spec.label)
         self._publish(Event(EventKind.CONNECTED, self.device_id))
@@ -541,7 +541,7 @@ class DeviceConnection:
         if link is self._link:
             # The device dropped us: often for another client (it serves one at a time). Wait a
             # backoff step before taking the connection back, so two clients never ping-pong.
-            self._pacer.failed(asyncio.get_running_loop().time())
+            self._pacer.failed(link.loop.time())
             # A device that accepted this key before and drops us now just dropped us.
             error = None if self._key.proven else refused_first_request(self.name, link, self._pending, exc)
             if error is not None:
@@ -562,7 +562,7 @@ class DeviceConnection:
             return
         if isinstance(error, LocalKeyError):
             # Do not ask the device again at once: the next requests get this answer during the backoff.
-            self._pacer.failed(asyncio.get_running_loop().time(), error)
+            self._pacer.failed(link.loop.time(), error)
         self._detach(link, str(error), error=error)
 
     def on_bad_frame(self, exc: TuyaError, cmd: int | None = None) -> None:

@@ -110,6 +110,9 @@ class _RandomPool(threading.local):
         self.data = b""
         self.at = 0
 
+    def forget(self) -> None:
+        self.data, self.at = b"", 0
+
     def take(self, n: int) -> bytes:
         at = self.at
         if at + n > len(self.data):
@@ -119,7 +122,7 @@ class _RandomPool(threading.local):
 
 
 _RANDOM = _RandomPool()
-os.register_at_fork(after_in_child=_RANDOM.__init__)  # a forked child never reuses its parent's bytes
+os.register_at_fork(after_in_child=_RANDOM.forget)  # a forked child never reuses its parent's bytes
 
 
 class Link(asyncio.BufferedProtocol):
