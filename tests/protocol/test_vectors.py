@@ -156,8 +156,12 @@ def test_a_session_key_is_not_cached() -> None:
     cli, dev = client("3.5"), device("3.5")
     chs, dhs = ClientHandshake(cli, v.CLIENT_NONCE), DeviceHandshake(dev, v.DEVICE_NONCE)
     (start,) = dev.feed(chs.start(seq=1, iv=v.IV))
-    (resp,) = cli.feed(dhs.receive(start, seq=1, iv=v.IV))
-    (finish,) = dev.feed(chs.receive(resp, seq=2, iv=v.IV))
+    step2 = dhs.receive(start, seq=1, iv=v.IV)
+    assert step2 is not None
+    (resp,) = cli.feed(step2)
+    step3 = chs.receive(resp, seq=2, iv=v.IV)
+    assert step3 is not None
+    (finish,) = dev.feed(step3)
     assert dhs.receive(finish, seq=2, iv=v.IV) is None
     cmd, body = payloads.query_request(get_spec("3.5"), v.DEV_ID, t=v.T)
     (msg,) = dev.feed(cli.encode(cmd, body, seq=3, iv=v.IV))  # both sides now use the session key
