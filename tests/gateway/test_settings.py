@@ -99,3 +99,12 @@ def test_cloud_events_from_toml_and_bad_words(tmp_path: Path) -> None:
     assert load_settings(env={}).cloud_events is False
     with pytest.raises(ConfigError, match="cloud_events"):
         load_settings(env={"TUYAGATE_CLOUD_EVENTS": "maybe"})
+
+
+def test_fastapi_telemetry_is_off_unless_the_environment_asks_for_opentelemetry() -> None:
+    from tuyagate.gateway.app import telemetry_options
+
+    off = telemetry_options({"PATH": "/usr/bin"})
+    assert off in ({}, {"telemetry": {"tracing": False, "metrics": False, "logs": False}})  # {}: an older FastAPI
+    assert telemetry_options({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}) == {}
+    assert telemetry_options({"FASTAPI_OTEL_AUTO_CONFIGURE": "true"}) == {}
