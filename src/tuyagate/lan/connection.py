@@ -63,7 +63,8 @@ __all__ = ["DEFAULT_PORT", "ConnectionStats", "DeviceConnection"]
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_PORT = 6668
-Build = Callable[[VersionSpec], tuple[Command, dict[str, Any]]]
+Body = dict[str, Any]  # a request's JSON body
+Build = Callable[[VersionSpec], tuple[Command, Body]]
 
 
 class DeviceConnection:
@@ -425,14 +426,7 @@ class DeviceConnection:
             self._lock.release()
 
     async def _exchange(
-        self,
-        link: Link,
-        cmd: Command,
-        body: dict[str, Any],
-        *,
-        want_data: bool,
-        deadline: float,
-        cid: str | None = None,
+        self, link: Link, cmd: Command, body: Body, *, want_data: bool, deadline: float, cid: str | None = None
     ) -> Message:
         loop = link.loop
         future: asyncio.Future[Message] = loop.create_future()
