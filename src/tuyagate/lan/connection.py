@@ -16,8 +16,7 @@ A wrong local key is told apart from a silent device wherever the protocol allow
 After a request timed out or was cancelled its answer may still come, and would then be taken
 for the answer of the next request: the connection is dropped instead and re-opened on demand.
 
-Opening a link lives in :mod:`~tuyagate.lan.opening`, what one frame means in :mod:`~tuyagate.lan.replies`,
-the local key in :mod:`~tuyagate.lan.local_key`, the backoff in :mod:`~tuyagate.lan.backoff`.
+Helpers: :mod:`~tuyagate.lan.opening`, :mod:`~tuyagate.lan.replies`, :mod:`~tuyagate.lan.local_key`.
 """
 
 from __future__ import annotations
@@ -560,9 +559,8 @@ class DeviceConnection:
         self._detach(link, str(error), error=error)
 
     def on_bad_frame(self, exc: TuyaError, cmd: int | None = None) -> None:
-        """A frame that could not be decoded was skipped; when it was the answer of the request in flight
-        (its command, intact header, failed integrity check) that request fails now: no other answer comes.
-        """
+        """A frame that could not be decoded was skipped; when it was the answer of the request in flight (its
+        command, intact header, failed integrity check) that request fails now: no other answer comes."""
         self.stats.bad_frames += 1
         _LOGGER.debug("%s: skipped a bad frame: %s", self.name, exc)
         pending, link = self._pending, self._link
