@@ -35,6 +35,11 @@ __all__ = [
 class TuyaError(Exception):
     """Base of every error raised by tuyagate."""
 
+    #: True when a command had reached the device before this error (its answer came too late, was cut
+    #: off or could not be read): the device may have applied it. tuyagate then never sends it again by
+    #: another route, which could apply it twice; read the state before repeating it.
+    may_be_applied: bool = False
+
 
 class ConfigError(TuyaError):
     """The caller gave an impossible configuration (bad key length, unknown version, ...)."""

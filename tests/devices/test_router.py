@@ -16,7 +16,8 @@ from tuyagate.device_api import DeviceEvent
 from tuyagate.devices.hub import Home, HubOptions, build_hub
 from tuyagate.devices.registry import Registry, secret_name
 from tuyagate.devices.vault import Vault
-from tuyagate.errors import UnknownDpError, ValidationError
+from tuyagate.errors import TuyaTimeoutError, UnknownDpError, ValidationError
+from tuyagate.sim.cloud_server import RunningCloud
 from tuyagate.sim.fleet import SimFleet
 from tuyagate.sim.manifest import FleetManifest
 
@@ -29,6 +30,7 @@ class World:
     manifest: FleetManifest
     hub: Home
     registry: Registry
+    cloud: RunningCloud
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         hub = build_hub(registry, vault, cloud=client, options=options)
         await hub.start()
         try:
-            yield World(home.fleet, home.manifest, hub, registry)
+            yield World(home.fleet, home.manifest, hub, registry, home.cloud)
         finally:
             await hub.close()
             registry.close()
@@ -204,12 +206,36 @@ async def test_a_busy_device_is_not_taken_for_a_broken_one(world: World) -> None
     sim = world.fleet.sim_for(device.info.id)
     assert (await device.status()).route == "lan"
     sim.faults.reply_delay = 0.3  # one request at a time, 0.3 s each; the LAN share of a deadline is 1 s
-    results = await asyncio.gather(*(device.set({"child_lock": i % 2 == 0}) for i in range(8)))
-    routes = [r.route for r in results]
+    answers = await asyncio.gather(*(device.set({"child_lock": i % 2 == 0}) for i in range(8)), return_exceptions=True)
+    # The one command in flight when the LAN share ran out may have been applied: it is not sent
+    # again through the cloud, and says so; the ones still queued (never sent) are.
+    cut_off = [a for a in answers if isinstance(a, BaseException)]
+    assert len(cut_off) <= 1
+    assert all(isinstance(a, TuyaTimeoutError) and a.may_be_applied for a in cut_off)
+    routes = [a.route for a in answers if not isinstance(a, BaseException)]
     assert routes.count("lan") >= 2
     assert "cloud" in routes  # queued past the LAN share, served by the cloud within the deadline
     lan = next(r for r in device.routes() if r.name == "lan")
     assert lan.failures <= 1  # waiting in the queue is not a failure; at most the one cut off mid-answer
+
+
+async def test_a_command_that_reached_the_device_is_not_sent_again_through_the_cloud(world: World) -> None:
+    """The LAN answer comes too late: the device may have applied the command, so the cloud must not
+    apply it a second time (a 2xx promises exactly once); the error says it may be applied."""
+    device = world.hub.device("Kettle plug")
+    sim = world.fleet.sim_for(device.info.id)
+    assert (await device.status()).route == "lan"
+    sim.faults.reply_delay = 2.0  # past lan_timeout (1 s), within the whole deadline (3 s)
+    cloud_commands = world.cloud.state.stats["commands"]
+    started = time.monotonic()
+    with pytest.raises(TuyaTimeoutError) as info:
+        await device.set({"switch_1": True})
+    assert info.value.may_be_applied
+    assert time.monotonic() - started < 2.0  # the LAN's share of the deadline, not the cloud's
+    assert world.cloud.state.stats["commands"] == cloud_commands
+    sim.faults.reply_delay = 0.0
+    state = await device.status()  # what the device really did is there to read
+    assert state.values["switch_1"] is sim.dps["1"]
 
 
 async def test_a_wrong_local_key_falls_back_to_the_cloud_at_once(tmp_path: Path) -> None:

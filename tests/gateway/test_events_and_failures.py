@@ -157,6 +157,7 @@ async def test_vanished_device_times_out_then_recovers(start_home: HomeFactory, 
     elapsed = time.monotonic() - start
     assert r.status_code == 504
     assert r.json()["error"]["code"] == "timeout"
+    assert "may_be_applied" not in r.json()["error"]  # a read changes nothing
     assert elapsed < gateway.settings.request_timeout + 1.0
     r = await gateway.client.post(f"/api/v1/devices/{PLUG}/commands", json={"dps": {"1": False}})
     assert r.status_code == 504
@@ -171,6 +172,25 @@ async def test_vanished_device_times_out_then_recovers(start_home: HomeFactory, 
         if r.status_code == 200 or time.monotonic() > deadline:
             break
     assert (r.status_code, r.json().get("route")) == (200, "lan"), r.text
+
+
+async def test_a_command_answered_too_late_may_be_applied_and_says_so(
+    start_home: HomeFactory, start_gateway: GatewayFactory
+) -> None:
+    home = await start_home()
+    gateway = await start_gateway(home=home, request_timeout=1.0)
+    sim = home.sim("Kettle plug")
+    assert (
+        await gateway.client.get("/api/v1/devices/Kettle plug/status", params={"refresh": "true"})
+    ).status_code == 200
+    sim.faults.reply_delay = 3.0  # the device reads the command; its answer comes after every deadline
+    r = await gateway.client.post("/api/v1/devices/Kettle plug/commands", json={"dps": {"1": True}})
+    assert r.status_code == 504
+    assert r.json()["error"]["code"] == "timeout"
+    assert r.json()["error"]["may_be_applied"] is True
+    assert (
+        home.emulated.cloud.state.stats["commands"] == 0
+    )  # not sent again through the cloud, which could apply it twice
 
 
 async def test_refused_connection_is_502(start_home: HomeFactory, start_gateway: GatewayFactory) -> None:

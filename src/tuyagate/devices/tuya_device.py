@@ -272,17 +272,21 @@ class TuyaDevice:
         if self.asleep:
             raise self._asleep_error("send the command")
         own = Deadline.resolve(deadline, timeout, self.timeout)
-        _, route, fallback = await self._attempt(lambda r, d: r.write(dps, values, deadline=d), own)
+        _, route, fallback = await self._attempt(lambda r, d: r.write(dps, values, deadline=d), own, write=True)
         self._merge(dps, route, emit=True)
         return CommandResult(
             device_id=self._record.id, dps=dps, route=route, fallback=fallback, validated=self._schema.validates
         )
 
-    async def _attempt(self, op: Callable[[Route, Deadline], Awaitable[T]], deadline: Deadline) -> tuple[T, str, bool]:
+    async def _attempt(
+        self, op: Callable[[Route, Deadline], Awaitable[T]], deadline: Deadline, *, write: bool = False
+    ) -> tuple[T, str, bool]:
         """Run ``op`` on each route in turn until one serves it, all within ``deadline``.
 
         A route that is not the last gets at most ``lan_timeout`` of the budget, so the fallback is
-        left time to answer; the last route gets whatever remains.
+        left time to answer; the last route gets whatever remains. A command (``write``) that may have
+        reached the device (:attr:`TuyaError.may_be_applied`) is not tried on the next route: that
+        could apply it twice, and a 2xx answer promises it was applied once.
         """
         if not self._routes:
             raise TuyaConnectionError(
@@ -312,6 +316,8 @@ class TuyaDevice:
                 _LOGGER.info("%s: %s route failed: %s", self._record.name, route.name, exc)
                 if route is self._lan:
                     self._lan_down()
+                if write and exc.may_be_applied:
+                    raise
                 continue
             tracker.ok()
             self._set_online(True)

@@ -86,6 +86,7 @@ def error_response(
     headers: dict[str, str] | None = None,
     details: list[dict[str, Any]] | None = None,
     known: list[str] | None = None,
+    may_be_applied: bool = False,
 ) -> Response:
     """The one error shape of the native API (``ErrorOut``)."""
     body: ErrorBody = {"code": code, "message": message}
@@ -93,6 +94,8 @@ def error_response(
         body["details"] = details
     if known is not None:
         body["known"] = known
+    if may_be_applied:
+        body["may_be_applied"] = True
     answer: ErrorOut = {"error": body}
     return json_response(ErrorOut, answer, status=status, headers=headers)
 
@@ -121,6 +124,8 @@ async def _on_tuya_error(request: Request, exc: Exception) -> Response:
         return error_response(status, code, str(exc), known=list(exc.known))
     if isinstance(exc, TuyaAuthError):
         return error_response(status, code, auth_message(exc))
+    if exc.may_be_applied:
+        return error_response(status, code, str(exc), may_be_applied=True)
     return error_response(status, code, str(exc))
 
 

@@ -84,6 +84,15 @@ class ErrorBody(TypedDict):
         Annotated[list[dict[str, Any]], Field(description="invalid_request: each problem with its location")]
     ]
     known: NotRequired[Annotated[list[str], Field(description="unknown_dp: the codes the device's schema has")]]
+    may_be_applied: NotRequired[
+        Annotated[
+            bool,
+            Field(
+                description="true when the command had reached the device before the error (its answer was late, "
+                "cut off or unreadable): it may be applied; read the state before repeating it"
+            ),
+        ]
+    ]
 
 
 class ErrorOut(TypedDict):

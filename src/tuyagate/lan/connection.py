@@ -39,6 +39,7 @@ from tuyagate.errors import (
     TuyaConnectionLost,
     TuyaError,
 )
+from tuyagate.lan import replies
 from tuyagate.lan.backoff import Backoff, Pacer
 from tuyagate.lan.closing import close_gracefully
 from tuyagate.lan.detect import DEVICE22_DEFAULT_DPS, device22_fallback
@@ -444,6 +445,8 @@ class DeviceConnection:
             self.stats.timeouts += 1
             self._detach(link, f"no answer to {cmd.name}")
             raise unanswered(self.name, cmd, link.codec.spec) from None
+        except TuyaError as exc:  # lost, or an unreadable answer: a command may have been applied
+            raise replies.after_sending(cmd, exc)  # noqa: B904 - the same error, marked
         except asyncio.CancelledError:
             self._detach(link, f"{cmd.name} cancelled while waiting for its answer")
             raise

@@ -7,7 +7,7 @@ machinery it is; each function's wording is the one the user sees.
 
 from __future__ import annotations
 
-from tuyagate.errors import DeviceError, IntegrityError, LocalKeyError, TuyaTimeoutError
+from tuyagate.errors import DeviceError, IntegrityError, LocalKeyError, TuyaAuthError, TuyaError, TuyaTimeoutError
 from tuyagate.lan.events import Event, EventKind
 from tuyagate.lan.link import Link
 from tuyagate.lan.support import Pending
@@ -34,7 +34,24 @@ def refusal(msg: Message, what: str, name: str, spec: VersionSpec | None) -> Dev
 def unanswered(name: str, cmd: Command, spec: VersionSpec) -> TuyaTimeoutError:
     """The error for a request the device did not answer by its deadline (and what else it may mean)."""
     hint = "" if spec.session_key else " (on 3.1-3.3 a wrong local key or version also looks like this)"
-    return TuyaTimeoutError(f"{name} did not answer {cmd.name} before the deadline{hint}")
+    error = TuyaTimeoutError(f"{name} did not answer {cmd.name} before the deadline{hint}")
+    after_sending(cmd, error)
+    return error
+
+
+COMMANDS = frozenset({Command.CONTROL, Command.CONTROL_NEW})
+
+
+def after_sending(cmd: Command, error: TuyaError) -> TuyaError:
+    """``error`` of a request the device had been sent: a command it did not refuse may be applied.
+
+    A late, cut-off or unreadable answer says nothing about whether the device acted, so the router
+    must not send the command again by another route (:attr:`TuyaError.may_be_applied`). A refused
+    key is the exception: the device could not read the command.
+    """
+    if cmd in COMMANDS and not isinstance(error, TuyaAuthError):
+        error.may_be_applied = True
+    return error
 
 
 def corrupted_answer(name: str, cmd: int) -> IntegrityError:
