@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:  # so `benchmarks.*` imports when run as a script
 
 from benchmarks.reliability_doc import replace_section  # noqa: E402
 
-__all__ = ["HEADING", "Step", "main", "section"]
+__all__ = ["HEADING", "Step", "figures_of", "main", "section"]
 
 HEADING = "## Figures of the last run"
 PROPERTY_TESTS = (
@@ -45,12 +45,23 @@ PROPERTY_TESTS = (
     "tests/gateway/test_tasmota_bad_input.py",
 )
 SECURITY_TESTS = ("tests/gateway/test_security.py", "tests/gateway/test_auth.py", "tests/gateway/test_openapi_fuzz.py")
-# The lines of a step's output that carry its figures.
-FIGURE_LINE = re.compile(
-    r"^(fuzz_frames: .*|security: .*|schemathesis .*|secret scan: .*|audit: .*|pip-audit.*|"
-    r"=* ?\d+ passed.*|\d+ passed.*|[^\n]*Load audit[^\n]*|[a-z_]+ +\d+\.\d s +(ok|\d+ FAILED))$",
-    re.M,
-)
+# What a step prints that carries its figures: such a line may follow pytest's progress dots.
+FIGURE = re.compile(r"(?:fuzz_frames: |security: |schemathesis |secret scan: |audit: )[^\n]*|\b\d+ passed[^\n=]*")
+FAULT_ROW = re.compile(r"^(\w+) +\d+\.\d s +(ok|\d+ FAILED)$", re.M)
+SOAK_PROBLEMS = re.compile(r'"problems": (\d+)')
+
+
+def figures_of(output: str) -> list[str]:
+    """The figure lines of a step's output; the fault matrix and the load audit, summed up."""
+    found = [m.group(0).strip() for m in FIGURE.finditer(output)]
+    rows = FAULT_ROW.findall(output)
+    if rows:
+        ok = sum(result == "ok" for _, result in rows)
+        found.insert(0, f"{len(rows)} rows, {ok} as expected (table: Fault matrix above)")
+    problems = SOAK_PROBLEMS.findall(output)
+    if problems:
+        found.insert(0, f"audit problems: {' + '.join(problems)} (figures: Load audit above)")
+    return found
 
 
 @dataclass(slots=True)
@@ -81,7 +92,7 @@ class Step:
             self.returncode = done.returncode
             output = done.stdout + done.stderr
         self.seconds = time.monotonic() - started
-        self.figures += [m.group(0).strip("= ").strip() for m in FIGURE_LINE.finditer(output)]
+        self.figures += figures_of(output)
         sys.stderr.write(output[-4000:])
 
     @property

@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from benchmarks.reliability import HEADING, Step, section
+from benchmarks.reliability import HEADING, Step, figures_of, section
 from benchmarks.reliability_doc import replace_section
 
 
@@ -16,6 +16,20 @@ def test_a_step_keeps_the_lines_that_carry_figures() -> None:
     step.run()
     assert step.ok
     assert step.figures == ["fuzz_frames: atheris, 1.0 s, inputs tried: 12, failures: 0", "3 passed"]
+
+
+def test_figures_follow_progress_dots_and_tables_are_summed_up() -> None:
+    output = (
+        "..security: scopes on 9 read routes\n.schemathesis open: 28 operations\n"
+        "refuses      1.2 s  ok\nlate         1.7 s  1 FAILED\n"
+        '{"load_audit": {"problems": 0}, "crash": {"problems": 2}}\n'
+    )
+    assert figures_of(output) == [
+        "audit problems: 0 + 2 (figures: Load audit above)",
+        "2 rows, 1 as expected (table: Fault matrix above)",
+        "security: scopes on 9 read routes",
+        "schemathesis open: 28 operations",
+    ]
 
 
 def test_a_failed_or_stuck_step_is_reported_as_failed() -> None:
