@@ -20,7 +20,7 @@ from typing import Any
 
 from tuyagate.errors import IntegrityError, KeyMismatchError, ProtocolError
 from tuyagate.protocol.commands import NO_VERSION_HEADER, Command
-from tuyagate.protocol.crypto import EcbCipher, GcmCipher
+from tuyagate.protocol.crypto import EcbCipher, GcmCipher, HmacSha256
 from tuyagate.protocol.frames import (
     DEFAULT_MAX_FRAME,
     FrameSplitter,
@@ -151,7 +151,7 @@ def parse_body(seq: int, cmd: int, retcode: int | None, payload: bytes) -> Messa
 class MessageCodec:
     """Encode and decode the messages of one connection (sans-IO)."""
 
-    __slots__ = ("_ecb", "_gcm", "_key", "_retcodes", "_splitter", "handshaking", "local_key", "role", "spec")
+    __slots__ = ("_ecb", "_gcm", "_hmac", "_key", "_retcodes", "_splitter", "handshaking", "local_key", "role", "spec")
 
     def __init__(
         self,
@@ -171,6 +171,7 @@ class MessageCodec:
         self._key = b""
         self._ecb: EcbCipher | None = None
         self._gcm: GcmCipher | None = None
+        self._hmac: HmacSha256 | None = None
         self.key = local_key
         self.role = role
         self._retcodes = role is Role.DEVICE and retcodes
@@ -189,6 +190,7 @@ class MessageCodec:
         self._key = key
         self._ecb = None
         self._gcm = None
+        self._hmac = None  # likewise the 3.4 HMAC state: a session key's dies with the session
 
     def reset(self) -> None:
         """Forget the session key and any buffered bytes (a new TCP connection)."""
@@ -235,7 +237,7 @@ class MessageCodec:
             return encode_6699(seq, cmd, header + raw if raw else raw, key=gcm, iv=iv, retcode=retcode)
         if enc is _ECB_SESSION:
             payload = self._cipher().encrypt(header + raw) if raw else b""
-            return encode_55aa(seq, cmd, payload, retcode=retcode, hmac_key=self._key)
+            return encode_55aa(seq, cmd, payload, retcode=retcode, hmac_key=self._hmac or self._mac())
         if enc is _ECB:
             payload = header + self._cipher().encrypt(raw) if raw else b""
             return encode_55aa(seq, cmd, payload, retcode=retcode)
@@ -308,7 +310,7 @@ class MessageCodec:
             return parse_body(seq, cmd, retcode, self._strip_header(cmd, plain))
         enc = spec.encryption
         if enc is _ECB_SESSION:
-            seq, cmd, end = check_55aa(raw, self._key)
+            seq, cmd, end = check_55aa(raw, self._hmac or self._mac())
             # Some 3.4 frames from devices omit the retcode; the ciphertext length tells.
             start, retcode = 16, None
             if from_device and (end - 16) % 16 == 4:
@@ -332,6 +334,10 @@ class MessageCodec:
         # This connection's own GCM contexts: a session key's die with the session (not cached).
         gcm = self._gcm = GcmCipher(self._key)
         return gcm
+
+    def _mac(self) -> HmacSha256:
+        mac = self._hmac = HmacSha256(self._key)
+        return mac
 
     def _cipher(self) -> EcbCipher:
         ecb = self._ecb

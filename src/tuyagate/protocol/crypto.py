@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import zlib
 from functools import lru_cache
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -27,6 +26,7 @@ __all__ = [
     "UDP_KEY",
     "EcbCipher",
     "GcmCipher",
+    "HmacSha256",
     "crc32",
     "ecb_decrypt",
     "ecb_encrypt",
@@ -162,28 +162,45 @@ class EcbCipher:
 _PADS = [bytes((n,)) * n for n in range(_BLOCK + 1)]
 
 
-@lru_cache(maxsize=4096)
-def _hmac_pads(key: bytes) -> tuple[Any, Any]:
-    # RFC 2104 with the key's inner and outer pads hashed once: a message then costs two
-    # copies of a prepared SHA-256 state instead of a new HMAC object.
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\x00")
-    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
-
-
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
-def hmac_sha256(key: bytes, data: bytes) -> bytes:
-    """HMAC-SHA256 (the 3.4 frame trailer and the handshake proofs)."""
-    inner, outer = _hmac_pads(key)
-    inner = inner.copy()
-    inner.update(data)
-    outer = outer.copy()
-    outer.update(inner.digest())
-    return bytes(outer.digest())
+class HmacSha256:
+    """HMAC-SHA256 with one key, its inner and outer pads hashed once (RFC 2104): a message then
+    costs two copies of a prepared SHA-256 state instead of a new HMAC object.
+
+    A 3.4 connection keeps one for its session key, so the prepared states live exactly as long as
+    the session does (cached by key, every reconnect left one behind, with the dead session's key);
+    :func:`hmac_sha256` uses cached ones for long-lived keys (the local key's handshake proofs).
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\x00")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def digest(self, data: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return bytes(outer.digest())
+
+
+@lru_cache(maxsize=4096)
+def _hmac(key: bytes) -> HmacSha256:
+    return HmacSha256(key)
+
+
+def hmac_sha256(key: bytes | HmacSha256, data: bytes) -> bytes:
+    """HMAC-SHA256 (the 3.4 frame trailer and the handshake proofs); ``key`` is the key, or the
+    :class:`HmacSha256` a connection keeps for it."""
+    return (key if type(key) is HmacSha256 else _hmac(key)).digest(data)
 
 
 def crc32(data: bytes) -> int:

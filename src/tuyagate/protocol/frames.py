@@ -16,7 +16,7 @@ import zlib  # zlib.crc32 is already unsigned on Python 3: no wrapper needed on 
 from dataclasses import dataclass
 
 from tuyagate.errors import IntegrityError, ProtocolError
-from tuyagate.protocol.crypto import GcmCipher, gcm_cipher, hmac_sha256
+from tuyagate.protocol.crypto import GcmCipher, HmacSha256, gcm_cipher, hmac_sha256
 from tuyagate.protocol.versions import FrameKind
 
 __all__ = [
@@ -68,7 +68,7 @@ class Frame:
 
 
 def encode_55aa(
-    seq: int, cmd: int, payload: bytes, *, retcode: int | None = None, hmac_key: bytes | None = None
+    seq: int, cmd: int, payload: bytes, *, retcode: int | None = None, hmac_key: bytes | HmacSha256 | None = None
 ) -> bytes:
     """Build a 0x55AA frame; with ``hmac_key`` the trailer is HMAC-SHA256 (3.4), else CRC32."""
     trailer_len = _HMAC_LEN if hmac_key is not None else _CRC_LEN
@@ -104,7 +104,7 @@ def frame_command(raw: bytes) -> int | None:
     return _U32.unpack_from(raw, 8)[0] if len(raw) >= 12 else None
 
 
-def check_55aa(raw: bytes, hmac_key: bytes | None = None) -> tuple[int, int, int]:
+def check_55aa(raw: bytes, hmac_key: bytes | HmacSha256 | None = None) -> tuple[int, int, int]:
     """Verify a whole 0x55AA frame; return its seq, cmd and where the body ends.
 
     The body (retcode, if any, and payload) is ``raw[16:end]``. This is :func:`decode_55aa`
@@ -154,7 +154,7 @@ def retcode_present(buf: bytes, start: int, end: int, *, blocks: bool = False) -
     return True
 
 
-def decode_55aa(raw: bytes, *, hmac_key: bytes | None = None, has_retcode: bool | None = False) -> Frame:
+def decode_55aa(raw: bytes, *, hmac_key: bytes | HmacSha256 | None = None, has_retcode: bool | None = False) -> Frame:
     """Verify and split a whole 0x55AA frame (as cut by :class:`FrameSplitter`).
 
     ``has_retcode=None`` applies :func:`retcode_present` (a device's frame whose code may be missing).
