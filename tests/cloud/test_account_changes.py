@@ -59,9 +59,7 @@ async def account_world(
         account = AccountChanges(hub, client, vault)
         consumer: Any
         if isinstance(client, AppCloudClient):
-            consumer = app_mq_events(
-                hub, client, ca_bundle=str(tls_broker.ca.ca_path), account=account, backoff_base=0.05
-            )
+            consumer = app_mq_events(hub, client, ca_bundle=str(tls_broker.ca.ca), account=account, backoff_base=0.05)
         else:
             creds = CloudCredentials(CLIENT_ID, SECRET, base_url=cloud.base_url, ca_bundle=str(cloud.cert_path))
             consumer = cloud_events(hub, creds, account=account)

@@ -96,7 +96,7 @@ async def test_the_official_sharing_mq_gets_status_online_name_and_account_chang
     mq_cloud: RunningCloud, tls_broker: TlsBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     point_sdk_at(monkeypatch, mq_cloud)
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_broker.ca.ca_path))  # paho's tls_set() trusts the default store
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_broker.ca.ca))  # paho's tls_set() trusts the default store
     login = await app_login(mq_cloud)
     manager = sdk.Manager(
         login.client_id, login.user_code, login.terminal_id, login.endpoint, login.token.token_info(), None
@@ -234,7 +234,7 @@ async def test_the_consumer_survives_drops_duplicates_and_bad_payloads_with_no_l
     mq_cloud: RunningCloud, tls_broker: TlsBroker, app_client: AppCloudClient
 ) -> None:
     received = Received()
-    consumer = _consumer(app_client, received, mq_cloud, ca_bundle=str(tls_broker.ca.ca_path))
+    consumer = _consumer(app_client, received, mq_cloud, ca_bundle=str(tls_broker.ca.ca))
     async with consumer:
         async with asyncio.timeout(10):
             await consumer.connected.wait()
@@ -275,7 +275,7 @@ async def test_the_consumer_renews_its_login_before_it_expires_without_a_gap(
     login = await app_login(cloud)
     client = AppCloudClient(login, ca_bundle=str(cloud.cert_path), timeout=5.0)
     received = Received()
-    consumer = _consumer(client, received, cloud, ca_bundle=str(tls_broker.ca.ca_path))
+    consumer = _consumer(client, received, cloud, ca_bundle=str(tls_broker.ca.ca))
     try:
         async with consumer:
             async with asyncio.timeout(10):
@@ -305,7 +305,7 @@ async def test_a_refused_login_makes_the_consumer_fetch_a_new_config(
     assert right is not None
     mq_cloud.state.app_mq.settings = dataclasses.replace(right, password="not-the-broker-password")
     received = Received()
-    consumer = _consumer(app_client, received, mq_cloud, ca_bundle=str(tls_broker.ca.ca_path))
+    consumer = _consumer(app_client, received, mq_cloud, ca_bundle=str(tls_broker.ca.ca))
     async with consumer:
         deadline = Deadline.after(10)
         while consumer.config_fetches < 3:  # each refusal (CONNACK 5) asks for a new login
@@ -331,7 +331,7 @@ def test_sim_cloud_hands_out_the_broker_it_was_given(tls_broker: TlsBroker) -> N
     running = SimCloud(
         "--tls",
         *("--mq-url", tls_broker.url, "--mq-username", MQ_USER, "--mq-password", MQ_PASSWORD),
-        *("--mq-ca", str(tls_broker.ca.ca_path), "--mq-ttl", "600"),
+        *("--mq-ca", str(tls_broker.ca.ca), "--mq-ttl", "600"),
     )
     try:
         assert running.info["mq_url"] == tls_broker.url  # printed once its publisher is connected

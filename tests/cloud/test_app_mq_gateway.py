@@ -33,7 +33,7 @@ CELLAR = "Cellar plug (cloud only)"
 async def test_a_cloud_only_device_changes_live_in_sse_with_an_app_login(
     tmp_path: Path, tls_broker: TlsBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_broker.ca.ca_path))  # the gateway trusts the system store
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_broker.ca.ca))  # the gateway trusts the system store
     async with emulated_home("127.0.2.41", "appmqgw", "a" * 32, tls=True, app_mq=tls_broker.settings()) as home:
         registry, vault = registry_with(home.manifest, tmp_path)
         login = await app_login(home.cloud)

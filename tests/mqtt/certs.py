@@ -1,4 +1,8 @@
-"""A throw-away certificate authority and a broker certificate for 127.0.0.1, for the mqtts tests."""
+"""A throw-away certificate authority and a broker certificate for 127.0.0.1, for every TLS broker of the tests.
+
+The bridge's mqtts tests and the app MQ's TLS-only Mosquitto both use it: clients must verify the chain and
+the address, as real ones do.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["TlsFiles", "make_tls_files"]
 
@@ -40,6 +44,7 @@ def make_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -53,6 +58,8 @@ def make_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     files = TlsFiles(directory / "ca.pem", directory / "broker.pem", directory / "broker.key")
@@ -61,4 +68,5 @@ def make_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     files.key.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
+    files.key.chmod(0o600)
     return files
