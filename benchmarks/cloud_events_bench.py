@@ -118,7 +118,7 @@ async def _app_mq_gateway(directory: Path) -> AsyncIterator[tuple[str, str, Any,
             app = AppCloudClient(await app_login(home.cloud), ca_bundle=str(home.cloud.cert_path), timeout=5.0)
             hub = build_hub(registry, vault, cloud=app, options=HubOptions(timeout=3.0, lan_timeout=1.0))
             await hub.start()
-            consumer = app_mq_events(hub, app, ca_bundle=str(broker.ca.ca_path))
+            consumer = app_mq_events(hub, app, ca_bundle=str(broker.ca.ca))
             settings = GatewaySettings(
                 host="127.0.0.1",
                 port=0,
