@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import replace
+from typing import Literal
 
 from benchmarks.fault_rig import DEADLINE, Answer, Rig, recover
 from benchmarks.fault_types import Measured
@@ -173,35 +174,31 @@ async def new_key(rig: Rig, version: str) -> Measured:
     return replace(fault, recovery=await _command_recovery(rig, version))
 
 
-async def another_client(rig: Rig, version: str) -> Measured:
-    """The device serves one client; another one (the Smart Life app, tinytuya) took it first."""
+async def _held_by_another(rig: Rig, version: str, turn_away: Literal["refuse", "ignore"]) -> Measured:
+    """The device serves one client and another one (the Smart Life app, tinytuya) took it first: it
+    then turns the gateway away by refusing its connection, or by accepting it and never answering."""
     sim = rig.sim(version)
     # The other client replaces the gateway's connection, then the device turns everyone else away.
     _, writer = await asyncio.open_connection(sim.host, sim.port)
     try:
         await _until(lambda: sim.clients == 1 and sim.stats.connections_accepted > 1)
-        sim.second_client = "refuse"
+        sim.second_client = turn_away
         fault = await _fault_command(rig, version)
     finally:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
     return replace(fault, recovery=await _command_recovery(rig, version))
+
+
+async def another_client(rig: Rig, version: str) -> Measured:
+    """Another client holds the device, which refuses the gateway's connection."""
+    return await _held_by_another(rig, version, "refuse")
 
 
 async def another_client_silent(rig: Rig, version: str) -> Measured:
-    """As above, but the device accepts the gateway's connection and never answers on it (as some do)."""
-    sim = rig.sim(version)
-    _, writer = await asyncio.open_connection(sim.host, sim.port)
-    try:
-        await _until(lambda: sim.clients == 1 and sim.stats.connections_accepted > 1)
-        sim.second_client = "ignore"
-        fault = await _fault_command(rig, version)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    return replace(fault, recovery=await _command_recovery(rig, version))
+    """Another client holds the device, which accepts the gateway's connection and never answers on it."""
+    return await _held_by_another(rig, version, "ignore")
 
 
 async def flood(rig: Rig, version: str) -> Measured:

@@ -8,14 +8,11 @@ pushes (which may come first) go to the event subscribers. Every call has one de
 covers waiting for the lock, connecting, the handshake and the answer, and each stage raises
 its own error type when the deadline passes, so a caller always learns *what* did not answer.
 That deadline is the caller's :class:`~tuyagate.deadline.Deadline` when it passes one (the router
-hands its own down), else ``timeout`` seconds from now; inside it is one loop-clock float.
-
-A wrong local key is told apart from a silent device wherever the protocol allows: see
-:class:`~tuyagate.errors.LocalKeyError`.
+hands its own down), else ``timeout`` seconds from now; inside it is one loop-clock float. A wrong
+local key is told apart from a silent device wherever the protocol allows (:class:`LocalKeyError`).
 
 After a request timed out or was cancelled its answer may still come, and would then be taken
 for the answer of the next request: the connection is dropped instead and re-opened on demand.
-
 Helpers: :mod:`~tuyagate.lan.opening`, :mod:`~tuyagate.lan.replies`, :mod:`~tuyagate.lan.local_key`.
 """
 
