@@ -34,9 +34,11 @@ if str(ROOT) not in sys.path:  # so `benchmarks.lan_devices` resolves when run a
 TARGETS = {"reads": 2000.0, "commands": 500.0, "p99_ms": 50.0}
 
 
-async def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Popen[str]]:
+async def _lan_manager(devices: int, data_dir: Path, *, uv: bool = False) -> tuple[Any, subprocess.Popen[str]]:
     """The real router over emulated devices speaking the LAN protocol in another process, opened as a
-    library user would: ``tuyagate.open_home`` on a data dir whose registry lists them."""
+    library user would: ``tuyagate.open_home`` on a data dir whose registry lists them. ``uv`` runs
+    the devices on uvloop (real devices cost the gateway's machine nothing; the emulator should cost
+    it as little as it can)."""
     import tuyagate
     from tuyagate.devices.manifest_import import parse_fleet_manifest
     from tuyagate.devices.registry import Registry
@@ -45,7 +47,7 @@ async def _lan_manager(devices: int, data_dir: Path) -> tuple[Any, subprocess.Po
 
     manifest_path = data_dir / "fleet.json"
     command = [sys.executable, "-m", "benchmarks.lan_devices", "--count", str(devices), "--first-ip", "127.0.9.1"]
-    command += ["--port", "0", "--manifest", str(manifest_path)]
+    command += ["--port", "0", "--manifest", str(manifest_path), *(["--uvloop"] if uv else [])]
     # a blocking start on purpose: nothing else runs in this process until the fleet is up
     emulators = subprocess.Popen(  # noqa: ASYNC220
         command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -76,7 +78,7 @@ def _server_process(devices: int, port_queue: Any, uv: bool = False, freeze: boo
 
     async def main() -> None:
         with tempfile.TemporaryDirectory() as data_dir:
-            manager, emulators = await _lan_manager(devices, Path(data_dir))
+            manager, emulators = await _lan_manager(devices, Path(data_dir), uv=uv)
             settings = GatewaySettings(data_dir=Path(data_dir), request_timeout=5.0)
             served = await serve_app(create_app(settings, manager), "127.0.0.1", 0)
             if uv if freeze is None else freeze:

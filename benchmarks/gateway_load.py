@@ -30,6 +30,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -113,13 +114,16 @@ def wrk_phase(
         quoted = ", ".join(json.dumps(i) for i in ids)
         script.write_text(_LUA % {"ids": quoted, "template": template, "kind": kind})
         command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script)]
+        spent = _children_cpu()
         out = subprocess.run([*command, base], capture_output=True, text=True, check=True, timeout=seconds + 60)
+        spent = _children_cpu() - spent
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("WRK-JSON "))
     raw = json.loads(line.removeprefix("WRK-JSON "))
     result: dict[str, Any] = {
         "requests": raw["requests"],
         "rate": raw["requests"] / (raw["duration_us"] / 1e6),
         "errors": raw["non2xx"] + raw["socket_errors"],
+        "wrk_cpu_us": spent / max(1, raw["requests"]) * 1e6,
     }
     result.update({q: raw[q] / 1000 for q in ("p50", "p90", "p99", "p999", "max", "mean")})
     return result
@@ -132,6 +136,21 @@ TEMPLATES = {
 }
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (wrk, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started (the emulated devices of the gateway's process), from /proc."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            found += [int(child), *_descendants(int(child))]
+    return found
+
+
 def _device_ids(port: int) -> list[str]:
     import urllib.request
 
@@ -141,7 +160,14 @@ def _device_ids(port: int) -> list[str]:
 
 
 def _print(name: str, r: dict[str, Any], cpu_us: float | None) -> None:
-    cpu = f"  gateway CPU {cpu_us:.0f} us/req" if cpu_us is not None else ""
+    cpu = ""
+    if cpu_us is not None:
+        total = cpu_us + r["devices_cpu_us"] + r["wrk_cpu_us"]
+        ceiling = (os.cpu_count() or 1) / (total / 1e6)
+        cpu = (
+            f"  CPU us/req: gateway {cpu_us:.0f}, devices {r['devices_cpu_us']:.0f}, wrk {r['wrk_cpu_us']:.0f}"
+            f" (all cores busy at {ceiling:,.0f} req/s)"
+        )
     print(
         f"{name:<22}{r['rate']:>9.0f}{r['errors']:>7}{r['p50']:>8.2f}{r['p90']:>8.2f}{r['p99']:>8.2f}"
         f"{r['p999']:>8.2f}{r['max']:>8.1f}{cpu}"
@@ -167,7 +193,9 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
         print(f"{'phase':<22}{'req/s':>9}{'errors':>7}{'p50 ms':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'max':>8}")
         for kind in args.phases.split(","):
             wrk_phase(wrk, base, TEMPLATES[kind], ids, kind, threads=1, connections=4, seconds=1)  # warm-up
+            devices = _descendants(server.pid)
             before = _cpu_seconds(server.pid)
+            devices_before = sum(_cpu_seconds(pid) for pid in devices)
             r = wrk_phase(
                 wrk,
                 base,
@@ -179,6 +207,8 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
                 seconds=args.seconds,
             )
             r["gateway_cpu_us"] = (_cpu_seconds(server.pid) - before) / max(1, r["requests"]) * 1e6
+            devices_spent = sum(_cpu_seconds(pid) for pid in devices) - devices_before
+            r["devices_cpu_us"] = devices_spent / max(1, r["requests"]) * 1e6
             results[kind] = r
             _print(kind, r, r["gateway_cpu_us"])
         for rate in args.rate:

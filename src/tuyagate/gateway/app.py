@@ -35,14 +35,15 @@ from tuyagate.gateway import (
 )
 from tuyagate.gateway.actions_api import Actions
 from tuyagate.gateway.auth import JsonTokenStore, TokenStore
-from tuyagate.gateway.browser_guard import BrowserGuardMiddleware
+from tuyagate.gateway.browser_guard import BrowserGuard
 from tuyagate.gateway.cloud_tokens import CloudTokens
 from tuyagate.gateway.endpoints import install_openapi
 from tuyagate.gateway.errors import install_error_handlers
 from tuyagate.gateway.events_api import EventStreams
+from tuyagate.gateway.front_door import FrontDoor
 from tuyagate.gateway.guard import Guard
-from tuyagate.gateway.limits import RequestLimitsMiddleware
-from tuyagate.gateway.metrics import Metrics, MetricsMiddleware
+from tuyagate.gateway.limits import RequestLimits
+from tuyagate.gateway.metrics import Metrics
 from tuyagate.gateway.recorder import RecentEvents, Recorder
 from tuyagate.gateway.settings import GatewaySettings
 from tuyagate.gateway.state import GatewayState
@@ -171,16 +172,20 @@ def create_app(
     ):
         _mount(app, router)
     app.router.routes.extend(web_ui.routes())
-    # Added last = outermost: a client over its rate costs nothing more; the body limit applies before
-    # anything reads the body.
-    app.add_middleware(BrowserGuardMiddleware, guard=state.guard)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(
-        RequestLimitsMiddleware,
+    # The front door is the stack's outermost layer (Starlette builds the stack on the first request
+    # unless it is there already): the limits, the browser guard, the metrics, and the declared endpoints.
+    limits = RequestLimits(
         max_bytes=settings.max_body_bytes,
         rate=settings.rate_limit,
         burst=settings.rate_limit_burst,
         rate_loopback=settings.rate_limit_loopback,
+    )
+    app.middleware_stack = FrontDoor(
+        app.build_middleware_stack(),
+        routes=list(app.router.routes),
+        limits=limits,
+        browser=BrowserGuard(state.guard),
+        metrics=metrics,
     )
     return app
 

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
+from tuyagate.gateway.errors import ApiError
 from tuyagate.gateway.guard import Guard
 
-__all__ = ["BrowserGuardMiddleware", "is_loopback_host"]
+__all__ = ["BrowserGuard", "is_loopback_host"]
 
 
 def _hostname(host_header: str) -> str:
@@ -49,37 +47,23 @@ def _origin_host(origin: str) -> str:
     return origin.split("://", 1)[-1].rstrip("/").lower()
 
 
-class BrowserGuardMiddleware:
-    def __init__(self, app: ASGIApp, guard: Guard) -> None:
-        self.app = app
+class BrowserGuard:
+    """The two checks, made by the front door (:mod:`tuyagate.gateway.front_door`) on every request."""
+
+    def __init__(self, guard: Guard) -> None:
         self.guard = guard
 
-    async def _refuse(self, send: Send, code: str, message: str) -> None:
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    def admit(self, host: str, origin: str, fetch_site: str) -> None:
+        """Raise :class:`ApiError` 403 for a cross-site request or a foreign host name while tokens are off.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        host = origin = fetch_site = ""
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"origin":
-                origin = value.decode("latin-1")
-            elif name == b"sec-fetch-site":
-                fetch_site = value.decode("latin-1").lower()
+        ``host``, ``origin`` and ``fetch_site`` are the request's headers ("" when absent).
+        """
+        fetch_site = fetch_site.lower()
         if fetch_site in ("cross-site", "same-site") or (origin and _origin_host(origin) != host.lower()):
-            await self._refuse(send, "cross_site_request", "requests from other web sites are not accepted")
-            return
+            raise ApiError(403, "cross_site_request", "requests from other web sites are not accepted")
         if host and not is_loopback_host(host) and not self.guard.required():
-            await self._refuse(
-                send,
+            raise ApiError(
+                403,
                 "host_not_allowed",
                 f"host name {_hostname(host)!r} is not accepted without API tokens; create one to allow it",
             )
-            return
-        await self.app(scope, receive, send)

@@ -35,9 +35,11 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
+from starlette.types import Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from tuyagate.gateway.auth import Scope
+from tuyagate.gateway.errors import answer_error
 from tuyagate.gateway.guard import SCHEME, SECURITY_SCHEME, bearer_token, client_ip
 from tuyagate.gateway.models import ErrorOut
 from tuyagate.gateway.serialize import JSON, dump, json_schemas
@@ -75,7 +77,8 @@ class Param:
         if self.where == "path":
             text: str | None = request.path_params[self.name]
         else:
-            text = request.query_params.get(self.name)
+            # most requests have no query string: no parsing then
+            text = request.query_params.get(self.name) if request.scope["query_string"] else None
             if text is None:
                 return self.default
         assert text is not None
@@ -189,31 +192,59 @@ class Endpoint:
 
 
 class EndpointRoute(Route):
-    """Serves one :class:`Endpoint` with Starlette's plain request/response wrapper (no dependency solving)."""
+    """Serves one :class:`Endpoint`: ``serve`` reads the request, calls the function and sends its answer.
+
+    The front door (:mod:`tuyagate.gateway.front_door`) calls ``serve`` directly for the requests it
+    matches; Starlette's router calls the same ``serve`` for the rest (``HEAD``, say), so there is one
+    way an endpoint answers. Its errors leave through the app's exception handlers either way.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.declaration = endpoint
         self._params = endpoint.params
         self._body = endpoint.body
         self._json = endpoint.media_type == JSON
+        self._media_header = endpoint.media_type.encode("latin-1")
         super().__init__(
             endpoint.path,
-            self._serve,
+            self._unused,
             methods=[endpoint.method],
             name=endpoint.handler.__name__,
             include_in_schema=False,
         )
+        self.app = self._asgi
+
+    @staticmethod
+    async def _unused(request: Request) -> Response:  # pragma: no cover - Route wants an endpoint; ``app`` replaces it
+        raise NotImplementedError
 
     def matches(self, scope: AsgiScope) -> tuple[Match, AsgiScope]:
         match, child = super().matches(scope)
         if match is not Match.NONE:
-            child["route"] = self  # the metrics middleware labels requests with the route's template
+            child["route"] = self  # the front door labels requests with the route's template
         return match, child
 
-    async def _serve(self, request: Request) -> Response:
+    async def _asgi(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        await self.serve(scope, receive, send)
+
+    async def serve(self, scope: AsgiScope, receive: Receive, send: Send) -> int:
+        """Answer one request whose ``path_params`` are in ``scope``; the HTTP status sent."""
+        request = Request(scope, receive)
+        try:
+            answer = await self._answer(request)
+        except Exception as exc:  # noqa: BLE001 - every error leaves through the app's handlers
+            return await answer_error(scope, receive, send, exc)
+        if isinstance(answer, Response):
+            return await self._send_response(answer, scope, receive, send)
+        headers = [(b"content-type", self._media_header), (b"content-length", str(len(answer)).encode("latin-1"))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+        return 200
+
+    async def _answer(self, request: Request) -> Response | bytes:
         endpoint = self.declaration
         gw: GatewayState = request.app.state.gateway
-        if endpoint.scope is not None:
+        if endpoint.scope is not None and gw.guard.required():
             gw.guard.check(client_ip(request), bearer_token(request), endpoint.scope)
         kwargs = {p.name: p.read(request) for p in self._params}
         if self._body is not None:
@@ -223,8 +254,26 @@ class EndpointRoute(Route):
         if isinstance(answer, Response):
             return answer
         if self._json:
-            return Response(dump(endpoint.response, answer), media_type=JSON)
-        return Response(answer, media_type=endpoint.media_type)
+            return dump(endpoint.response, answer)
+        return answer.encode() if isinstance(answer, str) else bytes(answer)
+
+    @staticmethod
+    async def _send_response(response: Response, scope: AsgiScope, receive: Receive, send: Send) -> int:
+        """A handler's own Response (a stream, a file); an error before its first byte is answered as such."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await response(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            return await answer_error(scope, receive, send, exc)
+        return response.status_code
 
     @staticmethod
     def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:

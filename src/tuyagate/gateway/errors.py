@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from tuyagate.error_codes import code_for
 from tuyagate.errors import (
@@ -31,7 +32,7 @@ from tuyagate.gateway.cloud_envelope import Envelope, failure
 from tuyagate.gateway.models import ErrorBody, ErrorOut
 from tuyagate.gateway.serialize import json_response
 
-__all__ = ["ApiError", "auth_message", "error_response", "install_error_handlers", "status_for"]
+__all__ = ["ApiError", "answer_error", "auth_message", "error_response", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +178,22 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+async def answer_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
+    """Answer ``exc`` with the app's handler for its class (the nearest in its MRO); the status sent.
+
+    What Starlette's exception middleware does for its routes, for the requests the front door serves
+    itself (:mod:`tuyagate.gateway.front_door`): the same handlers, so the same answers. An exception
+    no handler takes is raised again.
+    """
+    handlers = scope["app"].exception_handlers
+    for kind in type(exc).__mro__:
+        handler = handlers.get(kind)
+        if handler is not None:
+            break
+    else:
+        raise exc
+    response: Response = await handler(Request(scope, receive), exc)
+    await response(scope, receive, send)
+    return response.status_code

@@ -1,4 +1,4 @@
-"""Per-request limits in one ASGI layer: a request rate per client address, and the body size.
+"""Per-request limits: a request rate per client address, and the body size.
 
 Rate: a token bucket per client IP, ``rate`` requests a second on average in bursts of up to
 ``burst``. One client flooding the API must not starve the others, nor the devices behind it; a
@@ -11,25 +11,25 @@ Body: a declared ``Content-Length`` above the limit is refused at once with 413;
 counted as it arrives and refused as soon as it passes the limit, so no client can make the gateway
 buffer an unbounded body.
 
-One layer for both, because every layer costs each request a coroutine and a call or two, and a cached
-status read is only a few hundred calls in all (benchmarks/perf_counts.py). The request head's limits
+Both are checked by the front door (:mod:`tuyagate.gateway.front_door`), once per request, before
+anything else runs. The request head's limits
 (its time and size) are in :mod:`tuyagate.gateway.http_limits`: they must act before a request exists.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
 from collections import OrderedDict
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive
 
+from tuyagate.gateway.errors import ApiError
 from tuyagate.gateway.settings import is_loopback
 
-__all__ = ["ClientRates", "RequestLimitsMiddleware"]
+__all__ = ["ClientRates", "RequestLimits"]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -61,55 +61,46 @@ class ClientRates:
         return wait
 
 
-async def _refuse(send: Send, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": body})
+class RequestLimits:
+    """The rate and body limits, checked by the front door (:mod:`tuyagate.gateway.front_door`)."""
 
-
-class RequestLimitsMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, max_bytes: int, rate: float = 0.0, burst: int = 1, rate_loopback: bool = False
-    ) -> None:
-        self.app = app
+    def __init__(self, *, max_bytes: int, rate: float = 0.0, burst: int = 1, rate_loopback: bool = False) -> None:
         self.max_bytes = max_bytes
         self.rates = ClientRates(rate, burst) if rate > 0 else None
         self.rate_loopback = rate_loopback
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        if self.rates is not None and client is not None:
-            host = client[0]
-            if self.rate_loopback or not _is_loopback_client(host):
-                wait = self.rates.take(host, time.monotonic())
-                if wait > 0:
-                    retry = str(max(1, math.ceil(wait)))
-                    message = f"too many requests from {host}; retry in {retry} s"
-                    await _refuse(send, 429, "rate_limited", message, [(b"retry-after", retry.encode())])
-                    return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = self.max_bytes + 1
-                if declared > self.max_bytes:
-                    message = f"request body is larger than {self.max_bytes} bytes"
-                    await _refuse(send, 413, "payload_too_large", message, [])
-                    return
-        seen = 0
+    def admit(self, client: str | None, content_length: bytes | None) -> None:
+        """Raise :class:`ApiError` 429 for a client over its rate, 413 for a declared body over the limit."""
+        if self.rates is not None and client is not None and (self.rate_loopback or not _is_loopback_client(client)):
+            wait = self.rates.take(client, time.monotonic())
+            if wait > 0:
+                retry = str(max(1, math.ceil(wait)))
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"too many requests from {client}; retry in {retry} s",
+                    headers={"Retry-After": retry},
+                )
+        if content_length is not None:
+            try:
+                declared = int(content_length)
+            except ValueError:
+                declared = self.max_bytes + 1
+            if declared > self.max_bytes:
+                raise ApiError(413, "payload_too_large", f"request body is larger than {self.max_bytes} bytes")
 
-        async def limited_receive() -> Message:
+    def counted(self, receive: Receive) -> Receive:
+        """``receive`` refusing a body (chunked: no length declared) once it passes the limit."""
+        seen = 0
+        limit = self.max_bytes
+
+        async def counting_receive() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, f"request body is larger than {self.max_bytes} bytes")
+                if seen > limit:
+                    raise HTTPException(413, f"request body is larger than {limit} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        return counting_receive

@@ -9,16 +9,11 @@ label values are route templates and stable error codes, never raw paths, so car
 from __future__ import annotations
 
 import bisect
-import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-__all__ = ["LATENCY_BUCKETS", "Metrics", "MetricsMiddleware"]
-
-log = logging.getLogger(__name__)
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -150,39 +145,3 @@ class Metrics:
         uptime = time.time() - self.started_at
         family("tuyagate_uptime_seconds", "gauge", "Seconds since start.", [f"tuyagate_uptime_seconds {uptime:.1f}"])
         return "\n".join(out) + "\n"
-
-
-class MetricsMiddleware:
-    """Times every HTTP request, counts it by route template and writes the access log.
-
-    A raw ASGI middleware: cheap, and it sees the final status even of errors rendered by handlers.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            elapsed = time.perf_counter() - start
-            self.metrics.observe_request(scope["method"], template, status, elapsed)
-            # The access log: path only, never the query string (Tasmota clients put passwords there),
-            # and the route's template where the path itself carries a secret (a refresh token).
-            path = template if "{refresh_token}" in template else scope["path"]
-            log.debug("%s %s %d %.1f ms", scope["method"], path, status, elapsed * 1000)

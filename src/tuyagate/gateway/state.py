@@ -51,19 +51,20 @@ class GatewayState:
         """The deadline of a request that arrives now."""
         return Deadline.after(self.settings.request_timeout)
 
-    async def _bounded(self, what: str, deadline: Deadline, call: Awaitable[T]) -> T:
+    async def _bounded(self, device: Device, deadline: Deadline, call: Awaitable[T]) -> T:
         try:
             async with asyncio.timeout_at(deadline.at + _GRACE):
                 return await call
         except TimeoutError as exc:
             if isinstance(exc, TuyaTimeoutError):
                 raise
-            raise TuyaTimeoutError(f"{what} did not answer within {self.settings.request_timeout:.1f} s") from None
+            late = f"device {device.info.id} did not answer within {self.settings.request_timeout:.1f} s"
+            raise TuyaTimeoutError(late) from None
 
     async def read(self, device: Device, *, refresh: bool, deadline: Deadline | None = None) -> DeviceState:
         """A status read by the request's deadline; cached when ``refresh`` is false and the cache is fresh."""
         own = deadline or self.deadline()
-        state = await self._bounded(f"device {device.info.id}", own, device.status(refresh=refresh, deadline=own))
+        state = await self._bounded(device, own, device.status(refresh=refresh, deadline=own))
         self.metrics.count_device_call("status", state.route)
         return state
 
@@ -71,6 +72,6 @@ class GatewayState:
         self, device: Device, values: Mapping[str, Any], *, deadline: Deadline | None = None
     ) -> CommandResult:
         own = deadline or self.deadline()
-        result = await self._bounded(f"device {device.info.id}", own, device.set(values, deadline=own))
+        result = await self._bounded(device, own, device.set(values, deadline=own))
         self.metrics.count_device_call("command", result.route, fallback=result.fallback)
         return result
