@@ -156,6 +156,14 @@ class Device(Protocol):
         """The last known state (from replies and pushes), without any I/O."""
         ...
 
+    def fresh_state(self) -> DeviceState | None:
+        """What ``status(refresh=False)`` would answer at once from its cache; None when it needs I/O.
+
+        Lets a caller skip arming a deadline for an answer that is already there (a gateway's cached
+        read: the timer costs more than the read itself).
+        """
+        ...
+
     async def status(
         self, *, refresh: bool = True, timeout: float | None = None, deadline: Deadline | None = None
     ) -> DeviceState:

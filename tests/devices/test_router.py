@@ -170,7 +170,10 @@ async def test_pushes_become_events_and_fresh_cache(world: World) -> None:
     assert (event.dps, event.values, event.route) == ({"3": 40}, {"percent_state": 40}, "lan")
     cached = await device.status(refresh=False)
     assert (cached.route, cached.values["percent_state"]) == ("cache", 40)
+    assert device.fresh_state() == cached  # what a cached read answers, with no I/O
     await events.aclose()
+    device.cache_ttl = 0.0  # type: ignore[attr-defined]
+    assert device.fresh_state() is None  # past its time to live: a read must ask the device
 
 
 async def test_last_state_is_saved_to_the_registry(world: World) -> None:
@@ -194,11 +197,14 @@ async def test_the_registry_state_is_not_served_as_fresh_after_a_restart(world: 
     try:
         again = restarted.device("Kitchen switch")
         assert again.cached_state() is not None  # the last known state is still shown...
+        assert again.fresh_state() is None
         state = await again.status(refresh=False)  # ...but not served as fresh
         assert (state.route, state.dps["2"], state.dps["7"]) == ("lan", False, 120)
         assert (await again.status(refresh=False)).route == "cache"  # fresh from now on
+        assert again.fresh_state() is not None
     finally:
         await restarted.close()
+    assert again.fresh_state() is None  # a closed device has nothing to answer
 
 
 async def test_a_busy_device_is_not_taken_for_a_broken_one(world: World) -> None:

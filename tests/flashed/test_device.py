@@ -91,8 +91,12 @@ async def test_same_interface_for_every_backend(tasmota, esphome, backend: str) 
         with pytest.raises(ValidationError, match="cur_power is read-only"):
             await dev.set({"cur_power": 3})
         assert (await dev.status(refresh=False)).route == "cache"
+        assert dev.fresh_state() == await dev.status(refresh=False)
+        dev.cache_ttl = 0.0
+        assert dev.fresh_state() is None  # past its time to live: a read must ask the device
     finally:
         await dev.close()
+    assert dev.fresh_state() is None
 
 
 async def test_concurrent_reads_share_requests_and_never_overlap(tasmota) -> None:

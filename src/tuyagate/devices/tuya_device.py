@@ -156,6 +156,13 @@ class TuyaDevice:
             return None
         return self._snapshot(self._cache_route)
 
+    def fresh_state(self) -> DeviceState | None:
+        if self._closed or not self._confirmed or self._clock() - self._updated_at > self.cache_ttl:
+            return None
+        if self.asleep:
+            return None  # status() says how old its values are, or that it has none yet
+        return self._snapshot("cache")
+
     def _snapshot(self, route: str) -> DeviceState:
         """The current state as a new DeviceState; the values by code are decoded once per change, not per read."""
         if self._values is None:
@@ -223,8 +230,8 @@ class TuyaDevice:
             if not self._dps:
                 raise self._asleep_error("read it")
             return self._snapshot("cache")  # the values of its last wake-up, with their age
-        if not refresh and self._confirmed and self._clock() - self._updated_at <= self.cache_ttl:
-            return self._snapshot("cache")
+        if not refresh and (fresh := self.fresh_state()) is not None:
+            return fresh
         # Single flight: callers that ask while a read is under way share its answer, so a burst of
         # readers costs the device one round trip instead of a queue that outlasts their deadlines.
         own = Deadline.resolve(deadline, timeout, self.timeout)

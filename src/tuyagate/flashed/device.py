@@ -128,6 +128,11 @@ class FlashedDevice:
             return None
         return self._state("cache")
 
+    def fresh_state(self) -> DeviceState | None:
+        if self._closed or self._values is None or time.time() - self._updated_at >= self.cache_ttl:
+            return None
+        return self._state("cache")
+
     # -- Device: reading and writing ------------------------------------------------------------
 
     async def describe(self, *, timeout: float | None = None) -> Description:
@@ -153,8 +158,8 @@ class FlashedDevice:
     ) -> DeviceState:
         """Read the device; callers that ask while a read is queued share the next one."""
         self._check_open()
-        if not refresh and self._values is not None and time.time() - self._updated_at < self.cache_ttl:
-            return self._state("cache")
+        if not refresh and (fresh := self.fresh_state()) is not None:
+            return fresh
         own = Deadline.resolve(deadline, timeout, self.timeout)
         asked = time.monotonic()
         async with self._turn(own):

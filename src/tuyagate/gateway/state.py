@@ -63,8 +63,10 @@ class GatewayState:
 
     async def read(self, device: Device, *, refresh: bool, deadline: Deadline | None = None) -> DeviceState:
         """A status read by the request's deadline; cached when ``refresh`` is false and the cache is fresh."""
-        own = deadline or self.deadline()
-        state = await self._bounded(device, own, device.status(refresh=refresh, deadline=own))
+        state = None if refresh else device.fresh_state()
+        if state is None:
+            own = deadline or self.deadline()
+            state = await self._bounded(device, own, device.status(refresh=refresh, deadline=own))
         self.metrics.count_device_call("status", state.route)
         return state
 
