@@ -77,12 +77,25 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  local bad = 0
+  for _, t in ipairs(threads) do bad = bad + (t:get("bad") or 0) end
   io.write(string.format(
-    'WRK-JSON {"requests": %%d, "duration_us": %%d, "non2xx": %%d, "socket_errors": %%d, ' ..
+    'WRK-JSON {"requests": %%d, "duration_us": %%d, "non2xx": %%d, "socket_errors": %%d, "error_bodies": %%d, ' ..
     '"p50": %%d, "p90": %%d, "p99": %%d, "p999": %%d, "max": %%d, "mean": %%f}\\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout, bad,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
     latency.max, latency.mean))
+end
+"""
+
+# With an error marker: a 2xx answer whose body holds it is an error too (servers that report failures
+# in a 200's body). Only then, since defining response() makes wrk hand every body to Lua.
+_LUA_MARKER = """
+bad = 0
+local marker = %(marker)s
+
+function response(status, headers, body)
+  if body and string.find(body, marker, 1, true) then bad = bad + 1 end
 end
 """
 
@@ -106,13 +119,26 @@ def ensure_wrk() -> str:
 
 
 def wrk_phase(
-    wrk: str, base: str, template: str, ids: list[str], kind: str, *, threads: int, connections: int, seconds: float
+    wrk: str,
+    base: str,
+    template: str,
+    ids: list[str],
+    kind: str,
+    *,
+    threads: int,
+    connections: int,
+    seconds: float,
+    error_marker: str | None = None,
 ) -> dict[str, Any]:
-    """One wrk run; its summary (requests/s, errors, percentiles in ms)."""
+    """One wrk run; its summary (requests/s, errors, percentiles in ms). ``error_marker``: a string whose
+    presence in an answer's body makes it an error (counted apart as ``error_bodies`` too)."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp, "phase.lua")
         quoted = ", ".join(json.dumps(i) for i in ids)
-        script.write_text(_LUA % {"ids": quoted, "template": template, "kind": kind})
+        lua = _LUA % {"ids": quoted, "template": template, "kind": kind}
+        if error_marker is not None:
+            lua += _LUA_MARKER % {"marker": json.dumps(error_marker)}
+        script.write_text(lua)
         command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script)]
         spent = _children_cpu()
         out = subprocess.run([*command, base], capture_output=True, text=True, check=True, timeout=seconds + 60)
@@ -122,7 +148,8 @@ def wrk_phase(
     result: dict[str, Any] = {
         "requests": raw["requests"],
         "rate": raw["requests"] / (raw["duration_us"] / 1e6),
-        "errors": raw["non2xx"] + raw["socket_errors"],
+        "errors": raw["non2xx"] + raw["socket_errors"] + raw["error_bodies"],
+        "error_bodies": raw["error_bodies"],
         "wrk_cpu_us": spent / max(1, raw["requests"]) * 1e6,
     }
     result.update({q: raw[q] / 1000 for q in ("p50", "p90", "p99", "p999", "max", "mean")})
@@ -159,13 +186,18 @@ def _device_ids(port: int) -> list[str]:
     return [d["id"] for d in devices if d["category"] == "cz"]  # plugs: DP 1 is switch_1
 
 
-def _print(name: str, r: dict[str, Any], cpu_us: float | None) -> None:
+HEADER = f"{'phase':<22}{'req/s':>9}{'errors':>7}{'p50 ms':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'max':>8}"
+
+
+def print_row(name: str, r: dict[str, Any], cpu_us: float | None, *, who: str = "gateway") -> None:
+    """One phase's row under ``HEADER``; with ``cpu_us`` (the measured server's CPU per request, named
+    ``who``) also the devices' and wrk's CPU per request and the rate at which they fill every core."""
     cpu = ""
     if cpu_us is not None:
         total = cpu_us + r["devices_cpu_us"] + r["wrk_cpu_us"]
         ceiling = (os.cpu_count() or 1) / (total / 1e6)
         cpu = (
-            f"  CPU us/req: gateway {cpu_us:.0f}, devices {r['devices_cpu_us']:.0f}, wrk {r['wrk_cpu_us']:.0f}"
+            f"  CPU us/req: {who} {cpu_us:.0f}, devices {r['devices_cpu_us']:.0f}, wrk {r['wrk_cpu_us']:.0f}"
             f" (all cores busy at {ceiling:,.0f} req/s)"
         )
     print(
@@ -190,7 +222,7 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
             f"{len(ids)} emulated LAN devices; wrk {args.threads} threads, "
             f"{args.connections} connections, {args.seconds:g} s per phase; load {os.getloadavg()[0]:.1f}"
         )
-        print(f"{'phase':<22}{'req/s':>9}{'errors':>7}{'p50 ms':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'max':>8}")
+        print(HEADER)
         for kind in args.phases.split(","):
             wrk_phase(wrk, base, TEMPLATES[kind], ids, kind, threads=1, connections=4, seconds=1)  # warm-up
             devices = _descendants(server.pid)
@@ -210,7 +242,7 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
             devices_spent = sum(_cpu_seconds(pid) for pid in devices) - devices_before
             r["devices_cpu_us"] = devices_spent / max(1, r["requests"]) * 1e6
             results[kind] = r
-            _print(kind, r, r["gateway_cpu_us"])
+            print_row(kind, r, r["gateway_cpu_us"])
         for rate in args.rate:
             for kind in ("fresh", "commands") if rate else ():
                 paced = asyncio.run(
@@ -223,7 +255,7 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
                     "max": max(paced.latencies) * 1000 if paced.latencies else float("nan"),
                 }
                 results[f"{kind}@{rate:g}"] = r
-                _print(f"{kind} paced {rate:g}/s", r, None)
+                print_row(f"{kind} paced {rate:g}/s", r, None)
     finally:
         server.terminate()
         server.join(10)
@@ -244,7 +276,7 @@ def run_other(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
     r = wrk_phase(
         wrk, base, template, ids, "reads", threads=args.threads, connections=args.connections, seconds=args.seconds
     )
-    _print("reads", r, None)
+    print_row("reads", r, None)
     return {"reads": r}
 
 

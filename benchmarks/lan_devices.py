@@ -1,8 +1,10 @@
 """Helper of ``benchmarks.lan_bench``: run a fleet of emulated devices in its own process.
 
 Keeping the emulators out of the measured process means the client's CPU time and memory are
-the client's alone. The fleet's manifest (ids, keys, addresses, bound ports) is written to
-``--manifest``; "ready" is printed once every device listens; the fleet stops when stdin closes.
+the client's alone. With ``--discovery-to`` every device also announces itself by UDP there (for
+servers that learn devices from announcements, as tinytuya's API server does). The fleet's
+manifest (ids, keys, addresses, bound ports) is written to ``--manifest``; "ready" is printed once
+every device listens; the fleet stops when stdin closes.
 
 Run: ``python -m benchmarks.lan_devices --count 500 --first-ip 127.0.1.1 --port 6668 --manifest m.json``
 """
@@ -28,6 +30,14 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` of the announcements' listener; loopback only (announcements never leave the host)."""
+    host, _, port = text.rpartition(":")
+    if not host.startswith("127."):
+        raise SystemExit(f"--discovery-to {text!r}: announcements go to a loopback address (127.x.y.z) only")
+    return host, int(port)
+
+
 async def serve(args: argparse.Namespace) -> None:
     manifest = SimFleet.generate(
         args.offset + args.count,
@@ -48,6 +58,8 @@ async def serve(args: argparse.Namespace) -> None:
                 port=dev.port,
                 idle_timeout=600.0,
                 status_delay=args.status_delay,
+                discovery_to=_host_port(args.discovery_to) if args.discovery_to else None,
+                discovery_interval=args.discovery_interval,
             )
             await stack.enter_async_context(sim)
             dev.port = sim.port  # port 0 resolves to the bound port
@@ -71,6 +83,12 @@ def main() -> None:
         help="seconds from a control's ACK to the STATUS push (default 0: the clients' own costs show; the "
         "emulator's own default is 0.02, and a client that waits for the STATUS then waits that long)",
     )
+    parser.add_argument(
+        "--discovery-to",
+        metavar="HOST:PORT",
+        help="every device announces itself there by UDP (as real devices broadcast; loopback only)",
+    )
+    parser.add_argument("--discovery-interval", type=float, default=5.0, help="seconds between announcements")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop (must be installed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
