@@ -17,8 +17,9 @@ those of a saturated server; ``--rate`` adds open-loop phases of the async gener
 ``benchmarks.gateway_bench`` (latency from each request's scheduled time) at that many requests
 per second. The gateway's own CPU per request is read from /proc.
 
-Another server (tinytuya's API server, see BENCHMARKS.md section 12) is measured with the same wrk
-phases through ``--url`` (a template with ``{id}``) and ``--ids``; only the phases its API has.
+Another server is measured with the same wrk phases through ``--url`` (a template with ``{id}``)
+and ``--ids``; only the phases its API has. tinytuya's API server has its own runner, which starts
+it and its devices too: ``benchmarks.tinytuya_server_peer`` (BENCHMARKS.md section 12).
 
     .venv/bin/python -m benchmarks.gateway_load [--devices 20] [--connections 16] [--threads 2] [--seconds 10]
 """
