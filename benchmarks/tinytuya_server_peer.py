@@ -88,9 +88,12 @@ def server_source(repo: str | Path | None = None, *, cache: Path = CACHE, versio
             f"or TINYTUYA_REPO=PATH: its tag v{version} is extracted once into {cache / version}"
         )
     tag = f"v{version}"
-    shown = subprocess.run(
-        ["git", "-C", str(repo), "show", f"{tag}:server/server.py"], capture_output=True, check=False, timeout=60
-    )
+    try:
+        shown = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{tag}:server/server.py"], capture_output=True, check=False, timeout=60
+        )
+    except FileNotFoundError:
+        raise SourceUnavailable(f"git is not installed: it reads server/server.py from the clone {repo}") from None
     if shown.returncode != 0:
         raise SourceUnavailable(
             f"{repo}: no server/server.py at tag {tag} (the installed tinytuya is {version}): "
