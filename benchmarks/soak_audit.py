@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from benchmarks.soak_load import Call, Listener
@@ -46,7 +46,7 @@ def _collapse(values: Iterable[Any]) -> list[Any]:
 
 def audit_commands(
     calls: list[Call],
-    applied: Mapping[str, list[Applied]],
+    applied: Mapping[str, Sequence[Applied]],
     tag_dps: Mapping[str, tuple[str, ...]],
     *,
     excused: Callable[[Call], bool] = lambda call: False,
@@ -173,7 +173,7 @@ def _buckets(metrics_text: str) -> set[str]:
 
 def audit_sse(
     listeners: list[Listener],
-    applied: Mapping[str, list[Applied]],
+    applied: Mapping[str, Sequence[Applied]],
     initial: Mapping[str, Mapping[str, Any]],
     healthy: Iterable[str],
 ) -> tuple[dict[str, Any], list[str]]:

@@ -15,6 +15,7 @@ from tuyagate.errors import KeyMismatchError
 from tuyagate.protocol import payloads
 from tuyagate.protocol.commands import Command
 from tuyagate.protocol.discovery import decode_datagram, encode_devinfo_request
+from tuyagate.sim import device as sim_device
 from tuyagate.sim.device import SimChild, SimDevice
 
 from .raw_client import RawClient
@@ -50,6 +51,20 @@ async def test_applied_logs_each_command_once_and_not_button_presses() -> None:
         await sim.set_dps({"2": 9})  # someone pressed a button: not a command
         assert [(a.dps, a.cid) for a in sim.applied] == [({"2": 7}, None), ({"2": 8}, None)]
         assert sim.applied[0].at <= sim.applied[1].at
+        c.close()
+
+
+async def test_the_applied_log_keeps_the_newest_entries_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An emulator that runs for days (the demo) must not grow its log without bound."""
+    monkeypatch.setattr(sim_device, "APPLIED_KEPT", 2)
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, version="3.3", dps={"2": 0}) as sim:
+        c = RawClient("3.3", sim.port)
+        await c.connect()
+        for value in (7, 8, 9):
+            await c.send(*payloads.control_request(c.spec, DEV_ID, {"2": value}, t=int(time.time())))
+            assert (await c.read()).is_ack
+            assert (await c.read()).cmd == Command.STATUS
+        assert [a.dps for a in sim.applied] == [{"2": 8}, {"2": 9}]
         c.close()
 
 

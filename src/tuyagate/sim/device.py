@@ -25,6 +25,7 @@ import os
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -51,7 +52,9 @@ from tuyagate.sim.device_options import (
 from tuyagate.sim.device_wire import Numbering, SimConnection, StatusSchedule, reset_after_eof
 from tuyagate.sim.discovery import DevInfoResponder, DiscoveryAnnouncer
 
-__all__ = ["Applied", "Faults", "SimChild", "SimDevice", "SimStats"]
+__all__ = ["APPLIED_KEPT", "Applied", "Faults", "SimChild", "SimDevice", "SimStats"]
+
+APPLIED_KEPT = 100_000  # entries of SimDevice.applied kept per device (about 20 MB at most)
 
 _LOGGER = logging.getLogger(__name__)
 # Line noise (no frame prefix in it), then a well-framed 55AA frame whose CRC is wrong.
@@ -109,7 +112,9 @@ class SimDevice:
         self.children: dict[str, SimChild] = dict(children or {})
         self.faults = faults or Faults()
         self.stats = SimStats()
-        self.applied: list[Applied] = []  # every command applied, in order (see Applied)
+        # Every command applied, in order (see Applied); the newest APPLIED_KEPT, so that an emulator
+        # running for days (``tuyagate demo``) does not grow without bound. A load audit of hours fits.
+        self.applied: deque[Applied] = deque(maxlen=APPLIED_KEPT)
         self.idle_timeout = idle_timeout
         self.second_client = second_client
         self.wrong_key = wrong_key
