@@ -1,21 +1,34 @@
-"""The front door serves declared endpoints itself: it must pick the route the router would pick and
-give the answer the router's path would give (tuyagate/gateway/front_door.py)."""
+"""The front door serves declared endpoints itself (tuyagate/gateway/front_door.py): it must pick the
+route the router would pick, hand the router everything else, and count and log each request by the
+route it belongs to. How the answers themselves look (values, error shapes, envelopes) is checked by
+the rest of tests/gateway, whose every request goes through the door."""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from tests.gateway.conftest import CLOUD_CLIENT_ID, CLOUD_CLIENT_SECRET, PLUG, Gateway, GatewayFactory, LiveHome
+from tests.gateway.conftest import CLOUD_CLIENT_ID, PLUG, Gateway, GatewayFactory, LiveHome
+from tuyagate.gateway.auth import JsonTokenStore
+from tuyagate.gateway.browser_guard import BrowserGuard
 from tuyagate.gateway.endpoints import EndpointRoute, Endpoints, path_param
-from tuyagate.gateway.front_door import FrontDoor, RouteIndex
+from tuyagate.gateway.errors import install_error_handlers
+from tuyagate.gateway.front_door import MAX_KEPT_PATH, FrontDoor, RouteIndex
+from tuyagate.gateway.guard import Guard
+from tuyagate.gateway.limits import RequestLimits
+from tuyagate.gateway.metrics import Metrics
+from tuyagate.gateway.settings import GatewaySettings
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -105,10 +118,42 @@ def _through_the_router(app: FastAPI) -> Any:
     return inner
 
 
+def _routers_first_full_match(app: FastAPI, method: str, path: str) -> BaseRoute | None:
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": [], "query_string": b""}
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return route
+    return None
+
+
 @in_module_loop
-async def test_the_door_answers_as_the_router_does(gateway: Gateway, home: LiveHome) -> None:
-    """Every kind of answer of a declared endpoint, through the door and through the router: same
-    status, same content type, same body (the values of a cached read, the error shapes)."""
+async def test_the_index_agrees_with_the_router_on_every_route_and_method(gateway: Gateway) -> None:
+    """Every route of the real app, every method, with and without a trailing slash: what the index
+    serves is the router's first full match, and every declared endpoint the router would pick for
+    its own method is served by the door."""
+    door = gateway.app.middleware_stack
+    assert isinstance(door, FrontDoor)
+    paths = {re.sub(r"{[^}]+}", "x1", getattr(r, "path", "")) for r in gateway.app.router.routes}
+    served = 0
+    for path in sorted(p for p in paths if p):
+        for variant in (path, path.rstrip("/") + "/"):
+            for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"):
+                found = door.index.find(method, variant)
+                first = _routers_first_full_match(gateway.app, method, variant)
+                if found is not None:
+                    assert found[0] is first, (method, variant)
+                    served += 1
+                elif isinstance(first, EndpointRoute):
+                    assert method != first.declaration.method, (method, variant)  # HEAD on a GET endpoint
+    assert served >= 30  # the declared endpoints of the three APIs
+
+
+@in_module_loop
+async def test_the_door_and_the_router_answer_alike(gateway: Gateway, home: LiveHome) -> None:
+    """The same requests through the door and through FastAPI's stack without it: same status, content
+    type and body. Both reach the endpoint's one ``serve``, so this checks the door's routing and its
+    hand-over (404, 405 and the envelope of unknown cloud paths come from the router on both sides)."""
     transport_door = httpx.ASGITransport(app=gateway.app, client=("127.0.0.1", 5000))
     transport_router = httpx.ASGITransport(app=_through_the_router(gateway.app), client=("127.0.0.1", 5000))
     requests: list[tuple[str, str, dict[str, Any]]] = [
@@ -132,7 +177,82 @@ async def test_the_door_answers_as_the_router_does(gateway: Gateway, home: LiveH
             a = await door.request(method, url, **extra)
             b = await router.request(method, url, **extra)
             assert _answer(a) == _answer(b), (method, url)
-    assert CLOUD_CLIENT_SECRET  # the cloud-compatible API is on in these gateways
+
+
+@in_module_loop
+async def test_head_and_a_root_path_go_to_the_router(gateway: Gateway, home: LiveHome) -> None:
+    path = f"/api/v1/devices/{home.id(PLUG)}/status"
+    head = await gateway.client.head(path)
+    assert (head.status_code, head.headers["content-type"], head.content) == (200, "application/json", b"")
+    metrics = gateway.app.state.gateway.metrics
+    assert metrics.requests[("HEAD", "/api/v1/devices/{device_id}/status", "200")] == 1
+    # Mounted under a prefix by a proxy (ASGI root_path): the router strips it, the door stays out of it.
+    transport = httpx.ASGITransport(app=gateway.app, root_path="/gw", client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        answer = await client.get("/gw" + path)
+    assert answer.status_code == 200
+    assert answer.json()["device_id"] == home.id(PLUG)
+
+
+@in_module_loop
+async def test_a_refused_request_is_logged_by_its_route_so_a_secret_in_its_path_stays_out(
+    start_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    gw = await start_gateway(rate_limit=1.0, rate_limit_burst=1, rate_limit_loopback=True)
+    secret = "refresh0123456789abcdefsecret"
+    with caplog.at_level(logging.DEBUG, logger="tuyagate.gateway.access"):
+        first = await gw.client.get(f"/v1.0/token/{secret}")
+        refused = await gw.client.head(f"/v1.0/token/{secret}")  # HEAD: refused before any route is served
+    assert (first.status_code, refused.status_code) == (200, 429)
+    logged = [r.getMessage() for r in caplog.records if r.name == "tuyagate.gateway.access"]
+    assert len(logged) == 2
+    assert logged[0].startswith("GET /v1.0/token/{refresh_token} 200 ")
+    assert logged[1].startswith("HEAD /v1.0/token/{refresh_token} 429 ")
+    assert not any(secret in line for line in logged)
+    assert gw.app.state.gateway.metrics.requests[("HEAD", "/v1.0/token/{refresh_token}", "429")] == 1
+
+
+async def test_a_stream_that_fails_after_it_began_is_counted_with_the_status_it_sent(tmp_path: Path) -> None:
+    """The client got a 200 and part of the body: that is what the metrics say, not a 500."""
+    api = Endpoints()
+
+    @api.get("/stream", summary="a stream that breaks")
+    async def stream(gw: Any, request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"first\n"
+            raise RuntimeError("the source went away")
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.router.routes.extend(api.routes)
+    app.state.gateway = None
+    settings = GatewaySettings(data_dir=tmp_path)
+    metrics = Metrics()
+    guard = Guard(settings, JsonTokenStore(tmp_path / "tokens.json"), metrics)
+    door = FrontDoor(
+        app.build_middleware_stack(),
+        routes=list(app.router.routes),
+        limits=RequestLimits(max_bytes=1024),
+        browser=BrowserGuard(guard),
+        metrics=metrics,
+    )
+    app.middleware_stack = door
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        answer = await client.get("/stream")
+    assert answer.status_code == 200
+    assert metrics.requests == {("GET", "/stream", "200"): 1}
+
+
+def test_odd_long_paths_are_not_remembered() -> None:
+    index = RouteIndex(list(_endpoints().routes))
+    assert index.find("GET", "/things/" + "x" * MAX_KEPT_PATH) is not None
+    assert index.find("GET", "/nowhere/" + "x" * MAX_KEPT_PATH) is None
+    assert len(index) == 0
+    assert index.find("GET", "/things/lamp") is not None
+    assert len(index) == 1
 
 
 @in_module_loop
@@ -148,5 +268,5 @@ async def test_requests_are_counted_by_template_and_refusals_keep_the_error_shap
     assert refused.headers["retry-after"] == "1"
     metrics = gw.app.state.gateway.metrics
     assert metrics.requests[("GET", "/api/v1/devices/{device_id}/status", "200")] == 1
-    assert metrics.requests[("GET", "unmatched", "429")] == 1  # refused before any route was looked up
+    assert metrics.requests[("GET", "/api/v1/devices/{device_id}/status", "429")] == 1  # labelled by its route
     assert metrics.errors["rate_limited"] == 1

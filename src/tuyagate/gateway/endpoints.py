@@ -47,7 +47,17 @@ from tuyagate.gateway.serialize import JSON, dump, json_schemas
 if TYPE_CHECKING:
     from tuyagate.gateway.state import GatewayState
 
-__all__ = ["Endpoint", "EndpointRoute", "Endpoints", "Param", "install_openapi", "invalid", "path_param", "query"]
+__all__ = [
+    "SENT_STATUS",
+    "Endpoint",
+    "EndpointRoute",
+    "Endpoints",
+    "Param",
+    "install_openapi",
+    "invalid",
+    "path_param",
+    "query",
+]
 
 Handler = Callable[..., Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
@@ -55,6 +65,7 @@ ErrorDoc = str | tuple[str, Any]  # a description (the answer is an ErrorOut), o
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 _PLACEHOLDER = re.compile(r"{(\w+)}")
+SENT_STATUS = "tuyagate.sent_status"  # scope key: the status of an answer that has begun (see _send_response)
 
 
 def invalid(location: str, name: str, message: str, value: Any = None) -> RequestValidationError:
@@ -255,6 +266,8 @@ class EndpointRoute(Route):
             return answer
         if self._json:
             return dump(endpoint.response, answer)
+        if answer is None:
+            return b""
         return answer.encode() if isinstance(answer, str) else bytes(answer)
 
     @staticmethod
@@ -264,7 +277,9 @@ class EndpointRoute(Route):
 
         async def tracked(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                scope[SENT_STATUS] = int(message["status"])  # what the front door counts if the stream fails
             await send(message)
 
         try:

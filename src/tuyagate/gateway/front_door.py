@@ -25,18 +25,19 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tuyagate.gateway.browser_guard import BrowserGuard
-from tuyagate.gateway.endpoints import EndpointRoute
+from tuyagate.gateway.endpoints import SENT_STATUS, EndpointRoute
 from tuyagate.gateway.errors import ApiError, answer_error
 from tuyagate.gateway.limits import RequestLimits
 
 if TYPE_CHECKING:
     from tuyagate.gateway.metrics import Metrics
 
-__all__ = ["FrontDoor", "RouteIndex"]
+__all__ = ["MAX_KEPT_PATH", "FrontDoor", "RouteIndex"]
 
 log = logging.getLogger("tuyagate.gateway.access")
 
 _Found = tuple[EndpointRoute, dict[str, Any]] | None
+MAX_KEPT_PATH = 256  # device ids are 20-25 characters: real paths are far shorter
 
 
 class RouteIndex:
@@ -46,7 +47,8 @@ class RouteIndex:
     asks the same question of each route in the same order, skipping those whose literal start
     (the path up to its first ``{``) the path does not begin with, and stops at the first route that
     is not a declared endpoint and could match: that one, and everything unusual, is the router's.
-    Answers are remembered per method and path (at most ``max_paths``; forgotten all at once beyond).
+    Answers are remembered per method and path (at most ``max_paths`` of at most ``MAX_KEPT_PATH``
+    characters, so that odd URLs cannot fill memory; all forgotten at once beyond).
     """
 
     def __init__(self, routes: list[BaseRoute], *, max_paths: int = 4096) -> None:
@@ -65,10 +67,18 @@ class RouteIndex:
         except KeyError:
             pass
         found = self._search(method, path)
-        if len(self._known) >= self._max_paths:
-            self._known.clear()
-        self._known[key] = found
+        if len(path) <= MAX_KEPT_PATH:
+            if len(self._known) >= self._max_paths:
+                self._known.clear()
+            self._known[key] = found
         return found
+
+    def route_for(self, path: str) -> BaseRoute | None:
+        """The first route whose path pattern matches, whatever the method (to label a refusal)."""
+        for start, route in self._routes:
+            if path.startswith(start) and isinstance(route, Route) and route.path_regex.match(path):
+                return route
+        return None
 
     def _search(self, method: str, path: str) -> _Found:
         for start, route in self._routes:
@@ -113,6 +123,9 @@ class FrontDoor:
         status = 500
         try:
             status = await self._serve(scope, receive, send)
+        except BaseException:
+            status = scope.get(SENT_STATUS, 500)  # an answer that failed after it began (a stream)
+            raise
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -128,7 +141,7 @@ class FrontDoor:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> int:
         host = origin = fetch_site = ""
         length: bytes | None = None
-        chunked = False
+        chunked = False  # transfer-encoding given
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value.decode("latin-1")
@@ -145,14 +158,16 @@ class FrontDoor:
             self.limits.admit(client[0] if client else None, length)
             self.browser.admit(host, origin, fetch_site)
         except ApiError as refused:
+            # Labelled (and logged) by the route its path belongs to: a path may carry a secret.
+            scope["route"] = self.index.route_for(scope["path"])
             return await answer_error(scope, receive, send, refused)
-        if chunked:
-            receive = self.limits.counted(receive)
+        if length is None or chunked:
+            receive = self.limits.counted(receive)  # a body of no declared length is counted as it comes
         found = None if scope.get("root_path") else self.index.find(scope["method"], scope["path"])
         if found is not None:
             route, params = found
             scope["route"] = route
-            scope["path_params"] = params
+            scope["path_params"] = dict(params)  # the request's own: the index keeps the original
             return await route.serve(scope, receive, send)
         return await self._pass_on(scope, receive, send)
 
@@ -162,7 +177,7 @@ class FrontDoor:
         async def noting_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status = scope[SENT_STATUS] = int(message["status"])
             await send(message)
 
         await self.app(scope, receive, noting_status)
