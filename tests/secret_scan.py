@@ -11,7 +11,8 @@ Loaded by tests/conftest.py. While the suite runs it
 - collects every log record of ``tuyagate.*`` (at DEBUG: this plugin sets that logger's level, except
   in tests marked ``default_logging``, which count calls per operation) and
   every WARNING+ record of other libraries, with exception texts; every answer body the gateway sends
-  (its ASGI stack, whichever client asked: httpx, tinytuya's SDK peers, raw sockets, browsers); and
+  (at its front door, whichever client asked: httpx, tinytuya's SDK peers, raw sockets, browsers;
+  not in ``default_logging`` tests); and
   each test's captured stdout and stderr, including what tests read with ``capsys``.
 
 At the end of the session it searches everything collected for every secret learnt and prints
@@ -234,10 +235,13 @@ def _learn_kinds() -> None:
 # ----------------------------------------------------------------------------- collecting texts
 
 
+_ANSWER_HOOK: dict[str, Any] = {}  # the front door's own __call__ and the recording one
+
+
 def _collect_answers() -> None:
     from tuyagate.gateway.front_door import FrontDoor
 
-    original = FrontDoor.__call__
+    original = _ANSWER_HOOK["original"] = FrontDoor.__call__
 
     async def call(self: Any, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -262,7 +266,13 @@ def _collect_answers() -> None:
                 text = text.replace(token, "<issued here>")
             SCAN.text("answer", text)
 
-    FrontDoor.__call__ = call  # type: ignore[method-assign]
+    FrontDoor.__call__ = _ANSWER_HOOK["recording"] = call  # type: ignore[method-assign]
+
+
+def _record_answers(on: bool) -> None:
+    from tuyagate.gateway.front_door import FrontDoor
+
+    FrontDoor.__call__ = _ANSWER_HOOK["recording" if on else "original"]  # type: ignore[method-assign]
 
 
 def _collect_capsys() -> None:
@@ -290,7 +300,9 @@ if logging.getLogger("tuyagate").level == logging.NOTSET:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "shows_secret(why): the test prints a secret on purpose (not scanned)")
-    config.addinivalue_line("markers", "default_logging: run without the scan's DEBUG level on tuyagate.*")
+    config.addinivalue_line(
+        "markers", "default_logging: run as a user's program: without the scan's DEBUG level and answer recorder"
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -300,12 +312,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         SCAN.exempt_output.add(item.nodeid)
     logger = logging.getLogger("tuyagate")
     level = logger.level
-    if item.get_closest_marker("default_logging") is not None:
-        logger.setLevel(logging.NOTSET)  # the level a user's program has: what perf_counts counts against
+    as_users = item.get_closest_marker("default_logging") is not None
+    if as_users:  # what perf_counts counts against: no DEBUG level, no wrapper around the front door
+        logger.setLevel(logging.NOTSET)
+        _record_answers(False)
     try:
         return (yield)
     finally:
         logger.setLevel(level)
+        if as_users:
+            _record_answers(True)
         SCAN.current = "(between tests)"
 
 
