@@ -145,7 +145,9 @@ class EventBus(Generic[T]):
         maxsize: int = DEFAULT_QUEUE,
         on_change: Callable[[], None] | None = None,
     ) -> None:
-        self._subs: weakref.WeakSet[Subscription[T]] = weakref.WeakSet()
+        # Made on the first subscription: most buses (one per device connection) only ever have
+        # listeners, and an empty WeakSet is ~0.7 KB.
+        self._subs: weakref.WeakSet[Subscription[T]] | None = None
         self._listeners: list[Callable[[T], None]] = []
         self._on_change = on_change
         self.lost = lost
@@ -163,6 +165,8 @@ class EventBus(Generic[T]):
         ``accept`` filters (e.g. one device's events); ``on_close`` runs once when it is closed.
         """
         sub = Subscription(self, maxsize=maxsize or self.maxsize, accept=accept, on_close=on_close)
+        if self._subs is None:
+            self._subs = weakref.WeakSet()
         self._subs.add(sub)
         if self._on_change is not None:
             self._on_change()
@@ -187,7 +191,7 @@ class EventBus(Generic[T]):
 
     def discard(self, sub: Subscription[T]) -> None:
         """Forget a subscription (its ``close`` calls this)."""
-        if sub in self._subs:
+        if self._subs is not None and sub in self._subs:
             self._subs.discard(sub)
             if self._on_change is not None:
                 self._on_change()
@@ -196,16 +200,16 @@ class EventBus(Generic[T]):
         if self._listeners:
             for listener in tuple(self._listeners):
                 listener(event)
-        if len(self._subs):  # iterating a WeakSet costs ~6 calls even when it is empty (most buses)
+        if self._subs:  # iterating a WeakSet costs ~6 calls even when it is empty
             for sub in tuple(self._subs):
                 sub.offer(event)
 
     def close(self) -> None:
         """End every subscription (queued events are still delivered) and drop the listeners."""
-        for sub in tuple(self._subs):
+        for sub in tuple(self._subs or ()):
             sub.close()
         self._listeners.clear()
 
     def __len__(self) -> int:
         """Subscribers plus listeners: how many consumers would see the next event."""
-        return len(self._subs) + len(self._listeners)
+        return len(self._subs or ()) + len(self._listeners)
