@@ -276,6 +276,29 @@ async def test_a_client_sending_one_byte_a_second_is_cut_off(start_gateway: Gate
     assert (await gw.client.get("/healthz")).status_code == 200
 
 
+async def test_a_slow_head_after_served_requests_on_one_connection_is_cut_off(start_gateway: GatewayFactory) -> None:
+    """The head timer is one per connection: each later head on a keep-alive connection still gets
+    its own full time, counted from its first byte, and no more."""
+    timeout = 1.0
+    gw = await start_gateway(header_timeout=timeout)
+    host, port = gw.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        for _ in range(3):  # served requests, the last one well after the connection's first timer
+            writer.write(request)
+            assert status_of(await asyncio.wait_for(reader.readuntil(b"}"), timeout=5.0)) == 200
+            await asyncio.sleep(0.6)  # the pace of the client, not a synchronisation
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127")  # and then nothing
+        started = time.monotonic()
+        answer = await asyncio.wait_for(reader.read(), timeout=5.0)
+        cut_after = time.monotonic() - started
+    finally:
+        writer.close()
+    assert status_of(answer) == 408, answer
+    assert timeout - 0.1 <= cut_after <= timeout + 1.0, cut_after
+
+
 async def test_a_connection_that_sends_nothing_is_closed_silently(start_gateway: GatewayFactory) -> None:
     gw = await start_gateway(header_timeout=1.0)
     host, port = gw.url.removeprefix("http://").rsplit(":", 1)

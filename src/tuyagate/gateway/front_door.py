@@ -37,6 +37,7 @@ __all__ = ["MAX_KEPT_PATH", "FrontDoor", "RouteIndex"]
 log = logging.getLogger("tuyagate.gateway.access")
 
 _Found = tuple[EndpointRoute, dict[str, Any]] | None
+_BODILESS = frozenset({"GET", "HEAD"})  # requests whose handlers never read a body
 MAX_KEPT_PATH = 256  # device ids are 20-25 characters: real paths are far shorter
 
 
@@ -161,7 +162,7 @@ class FrontDoor:
             # Labelled (and logged) by the route its path belongs to: a path may carry a secret.
             scope["route"] = self.index.route_for(scope["path"])
             return await answer_error(scope, receive, send, refused)
-        if length is None or chunked:
+        if chunked or (length is None and scope["method"] not in _BODILESS):
             receive = self.limits.counted(receive)  # a body of no declared length is counted as it comes
         found = None if scope.get("root_path") else self.index.find(scope["method"], scope["path"])
         if found is not None:

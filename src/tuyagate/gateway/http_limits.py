@@ -51,6 +51,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_since: float | None = None  # when the pending head's time began; None: no head pending
         self._head_bytes = 0
         self._head_count = 0
         self._head_begun = False  # a byte of a request's head has arrived
@@ -58,20 +59,35 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     # ------------------------------------------------------------------ the head's deadline
 
+    # One timer per connection, not one per request: a head's start is noted (a clock read) and the
+    # timer, when it fires, checks the head pending then and re-arms for its deadline if need be. A
+    # keep-alive connection serving thousands of requests a second arms a timer about once per
+    # ``header_timeout`` instead of once per request (a call_at and a cancel: ~3 us on uvloop).
+
     def _arm(self) -> None:
+        if self._head_since is None:
+            self._head_since = self.loop.time()
         if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+            self._head_timer = self.loop.call_at(self._head_since + self.limits.header_timeout, self._head_timed_out)
 
     def _disarm(self) -> None:
+        self._head_since = None  # the timer stays; it finds no head pending and lapses
+
+    def _stop_timer(self) -> None:
+        self._head_since = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._head_since is None:
+            return
+        if self.loop.time() < self._head_since + self.limits.header_timeout:
+            self._arm()  # a head that began after the one this timer was armed for
             return
         if self.cycle is not None and not self.cycle.response_complete:
+            self._head_since = None
             self._arm()  # a pipelined head behind a running answer: its time runs once the answer is out
             return
         if not self._head_begun:
@@ -87,7 +103,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._arm()  # a connection that sends nothing at all is closed too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop_timer()
         super().connection_lost(exc)
 
     # ------------------------------------------------------------------ parser callbacks
@@ -136,7 +152,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
-        self._disarm()
+        self._stop_timer()
         self.transport.write(head.encode("ascii") + body)
         self.transport.close()
 
