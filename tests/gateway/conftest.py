@@ -184,9 +184,10 @@ async def start_gateway(home: LiveHome, tmp_path: Path) -> AsyncIterator[Gateway
     async def start(*, home: LiveHome = home, manage: bool = False, **overrides: Any) -> Gateway:
         host = overrides.pop("listen_host", "127.0.0.1")
         ssl = {k: overrides.pop(k) for k in ("ssl_certfile", "ssl_keyfile") if k in overrides}
+        server_options = overrides.pop("uvicorn_options", {})  # e.g. timeout_keep_alive
         settings = make_settings(tmp_path, **overrides)
         app = create_app(settings, home.hub, manage_manager=manage)
-        served = await serve_app(app, host, 0, **ssl)
+        served = await serve_app(app, host, 0, **ssl, **server_options)
         verify: Any = _ssl.create_default_context(cafile=ssl["ssl_certfile"]) if ssl else True
         client = httpx.AsyncClient(base_url=served.url, timeout=20.0, verify=verify)
         gw = Gateway(served.url, app, served, home, client, settings)

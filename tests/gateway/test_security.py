@@ -299,6 +299,31 @@ async def test_a_slow_head_after_served_requests_on_one_connection_is_cut_off(st
     assert timeout - 0.1 <= cut_after <= timeout + 1.0, cut_after
 
 
+async def test_an_idle_keep_alive_connection_is_closed_after_its_timeout_and_a_busy_one_is_not(
+    start_gateway: GatewayFactory,
+) -> None:
+    """The keep-alive deadline is one timer per connection too: it runs from the end of the last
+    answer, whatever came before."""
+    idle = 0.5
+    gw = await start_gateway(uvicorn_options={"timeout_keep_alive": idle})
+    host, port = gw.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        for _ in range(6):  # 1.8 s of requests 0.3 s apart: longer than the timeout, each pause shorter
+            writer.write(request)
+            assert status_of(await asyncio.wait_for(reader.readuntil(b"}"), timeout=5.0)) == 200
+            await asyncio.sleep(0.3)  # the pace of the client, not a synchronisation
+        writer.write(request)
+        assert status_of(await asyncio.wait_for(reader.readuntil(b"}"), timeout=5.0)) == 200
+        answered = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), timeout=5.0) == b""  # then closed, idle
+        closed_after = time.monotonic() - answered
+    finally:
+        writer.close()
+    assert idle - 0.1 <= closed_after <= idle + 1.0, closed_after
+
+
 async def test_a_connection_that_sends_nothing_is_closed_silently(start_gateway: GatewayFactory) -> None:
     gw = await start_gateway(header_timeout=1.0)
     host, port = gw.url.removeprefix("http://").rsplit(":", 1)
