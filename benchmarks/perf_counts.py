@@ -243,6 +243,43 @@ async def gateway_cases() -> dict[str, float]:
         }
 
 
+async def gateway_command_case() -> dict[str, float]:
+    """A command through the gateway app (in-process ASGI) to a 3.3 device emulated in another process,
+    so that only the gateway's side counts: body, validation, router, LAN exchange, the STATUS push
+    that follows and its event. The push may land inside or just after a command: +-2 % between runs."""
+    from benchmarks.gateway_bench import _lan_manager
+    from benchmarks.gateway_cost import call
+    from tuyagate.gateway.app import create_app
+    from tuyagate.gateway.settings import GatewaySettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        manager, emulators = await _lan_manager(4, data)
+        try:
+            app = create_app(GatewaySettings(data_dir=data), manager, manage_manager=False)
+            device = next(d for d in manager.devices() if d.info.version == "3.3")
+            await device.status()
+            path = f"/api/v1/devices/{device.info.id}/commands"
+            bodies = (b'{"dps": {"1": true}}', b'{"dps": {"1": false}}')
+            sent = 0
+
+            async def command() -> None:
+                nonlocal sent
+                sent += 1
+                if await call(app, "POST", path, body=bodies[sent % 2]) != 200:
+                    raise RuntimeError("the command failed")
+                await asyncio.sleep(0)
+
+            return {"gateway command, LAN 3.3 (ASGI)": await count_async(command)}
+        finally:
+            await manager.close()
+            emulators.kill()
+            emulators.wait(10)
+            for pipe in (emulators.stdin, emulators.stdout):
+                if pipe is not None:
+                    pipe.close()
+
+
 class BusHome:
     """The demo home with an event bus of the benchmark's own, so a case can hand the MQTT bridge state
     events directly: only the bridge's path (event -> JSON -> outbox -> MQTT client) is counted."""
@@ -307,7 +344,12 @@ async def mqtt_cases() -> dict[str, float]:
 
 
 async def _async_cases() -> dict[str, float]:
-    return {**(await lan_cases()), **(await gateway_cases()), **(await mqtt_cases())}
+    return {
+        **(await lan_cases()),
+        **(await gateway_cases()),
+        **(await gateway_command_case()),
+        **(await mqtt_cases()),
+    }
 
 
 def measure() -> dict[str, float]:
