@@ -95,6 +95,15 @@ def _server_process(devices: int, port_queue: Any, uv: bool = False, freeze: boo
         asyncio.run(main())
 
 
+def stop_process(process: Any) -> None:
+    """Stop a benchmark's server process (``multiprocessing.Process``): TERM, then KILL after 10 s."""
+    process.terminate()
+    process.join(10)
+    if process.is_alive():
+        process.kill()
+        process.join(5)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc), to report cost per request independently of
     how busy the rest of the machine is."""
@@ -241,11 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         assert server.pid is not None
         results = asyncio.run(_run(port, server.pid, args.clients, args.seconds))
     finally:
-        server.terminate()
-        server.join(10)
-        if server.is_alive():
-            server.kill()
-            server.join(5)
+        stop_process(server)
 
     print(
         f"gateway benchmark: {args.devices} emulated LAN devices, {args.clients} concurrent keep-alive clients, "

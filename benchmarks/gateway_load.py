@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # so `benchmarks.*` resolves when run as a script
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.gateway_bench import _cpu_seconds, _phase, _server_process  # noqa: E402
+from benchmarks.gateway_bench import _cpu_seconds, _phase, _server_process, stop_process  # noqa: E402
 
 PHASES = ("cached", "fresh", "commands")
 
@@ -258,11 +258,7 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
                 results[f"{kind}@{rate:g}"] = r
                 print_row(f"{kind} paced {rate:g}/s", r, None)
     finally:
-        server.terminate()
-        server.join(10)
-        if server.is_alive():
-            server.kill()
-            server.join(5)
+        stop_process(server)
     return results
 
 
