@@ -21,6 +21,10 @@ an idle spell, is noted (a clock read), and the timer, when it fires, checks wha
 re-arms for that one's own deadline. A keep-alive connection serving thousands of requests a second
 arms a timer about once per timeout instead of twice per request (a ``call_at`` and its cancel cost
 ~3 us each time on uvloop, as much as a tenth of a cached read).
+
+The same protocol gives each request's cycle the connection's :class:`~tuyagate.gateway.one_write.HeadHeld`
+instead of the bare transport, so that an answer's head and body leave in one ``write``; whatever the
+protocol writes itself (a refusal, uvicorn's 400) first sends what that holds.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from tuyagate.gateway.one_write import HeadHeld
 
 __all__ = ["HeadLimits", "LimitedHttpProtocol", "protocol_with"]
 
@@ -63,6 +69,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_count = 0
         self._head_begun = False  # a byte of a request's head has arrived
         self._refusal: tuple[int, str, str] | None = None
+        self._answers: HeadHeld | None = None  # the transport the answers are written through
 
     # ------------------------------------------------------------------ the head's deadline
 
@@ -104,6 +111,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._answers = HeadHeld(transport, self.loop)
         self._arm()  # a connection that sends nothing at all is closed too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -176,12 +184,27 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         self._head_begun = False
         super().on_headers_complete()
+        if self.cycle is not None and self._answers is not None:
+            self.cycle.transport = self._answers
+
+    def _flush_answers(self) -> None:
+        if self._answers is not None:
+            self._answers.flush()
+
+    def shutdown(self) -> None:
+        self._flush_answers()
+        super().shutdown()
+
+    def timeout_keep_alive_handler(self) -> None:
+        self._flush_answers()
+        super().timeout_keep_alive_handler()
 
     # ------------------------------------------------------------------ answers
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a parser error, which is also how a refused head ends up here."""
         refusal, self._refusal = self._refusal, None
+        self._flush_answers()
         if refusal is None:
             super().send_400_response(msg)
         else:
@@ -194,6 +217,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
         self._stop_timer()
+        self._flush_answers()
         self.transport.write(head.encode("ascii") + body)
         self.transport.close()
 
