@@ -4,12 +4,11 @@ It also owns the one place where device calls get their deadline, so that no HTT
 on a device that vanished: each request gets one absolute :class:`~tuyagate.deadline.Deadline`,
 ``request_timeout`` from its arrival, which the router, the routes, the LAN connection and the cloud
 client all spend from. Should a device implementation ignore it, the call is cut off a little past
-that same deadline and answered with 504.
+that same deadline (:mod:`tuyagate.gateway.cut_off`) and answered with 504.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +18,7 @@ from tuyagate.device_api import CommandResult, Device, DeviceManager, DeviceStat
 from tuyagate.errors import TuyaTimeoutError
 from tuyagate.gateway.auth import TokenStore
 from tuyagate.gateway.cloud_tokens import CloudTokens
+from tuyagate.gateway.cut_off import CutOff
 from tuyagate.gateway.events_api import EventStreams
 from tuyagate.gateway.guard import Guard
 from tuyagate.gateway.metrics import Metrics
@@ -46,6 +46,7 @@ class GatewayState:
     recorder: Recorder | None = None  # the history and recent events (the dashboard's device page)
     actions: Actions | None = None  # scan and cloud sync
     schema_cache: dict[int, tuple[object, str, list[dict[str, Any]]]] = field(default_factory=dict)  # GET /api/v1/home
+    cut_off: CutOff = field(default_factory=CutOff)  # device calls still running past their deadline
 
     def deadline(self) -> Deadline:
         """The deadline of a request that arrives now."""
@@ -53,8 +54,7 @@ class GatewayState:
 
     async def _bounded(self, device: Device, deadline: Deadline, call: Awaitable[T]) -> T:
         try:
-            async with asyncio.timeout_at(deadline.at + _GRACE):
-                return await call
+            return await self.cut_off.run(deadline.at + _GRACE, call)
         except TimeoutError as exc:
             if isinstance(exc, TuyaTimeoutError):
                 raise
