@@ -31,7 +31,7 @@ from tuyagate.errors import NotFoundError, TuyaError
 from tuyagate.gateway import cloud_envelope as env
 from tuyagate.gateway.cloud_envelope import CloudCompatError, Envelope
 from tuyagate.gateway.cloud_tokens import CloudTokens
-from tuyagate.gateway.endpoints import Endpoints, path_param, query
+from tuyagate.gateway.endpoints import Endpoints, path_param, query, request_body
 from tuyagate.gateway.guard import client_ip
 from tuyagate.gateway.state import GatewayState
 
@@ -77,7 +77,7 @@ async def _verify(request: Request, gw: GatewayState) -> bytes:
     if gw.guard.throttle.retry_after(client) > 0:
         raise CloudCompatError(env.CODE_TOO_FREQUENT)
     headers = request.headers
-    body = await request.body()
+    body = await request_body(request)
     if headers.get("client_id", "") != settings.cloud_client_id:
         gw.guard.throttle.failed(client)
         raise CloudCompatError(env.CODE_CLIENT_ID_INVALID)
