@@ -5,6 +5,7 @@ the rest of tests/gateway, whose every request goes through the door."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -270,3 +271,26 @@ async def test_requests_are_counted_by_template_and_refusals_keep_the_error_shap
     assert metrics.requests[("GET", "/api/v1/devices/{device_id}/status", "200")] == 1
     assert metrics.requests[("GET", "/api/v1/devices/{device_id}/status", "429")] == 1  # labelled by its route
     assert metrics.errors["rate_limited"] == 1
+
+
+@in_module_loop
+async def test_a_body_sent_in_chunks_is_read_whole(gateway: Gateway, home: LiveHome) -> None:
+    """``request_body`` joins a body that arrives as several ``http.request`` messages (chunked, with
+    a pause between the chunks so that the endpoint sees the first before the second arrives)."""
+    host, port = gateway.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    first, second = b'{"dps": {"1"', b": false}}"
+    try:
+        writer.write(
+            f"POST /api/v1/devices/{home.id(PLUG)}/commands HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
+            + b"%x\r\n%s\r\n" % (len(first), first)
+        )
+        await asyncio.sleep(0.2)  # the client's pace
+        writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(second), second))
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+    assert b'"success":true' in answer, answer
+    assert b'"dps":{"1":false}' in answer, answer
