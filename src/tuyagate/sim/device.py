@@ -300,7 +300,9 @@ class SimDevice:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(4096), self.idle_timeout)
+                    # asyncio.timeout, not wait_for: wait_for wraps each read in a Task of its own.
+                    async with asyncio.timeout(self.idle_timeout):
+                        data = await reader.read(4096)
                 except TimeoutError:
                     _LOGGER.debug("sim %s: closing an idle connection", self.device_id)
                     client.end(f"idle for {self.idle_timeout:g} s")
@@ -329,8 +331,10 @@ class SimDevice:
 
     async def _drain_silently(self, reader: asyncio.StreamReader) -> tuple[CloseHow, str]:
         try:
-            while await asyncio.wait_for(reader.read(4096), self.idle_timeout):
-                pass
+            while True:
+                async with asyncio.timeout(self.idle_timeout):
+                    if not await reader.read(4096):
+                        break
         except TimeoutError:
             return "device", f"ignored, then idle for {self.idle_timeout:g} s"
         return "clean", "ignored"
