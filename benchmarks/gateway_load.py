@@ -17,6 +17,12 @@ those of a saturated server; ``--rate`` adds open-loop phases of the async gener
 ``benchmarks.gateway_bench`` (latency from each request's scheduled time) at that many requests
 per second. The gateway's own CPU per request is read from /proc.
 
+The gateway's CPU per request moves by tens of percent between runs when its process, the devices
+and wrk are left to share both cores as the scheduler likes (how well work batches per event-loop
+turn depends on who runs beside whom). ``--pin`` puts the gateway alone on core 0 and the devices
+and wrk on the others: throughput is then the gateway's one core, and its CPU per request is
+steady enough to compare two versions of the code run after run.
+
 Another server is measured with the same wrk phases through ``--url`` (a template with ``{id}``)
 and ``--ids``; only the phases its API has. tinytuya's API server has its own runner, which starts
 it and its devices too: ``benchmarks.tinytuya_server_peer`` (BENCHMARKS.md section 12).
@@ -207,6 +213,21 @@ def print_row(name: str, r: dict[str, Any], cpu_us: float | None, *, who: str = 
     )
 
 
+def _pin(server_pid: int) -> str:
+    """The gateway's threads on core 0; this process (so wrk), and the devices, on the other cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return "not pinned: one core"
+    rest = set(cores[1:])
+    os.sched_setaffinity(0, rest)
+    for pid in _descendants(server_pid):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.sched_setaffinity(int(task.name), rest)
+    for task in Path(f"/proc/{server_pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), {cores[0]})
+    return f"gateway pinned to core {cores[0]}, devices and wrk to {','.join(map(str, sorted(rest)))}"
+
+
 def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     port_queue = ctx.Queue()
@@ -218,10 +239,11 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
         assert server.pid is not None
         ids = _device_ids(port)
         base = f"http://127.0.0.1:{port}"
+        pinned = f"; {_pin(server.pid)}" if args.pin else ""
         print(
             f"tuyagate gateway (uvicorn on uvloop, start-up heap {'not ' if args.no_freeze else ''}frozen), "
             f"{len(ids)} emulated LAN devices; wrk {args.threads} threads, "
-            f"{args.connections} connections, {args.seconds:g} s per phase; load {os.getloadavg()[0]:.1f}"
+            f"{args.connections} connections, {args.seconds:g} s per phase; load {os.getloadavg()[0]:.1f}{pinned}"
         )
         print(HEADER)
         for kind in args.phases.split(","):
@@ -297,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="measure another server instead: a URL template with {id}")
     parser.add_argument("--ids", help="with --url: the device ids, comma-separated")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--pin", action="store_true", help="the gateway alone on core 0, devices and wrk on the others (steadier CPU)"
+    )
     args = parser.parse_args(argv)
     wrk = ensure_wrk()
     if args.url and not args.ids:
