@@ -112,6 +112,20 @@ async def test_idle_connection_is_closed() -> None:
         assert 0.25 <= time.monotonic() - start < 1.5
 
 
+async def test_a_busy_connection_stays_and_closes_once_silent_for_the_idle_timeout() -> None:
+    """The idle deadline runs from the last frame heard, whatever came before (one timer per connection)."""
+    async with SimDevice(device_id=DEV_ID, local_key=KEY, idle_timeout=0.3) as sim:
+        c = RawClient("3.3", sim.port)
+        await c.connect()
+        for _ in range(8):  # 0.8 s of heartbeats 0.1 s apart: longer than the timeout, each pause shorter
+            await c.send(*payloads.heartbeat_request(DEV_ID))
+            assert (await c.read()).cmd == Command.HEART_BEAT
+            await asyncio.sleep(0.1)  # the client's pace, not a synchronisation
+        last = time.monotonic()
+        assert await c.closed(timeout=2.0)
+        assert 0.15 <= time.monotonic() - last < 1.5  # 0.3 s after the last frame, less the pause above
+
+
 async def test_refuse_and_drop_after_frames() -> None:
     async with SimDevice(device_id=DEV_ID, local_key=KEY) as sim:
         sim.faults.refuse = True

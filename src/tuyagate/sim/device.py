@@ -49,7 +49,7 @@ from tuyagate.sim.device_options import (
     SimStats,
     WrongKey,
 )
-from tuyagate.sim.device_wire import Numbering, SimConnection, StatusSchedule, reset_after_eof
+from tuyagate.sim.device_wire import IdleWatch, Numbering, SimConnection, StatusSchedule, reset_after_eof
 from tuyagate.sim.discovery import DevInfoResponder, DiscoveryAnnouncer
 
 __all__ = ["APPLIED_KEPT", "Applied", "Faults", "SimChild", "SimDevice", "SimStats"]
@@ -297,17 +297,13 @@ class SimDevice:
         self._clients.append(client)
         self.stats.connections_accepted += 1
         self.stats.active_clients += 1
+        idle = IdleWatch(client, self.idle_timeout)  # ends it (the read below sees EOF) when silent
         try:
             while True:
-                try:
-                    # asyncio.timeout, not wait_for: wait_for wraps each read in a Task of its own.
-                    async with asyncio.timeout(self.idle_timeout):
-                        data = await reader.read(4096)
-                except TimeoutError:
-                    _LOGGER.debug("sim %s: closing an idle connection", self.device_id)
-                    client.end(f"idle for {self.idle_timeout:g} s")
-                    return "device", client.ended_by_device
+                data = await reader.read(4096)
+                idle.heard()
                 if client.ended_by_device:
+                    _LOGGER.debug("sim %s: closed the connection: %s", self.device_id, client.ended_by_device)
                     return "device", client.ended_by_device
                 if not data:
                     return await self._on_eof(writer)
@@ -315,6 +311,7 @@ class SimDevice:
                     client.end(client.ended_by_device or "closed by a fault or a bad frame")
                     return "device", client.ended_by_device
         finally:
+            idle.stop()
             self.stats.active_clients -= 1
             if client in self._clients:
                 self._clients.remove(client)

@@ -19,7 +19,7 @@ from tuyagate.protocol.handshake import DeviceHandshake
 from tuyagate.protocol.versions import VersionSpec
 from tuyagate.sim.device_options import SeqMode
 
-__all__ = ["Numbering", "SimConnection", "StatusSchedule", "reset_after_eof"]
+__all__ = ["IdleWatch", "Numbering", "SimConnection", "StatusSchedule", "reset_after_eof"]
 
 
 class SimConnection:
@@ -40,6 +40,40 @@ class SimConnection:
         if not self.ended_by_device:
             self.ended_by_device = reason
         self.writer.close()
+
+
+class IdleWatch:
+    """Ends a connection that has received nothing for ``seconds``, as real devices drop silent clients.
+
+    One timer per connection, re-armed only when it fires early: the connection notes when it last
+    heard from its client (:meth:`heard`, a clock read). A timeout around every read cost the
+    emulator a ``call_at`` and a cancel per frame, a tenth of what it spends answering a command.
+    """
+
+    __slots__ = ("_client", "_handle", "_loop", "last", "seconds")
+
+    def __init__(self, client: SimConnection, seconds: float) -> None:
+        self._client = client
+        self._loop = asyncio.get_running_loop()
+        self.seconds = seconds
+        self.last = self._loop.time()
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self.last + seconds, self._check)
+
+    def heard(self) -> None:
+        self.last = self._loop.time()
+
+    def _check(self) -> None:
+        due = self.last + self.seconds
+        if self._loop.time() < due:
+            self._handle = self._loop.call_at(due, self._check)
+            return
+        self._handle = None
+        self._client.end(f"idle for {self.seconds:g} s")
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 class Numbering:
