@@ -284,6 +284,49 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
     return results
 
 
+def run_floor(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
+    """The same wrk phases on the bare server of ``benchmarks.gateway_floor`` (HTTP alone, no gateway)."""
+    from benchmarks.gateway_floor import floor_process
+
+    ctx = multiprocessing.get_context("spawn")
+    port_queue = ctx.Queue()
+    server = ctx.Process(target=floor_process, args=(port_queue,), daemon=True)
+    server.start()
+    results: dict[str, Any] = {}
+    try:
+        port = port_queue.get(timeout=60)
+        assert server.pid is not None
+        if args.pin:
+            _pin(server.pid)
+        base = f"http://127.0.0.1:{port}"
+        ids = [f"bf{n:018d}" for n in range(args.devices)]
+        print(
+            "the floor: the same HTTP server and protocol with an app that answers at once (benchmarks.gateway_floor)"
+        )
+        for kind in args.phases.split(","):
+            if kind == "fresh":
+                continue  # a GET, as cached reads: the floor does not tell them apart
+            wrk_phase(wrk, base, TEMPLATES[kind], ids, kind, threads=1, connections=4, seconds=1)  # warm-up
+            before = _cpu_seconds(server.pid)
+            r = wrk_phase(
+                wrk,
+                base,
+                TEMPLATES[kind],
+                ids,
+                kind,
+                threads=args.threads,
+                connections=args.connections,
+                seconds=args.seconds,
+            )
+            r["server_cpu_us"] = (_cpu_seconds(server.pid) - before) / max(1, r["requests"]) * 1e6
+            r["devices_cpu_us"] = 0.0
+            results[f"floor {kind}"] = r
+            print_row(f"floor {'GET' if kind == 'cached' else 'POST'}", r, r["server_cpu_us"], who="server")
+    finally:
+        stop_process(server)
+    return results
+
+
 def run_other(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
     """The same wrk phases against another server: ``--url`` is e.g. http://127.0.0.1:8888/status/{id}."""
     from urllib.parse import urlsplit
@@ -320,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ids", help="with --url: the device ids, comma-separated")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then the same phases on a bare server (HTTP alone: benchmarks.gateway_floor)",
+    )
+    parser.add_argument(
         "--pin", action="store_true", help="the gateway alone on core 0, devices and wrk on the others (steadier CPU)"
     )
     args = parser.parse_args(argv)
@@ -327,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.url and not args.ids:
         parser.error("--url needs --ids")
     results = run_other(args, wrk) if args.url else run_tuyagate(args, wrk)
+    if args.floor:
+        results.update(run_floor(args, wrk))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
