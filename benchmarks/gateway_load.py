@@ -213,6 +213,24 @@ def print_row(name: str, r: dict[str, Any], cpu_us: float | None, *, who: str = 
     )
 
 
+def measured_phase(
+    args: argparse.Namespace, wrk: str, base: str, kind: str, ids: list[str], server_pid: int
+) -> dict[str, Any]:
+    """One wrk phase after a one-second warm-up, with the CPU per request of the server process
+    (``server_cpu_us``) and of the processes it started, the emulated devices (``devices_cpu_us``)."""
+    wrk_phase(wrk, base, TEMPLATES[kind], ids, kind, threads=1, connections=4, seconds=1)
+    devices = _descendants(server_pid)
+    before = _cpu_seconds(server_pid)
+    devices_before = sum(_cpu_seconds(pid) for pid in devices)
+    r = wrk_phase(
+        wrk, base, TEMPLATES[kind], ids, kind, threads=args.threads, connections=args.connections, seconds=args.seconds
+    )
+    requests = max(1, r["requests"])
+    r["server_cpu_us"] = (_cpu_seconds(server_pid) - before) / requests * 1e6
+    r["devices_cpu_us"] = (sum(_cpu_seconds(pid) for pid in devices) - devices_before) / requests * 1e6
+    return r
+
+
 def _pin(server_pid: int) -> str:
     """The gateway's threads on core 0; this process (so wrk), and the devices, on the other cores."""
     cores = sorted(os.sched_getaffinity(0))
@@ -247,25 +265,9 @@ def run_tuyagate(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
         )
         print(HEADER)
         for kind in args.phases.split(","):
-            wrk_phase(wrk, base, TEMPLATES[kind], ids, kind, threads=1, connections=4, seconds=1)  # warm-up
-            devices = _descendants(server.pid)
-            before = _cpu_seconds(server.pid)
-            devices_before = sum(_cpu_seconds(pid) for pid in devices)
-            r = wrk_phase(
-                wrk,
-                base,
-                TEMPLATES[kind],
-                ids,
-                kind,
-                threads=args.threads,
-                connections=args.connections,
-                seconds=args.seconds,
-            )
-            r["gateway_cpu_us"] = (_cpu_seconds(server.pid) - before) / max(1, r["requests"]) * 1e6
-            devices_spent = sum(_cpu_seconds(pid) for pid in devices) - devices_before
-            r["devices_cpu_us"] = devices_spent / max(1, r["requests"]) * 1e6
+            r = measured_phase(args, wrk, base, kind, ids, server.pid)
             results[kind] = r
-            print_row(kind, r, r["gateway_cpu_us"])
+            print_row(kind, r, r["server_cpu_us"])
         for rate in args.rate:
             for kind in ("fresh", "commands") if rate else ():
                 paced = asyncio.run(
@@ -306,20 +308,7 @@ def run_floor(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
         for kind in args.phases.split(","):
             if kind == "fresh":
                 continue  # a GET, as cached reads: the floor does not tell them apart
-            wrk_phase(wrk, base, TEMPLATES[kind], ids, kind, threads=1, connections=4, seconds=1)  # warm-up
-            before = _cpu_seconds(server.pid)
-            r = wrk_phase(
-                wrk,
-                base,
-                TEMPLATES[kind],
-                ids,
-                kind,
-                threads=args.threads,
-                connections=args.connections,
-                seconds=args.seconds,
-            )
-            r["server_cpu_us"] = (_cpu_seconds(server.pid) - before) / max(1, r["requests"]) * 1e6
-            r["devices_cpu_us"] = 0.0
+            r = measured_phase(args, wrk, base, kind, ids, server.pid)
             results[f"floor {kind}"] = r
             print_row(f"floor {'GET' if kind == 'cached' else 'POST'}", r, r["server_cpu_us"], who="server")
     finally:

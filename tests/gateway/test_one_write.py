@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -18,13 +20,19 @@ class _Quiet(asyncio.Protocol):
     pass
 
 
-async def _held_pair() -> tuple[HeadHeld, socket.socket]:
+@asynccontextmanager
+async def _held_pair() -> AsyncIterator[tuple[HeadHeld, socket.socket]]:
     """A ``HeadHeld`` over a real transport, and the plain socket at the other end (non-blocking)."""
     ours, peer = socket.socketpair()
     loop = asyncio.get_running_loop()
     transport, _ = await loop.connect_accepted_socket(_Quiet, ours)
     peer.setblocking(False)
-    return HeadHeld(transport, loop), peer
+    held = HeadHeld(transport, loop)
+    try:
+        yield held, peer
+    finally:
+        held.close()
+        peer.close()
 
 
 def _pending(peer: socket.socket) -> bytes:
@@ -44,42 +52,31 @@ async def _received(peer: socket.socket, size: int) -> bytes:
 
 
 async def test_a_head_waits_for_its_body_and_both_leave_together() -> None:
-    held, peer = await _held_pair()
-    try:
+    async with _held_pair() as (held, peer):
         held.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
         assert _pending(peer) == b""  # held, not sent
         held.write(b"{}")
         assert _pending(peer) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"  # one write, at once
-    finally:
-        held.close()
-        peer.close()
 
 
 async def test_a_lone_write_leaves_within_one_turn_of_the_loop() -> None:
     """A ``HEAD`` answer, or the head of a stream whose first chunk is not there yet."""
-    held, peer = await _held_pair()
-    try:
+    async with _held_pair() as (held, peer):
         held.write(b"head only")
         assert _pending(peer) == b""
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         assert await _received(peer, 9) == b"head only"
-    finally:
-        held.close()
-        peer.close()
 
 
 async def test_writes_keep_their_order_and_closing_sends_what_is_held() -> None:
-    held, peer = await _held_pair()
-    try:
+    async with _held_pair() as (held, peer):
         for part in (b"a", b"b", b"c", b"d", b"e"):
             held.write(part)
         assert _pending(peer) == b"abcd"  # pairs leave joined; the fifth is held
         held.close()
         assert await _received(peer, 1) == b"e"
         assert held.is_closing()
-    finally:
-        peer.close()
 
 
 async def test_pipelined_requests_and_a_head_request_are_answered_in_order(gateway: Gateway) -> None:
