@@ -11,13 +11,20 @@ lock up on resets until power-cycled (users meet it as tinytuya's error 914). So
 4. close.
 
 Frames read meanwhile are handled as usual (a late STATUS still updates the last known state).
+
+Each wait is one future with a timer of its own on the loop (``loop.call_at``), not
+``asyncio.timeout``, which builds a context manager, looks up the current task and arms and
+disarms a timer per wait: this is most of a one-shot command's close. Step 3 ends on the
+device's FIN itself (:meth:`~tuyagate.lan.link.Link.wait_lost` completes on EOF), one loop turn
+before the transport reports the connection lost; the socket is then released on that turn. The
+wire sees the same: our FIN, the device's FIN, no reset (nothing is left unread when the socket
+closes, since EOF comes after every byte the device sent).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tuyagate.lan.link import Link
@@ -31,20 +38,19 @@ DRAIN_WAIT = 1.0  # seconds to wait for the device's FIN after ours
 async def close_gracefully(
     link: Link,
     *,
-    status_due: asyncio.Event | None = None,
+    status: asyncio.Future[None] | None = None,
     status_wait: float = STATUS_WAIT,
     drain_wait: float = DRAIN_WAIT,
 ) -> bool:
     """Close ``link`` as described above; True when the device closed its side in time.
 
+    ``status`` completes when the STATUS that follows a control's ACK has come (None: none is due).
     Never takes longer than ``status_wait + drain_wait``; a device that does not close its side
     by then is closed on anyway.
     """
     loop = link.loop
-    if status_due is not None and not status_due.is_set() and not link.lost:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(loop.time() + status_wait):
-                await status_due.wait()
+    if status is not None and not status.done() and not link.lost:
+        await _wait(loop, status, loop.time() + status_wait)
     transport = link.transport
     clean = False
     if transport is not None and not link.lost and not transport.is_closing() and transport.can_write_eof():
@@ -54,11 +60,26 @@ async def close_gracefully(
         except OSError:
             pass  # the device is already gone: nothing to drain
         else:
-            try:
-                async with asyncio.timeout_at(loop.time() + drain_wait):
-                    await gone
-                clean = True
-            except TimeoutError:
-                pass
+            clean = await _wait(loop, gone, loop.time() + drain_wait)
     link.close()
     return clean
+
+
+async def _wait(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], at: float) -> bool:
+    """Wait for ``future`` until loop time ``at``; True when it completed by then.
+
+    The timer fails the future itself, which is this close's own (a cancelled close cancels it too).
+    """
+    timer = loop.call_at(at, _give_up, future)
+    try:
+        await future
+    except TimeoutError:
+        return False
+    finally:
+        timer.cancel()
+    return True
+
+
+def _give_up(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())

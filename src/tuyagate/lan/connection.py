@@ -100,6 +100,7 @@ class DeviceConnection:
         "_seq",
         "_spec",
         "_status_due",
+        "_status_seen",
         "closed",
         "device_id",
         "heartbeat_interval",
@@ -149,7 +150,8 @@ class DeviceConnection:
         self._last_status: dict[str, Any] | None = None
         self._keepalive = KeepAlive(self, self._pacer, self._publish)
         self._notes = probe_notes  # set on the short-lived connections of version detection
-        self._status_due: asyncio.Event | None = None  # set by the STATUS that follows a control's ACK
+        self._status_due = False  # a control was sent and the STATUS that follows its ACK has not come yet
+        self._status_seen: asyncio.Future[None] | None = None  # a close waiting for that STATUS
         self.stats = ConnectionStats()
         self.closed = False
 
@@ -253,7 +255,13 @@ class DeviceConnection:
         link = self._link
         if link is not None:
             if self._pending is None:
-                await close_gracefully(link, status_due=self._status_due)
+                seen = None
+                if self._status_due and not link.lost:
+                    seen = self._status_seen = link.loop.create_future()
+                try:
+                    await close_gracefully(link, status=seen)
+                finally:
+                    self._status_seen = None
             self._detach(link, "closed by the client", publish=False)
         self._bus.close()
         await self._keepalive.wait_stopped()
@@ -302,19 +310,20 @@ class DeviceConnection:
         at = ends_at(deadline, timeout, self.timeout, self._link)
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
+            # The device pushes STATUS after its ACK (on_link_message clears this when it comes): a
+            # close waits briefly for it. Set just before sending, as the STATUS can arrive in the
+            # ACK's own read.
+            self._status_due = True
             return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
 
-        # The device pushes STATUS after its ACK (the event is set when it comes): a close waits
-        # briefly for it. Made before sending, as the STATUS can arrive in the ACK's own read.
-        due = self._status_due = asyncio.Event()
         try:
             msg = await self._transact(build, want_data=False, idempotent=False, deadline=at, cid=cid)
             self._check(msg, "command")
         except BaseException:
-            due.set()  # nothing was accepted, so nothing follows
+            self._status_due = False  # nothing was accepted, so nothing follows
             raise
         if msg.dps is not None:
-            due.set()  # the answer carried the values itself
+            self._status_due = False  # the answer carried the values itself
 
     async def update_dps(
         self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None, deadline: Deadline | None = None
@@ -469,10 +478,11 @@ class DeviceConnection:
             return link
         if self.closed:  # closed while this request waited for its turn, or after its link was cut
             raise TuyaConnectionError(f"the connection to {self.name} was closed")
-        if self._key.reload(self.name):
+        if self._key.source is not None and self._key.reload(self.name):
             self._pacer.clear()  # the backoff was most likely for the old key: try the new one at once
         pacer = self._pacer
-        await pacer.wait_turn(deadline, self.name)
+        if pacer.not_before:  # an earlier attempt failed or the device dropped us (else no wait is due)
+            await pacer.wait_turn(deadline, self.name)
         try:
             if self._spec is None:
                 from tuyagate.lan.detect import detect_version
@@ -491,8 +501,10 @@ class DeviceConnection:
         self.stats.connects += 1
         self._last_tx = link.loop.time()
         self._keepalive.schedule()
-        _LOGGER.debug("connected to %s (protocol %s)", self.name, spec.label)
-        self._publish(Event(EventKind.CONNECTED, self.device_id))
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("connected to %s (protocol %s)", self.name, spec.label)
+        if len(self._bus):
+            self._publish(Event(EventKind.CONNECTED, self.device_id))
         if self._lost_link and self._last_status is not None and self._notes is None:
             self._keepalive.catch_up_soon()  # runs once this caller releases the connection
         self._lost_link = False
@@ -515,10 +527,20 @@ class DeviceConnection:
             if not pending.future.done():
                 pending.future.set_result(msg)
             return
-        due = self._status_due
-        if due is not None and msg.cmd == Command.STATUS:
-            due.set()  # the STATUS after a control's ACK: a close need not wait for it any more
-            self._status_due = None
+        if msg.cmd == Command.STATUS:
+            if self._status_due:  # the STATUS after a control's ACK: a close need not wait for it any more
+                self._status_due = False
+                seen = self._status_seen
+                if seen is not None and not seen.done():
+                    seen.set_result(None)
+            if not len(self._bus):  # nobody follows the pushes: only the last known state takes them
+                dps = msg.dps
+                if dps is not None:
+                    if msg.cid is None:
+                        if self._last_status is None:
+                            self._last_status = {}
+                        self._last_status.update(dps)
+                    return
         event = push_event(self.device_id, msg)
         if event is None:
             _LOGGER.debug("%s: ignored an unsolicited frame (cmd %#x)", self.name, msg.cmd)
@@ -572,6 +594,10 @@ class DeviceConnection:
         if link is self._link:
             self._link = None
             self._lost_link = True
+            self._status_due = False  # a STATUS due on this link will not come on another
+            seen = self._status_seen
+            if seen is not None and not seen.done():
+                seen.set_result(None)  # nor will a close have to wait for it
             self._keepalive.stop_heartbeat()
             pending = self._pending
             if pending is not None:
@@ -584,7 +610,7 @@ class DeviceConnection:
                             "the device's only connection, or the device rebooted"
                         )
                     )
-            if publish:
+            if publish and len(self._bus):
                 self._publish(Event(EventKind.DISCONNECTED, self.device_id, reason=reason))
             self._keepalive.maybe_reconnect()
         link.lost = True

@@ -195,6 +195,13 @@ class Link(asyncio.BufferedProtocol):
             else:
                 self.owner.on_link_message(self, msg)
 
+    def eof_received(self) -> None:
+        # The device closed its side: a graceful close that waits for this is done (returning None
+        # lets the transport close, and connection_lost follows on the next loop turn).
+        gone = self._gone
+        if gone is not None and not gone.done():
+            gone.set_result(None)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         if self._gone is not None and not self._gone.done():
@@ -224,7 +231,8 @@ class Link(asyncio.BufferedProtocol):
         return _RANDOM.take(12) if self.codec.spec.encryption is _GCM_SESSION else None
 
     def wait_lost(self) -> asyncio.Future[None]:
-        """A future that completes when the connection is gone (see :mod:`tuyagate.lan.closing`)."""
+        """A future that completes when the device has closed its side (EOF) or the connection is gone
+        (see :mod:`tuyagate.lan.closing`)."""
         if self._gone is None:
             self._gone = self.loop.create_future()
             if self.lost:
