@@ -20,7 +20,7 @@ from typing import Any
 
 from tuyagate.errors import IntegrityError, KeyMismatchError, ProtocolError
 from tuyagate.protocol.commands import NO_VERSION_HEADER, Command
-from tuyagate.protocol.crypto import EcbCipher, GcmCipher, HmacSha256
+from tuyagate.protocol.crypto import EcbCipher, GcmCipher, HmacSha256, ecb_cipher
 from tuyagate.protocol.frames import (
     DEFAULT_MAX_FRAME,
     FrameSplitter,
@@ -340,9 +340,12 @@ class MessageCodec:
     def _cipher(self) -> EcbCipher:
         ecb = self._ecb
         if ecb is None:
-            if len(self._key) != 16:  # a 3.1 codec may have no key
+            key = self._key
+            if len(key) != 16:  # a 3.1 codec may have no key
                 raise ProtocolError("this message needs the local key, and the codec was given none")
-            ecb = self._ecb = EcbCipher(self._key)
+            # 3.1-3.3 use the local key for good: its shared contexts. A 3.4 session uses it for the
+            # handshake only, then a session key: contexts of its own (they die with the session).
+            ecb = self._ecb = ecb_cipher(key) if self.spec.local_key_encrypts else EcbCipher(key)
         return ecb
 
     @staticmethod

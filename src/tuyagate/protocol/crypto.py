@@ -5,14 +5,16 @@ every padding byte, so a wrong key is reported as such instead of yielding garba
 with a 12-byte IV and 16-byte tag, HMAC-SHA256 and CRC32. Cipher objects are cached per key
 because building them costs more than encrypting a small Tuya payload: a fresh ECB context costs
 about 20 times the encryption of a 64-byte payload. :class:`EcbCipher` goes one step further and
-keeps one encryptor and one decryptor open for the lifetime of a key; it belongs to one
-:class:`~tuyagate.protocol.codec.MessageCodec` (one connection), so it is never shared between
-threads. The module-level functions build a fresh context per call and are safe anywhere.
+keeps one encryptor and one decryptor open for the lifetime of a key; it is never shared between
+threads: a connection's session key has its own, and a device's local key has one per thread
+(:func:`ecb_cipher`), shared by that thread's connections to the device, one after another. The
+module-level functions build a fresh context per call and are safe anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import zlib
 from functools import lru_cache
 
@@ -28,6 +30,7 @@ __all__ = [
     "GcmCipher",
     "HmacSha256",
     "crc32",
+    "ecb_cipher",
     "ecb_decrypt",
     "ecb_encrypt",
     "gcm_cipher",
@@ -130,7 +133,8 @@ class EcbCipher:
     ECB has no chaining state, so a context can be fed block-aligned data forever without
     ``finalize()``: every ``update()`` returns exactly its input's length. Inputs are padded or
     checked to be block-aligned *before* they reach a context, so no partial block is ever left
-    inside one to corrupt the next message. Not thread-safe: one instance per connection.
+    inside one to corrupt the next message, and each call leaves the contexts as it found them: so
+    one instance may serve any number of connections of one thread. Not thread-safe.
     """
 
     __slots__ = ("_dec", "_enc")
@@ -160,6 +164,36 @@ class EcbCipher:
 
 
 _PADS = [bytes((n,)) * n for n in range(_BLOCK + 1)]
+
+
+class _LocalKeyCiphers(threading.local):
+    """The :class:`EcbCipher` of each recently used local key, per thread (see :func:`ecb_cipher`)."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[bytes, EcbCipher] = {}
+
+
+_LOCAL_KEY_CIPHERS = _LocalKeyCiphers()
+LOCAL_KEY_CIPHERS = 512  # keys kept per thread: ~1.8 KB of OpenSSL contexts each
+
+
+def ecb_cipher(key: bytes) -> EcbCipher:
+    """The EcbCipher of a device's local key (3.1-3.3 encrypt every frame with it), one per key and thread.
+
+    Opening its two OpenSSL contexts costs about 15 us, as much as the rest of building a
+    connection; a one-shot command (connect, set, close) paid it every time. Connections to the
+    same device share it, so persistent connections hold no more than before (one per device).
+    At most :data:`LOCAL_KEY_CIPHERS` are kept per thread, the oldest dropped first (a connection
+    that holds one keeps it). Not for session keys, which die with their session.
+    """
+    ciphers = _LOCAL_KEY_CIPHERS.by_key
+    ecb = ciphers.get(key)
+    if ecb is None:
+        _check_key(key)
+        if len(ciphers) >= LOCAL_KEY_CIPHERS:
+            del ciphers[next(iter(ciphers))]
+        ecb = ciphers[key] = EcbCipher(key)
+    return ecb
 
 
 _IPAD = bytes(b ^ 0x36 for b in range(256))
