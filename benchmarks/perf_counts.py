@@ -100,11 +100,14 @@ def codec_cases() -> dict[str, float]:
 
 
 @contextlib.asynccontextmanager
-async def emulated_device(version: str) -> AsyncIterator[tuple[str, int]]:
+async def emulated_device(version: str, *, status_push: bool = False) -> AsyncIterator[tuple[str, int]]:
     """``tuyagate sim device`` in its own process on a free loopback port, answering controls with an ACK only
-    (a STATUS push after it would arrive at a varying point of the next request and blur the count)."""
+    (a STATUS push after it would arrive at a varying point of the next request and blur the count), or with
+    ``status_push`` with the ACK and at once the STATUS push, as real devices do (a one-shot command's close
+    waits for that push)."""
     command = [sys.executable, "-m", "tuyagate.cli", "sim", "device", "--version", version, "--key", KEY]
-    command += ["--id", "bfperfcounts00000001", "--host", "127.0.0.1", "--port", "0", "--control-reply", "ack"]
+    command += ["--id", "bfperfcounts00000001", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--control-reply", "ack+status", "--status-delay", "0"] if status_push else ["--control-reply", "ack"]
     proc = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
@@ -132,6 +135,27 @@ async def lan_cases() -> dict[str, float]:
     return out
 
 
+async def cold_command_case() -> dict[str, float]:
+    """One-shot commands on 3.3 to a device in another process: construct the client, connect, set a DP,
+    get the ACK, close cleanly (wait for the STATUS push, half-close, read to the device's FIN). The
+    push comes with the ACK or just after it, in the same read or the next: a call or two either way."""
+    from tuyagate.lan.connection import DeviceConnection
+
+    async with emulated_device("3.3", status_push=True) as (host, port):
+        sent = 0
+
+        async def cold_command() -> None:
+            nonlocal sent
+            sent += 1
+            conn = DeviceConnection("bfperfcounts00000001", host, KEY, "3.3", port=port, heartbeat_interval=None)
+            async with conn:
+                await conn.set_dps({"1": sent % 2 == 0}, timeout=5.0)
+            await asyncio.sleep(0)  # the transport reports the connection lost on this turn
+
+        return {"lan 3.3 cold command": await count_async(cold_command, repeat=COLD_REPEAT)}
+
+
+COLD_REPEAT = 200
 STRACE_SHORT, STRACE_LONG = 50, 550  # requests of the two traced runs
 
 
@@ -346,6 +370,7 @@ async def mqtt_cases() -> dict[str, float]:
 async def _async_cases() -> dict[str, float]:
     return {
         **(await lan_cases()),
+        **(await cold_command_case()),
         **(await gateway_cases()),
         **(await gateway_command_case()),
         **(await mqtt_cases()),

@@ -418,7 +418,9 @@ class DeviceConnection:
         await self._acquire(deadline)
         try:
             for attempt in (1, 2):
-                link = await self._ensure_link(deadline)
+                link = self._link
+                if link is None or link.lost:  # an open link is used as it is: no coroutine for that
+                    link = await self._ensure_link(deadline)
                 assert self._spec is not None
                 cmd, body = build(self._spec)
                 try:

@@ -145,10 +145,16 @@ class Link(asyncio.BufferedProtocol):
         "trusted",
     )
 
-    def __init__(self, owner: LinkOwner, codec: MessageCodec, notes: ProbeNotes | None = None) -> None:
-        # The loop it runs on, kept for the request path: asyncio.get_running_loop() makes a getpid
-        # syscall on every call (its check against a fork), twice per request before.
-        self.loop = asyncio.get_running_loop()
+    def __init__(
+        self,
+        owner: LinkOwner,
+        codec: MessageCodec,
+        notes: ProbeNotes | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        # The loop it runs on (the running one unless given), kept for the request path:
+        # asyncio.get_running_loop() makes a getpid syscall on every call (its check against a fork).
+        self.loop = loop or asyncio.get_running_loop()
         self.owner = owner
         self.codec = codec
         self.notes = notes  # set on version probes only

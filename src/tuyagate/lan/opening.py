@@ -34,28 +34,27 @@ async def open_link(
     before the error is raised, so nothing is left half-open.
     """
     loop = asyncio.get_running_loop()
-    name = owner.name
     try:
         async with asyncio.timeout_at(deadline):
-            _, link = await loop.create_connection(lambda: Link(owner, codec, notes), host, port)
+            _, link = await loop.create_connection(lambda: Link(owner, codec, notes, loop), host, port)
     except TimeoutError:
         raise TuyaTimeoutError(
-            f"connecting to {name} timed out: the device is off, asleep or not at that address"
+            f"connecting to {owner.name} timed out: the device is off, asleep or not at that address"
         ) from None
     except ConnectionRefusedError:
         raise TuyaConnectionRefused(
-            f"{name} refused the connection: wrong IP or port, or the device is off or rebooting"
+            f"{owner.name} refused the connection: wrong IP or port, or the device is off or rebooting"
         ) from None
     except OSError as exc:
-        raise TuyaConnectionError(f"cannot connect to {name}: {exc.strerror or exc}") from None
+        raise TuyaConnectionError(f"cannot connect to {owner.name}: {exc.strerror or exc}") from None
     try:
         if codec.spec.session_key:
             await _handshake(owner, link, deadline)
         if owner.closed:  # closed by its owner while this connect was under way
-            raise TuyaConnectionError(f"the connection to {name} was closed")
+            raise TuyaConnectionError(f"the connection to {owner.name} was closed")
         if link.lost:  # closed before we could send anything (a device that turns new clients away)
             raise TuyaConnectionLost(
-                f"{name} closed the connection as soon as it was opened: another client may hold the "
+                f"{owner.name} closed the connection as soon as it was opened: another client may hold the "
                 "device's only connection, or the device is restarting"
             )
     except BaseException:
