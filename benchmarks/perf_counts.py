@@ -103,11 +103,12 @@ def codec_cases() -> dict[str, float]:
 async def emulated_device(version: str, *, status_push: bool = False) -> AsyncIterator[tuple[str, int]]:
     """``tuyagate sim device`` in its own process on a free loopback port, answering controls with an ACK only
     (a STATUS push after it would arrive at a varying point of the next request and blur the count), or with
-    ``status_push`` with the ACK and at once the STATUS push, as real devices do (a one-shot command's close
-    waits for that push)."""
+    ``status_push`` with the ACK and, 2 ms later, the STATUS push, as real devices do: always a read of its
+    own then (the one-shot command's close waits for that push), so the count does not depend on timing."""
     command = [sys.executable, "-m", "tuyagate.cli", "sim", "device", "--version", version, "--key", KEY]
     command += ["--id", "bfperfcounts00000001", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--control-reply", "ack+status", "--status-delay", "0"] if status_push else ["--control-reply", "ack"]
+    reply = ["ack+status", "--status-delay", "0.002"] if status_push else ["ack"]
+    command += ["--control-reply", *reply]
     proc = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
@@ -137,8 +138,7 @@ async def lan_cases() -> dict[str, float]:
 
 async def cold_command_case() -> dict[str, float]:
     """One-shot commands on 3.3 to a device in another process: construct the client, connect, set a DP,
-    get the ACK, close cleanly (wait for the STATUS push, half-close, read to the device's FIN). The
-    push comes with the ACK or just after it, in the same read or the next: a call or two either way."""
+    get the ACK, close cleanly (wait for the STATUS push, half-close, read to the device's FIN)."""
     from tuyagate.lan.connection import DeviceConnection
 
     async with emulated_device("3.3", status_push=True) as (host, port):
