@@ -34,9 +34,17 @@ def test_one_cipher_per_key_and_thread() -> None:
 def test_the_cache_keeps_at_most_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(crypto, "LOCAL_KEY_CIPHERS", 3)
     keys = [bytes([n]) * 16 for n in range(10)]
-    held = [crypto.ecb_cipher(k) for k in keys]
-    assert crypto.ecb_cipher(keys[-1]) is held[-1]
-    assert crypto.ecb_cipher(keys[0]) is not held[0]  # dropped long ago: made anew
+    seen: list[bool] = []
+
+    def in_a_fresh_thread() -> None:  # its own cache, whatever other tests left in this thread's
+        held = [crypto.ecb_cipher(k) for k in keys]
+        seen.append(crypto.ecb_cipher(keys[-1]) is held[-1])  # among the newest three: kept
+        seen.append(crypto.ecb_cipher(keys[0]) is not held[0])  # dropped long ago: made anew
+
+    thread = threading.Thread(target=in_a_fresh_thread)
+    thread.start()
+    thread.join(5)
+    assert seen == [True, True]
     with pytest.raises(Exception, match="16 bytes"):
         crypto.ecb_cipher(b"short")
 

@@ -190,7 +190,7 @@ def ecb_cipher(key: bytes) -> EcbCipher:
     ecb = ciphers.get(key)
     if ecb is None:
         _check_key(key)
-        if len(ciphers) >= LOCAL_KEY_CIPHERS:
+        while len(ciphers) >= LOCAL_KEY_CIPHERS:
             del ciphers[next(iter(ciphers))]
         ecb = ciphers[key] = EcbCipher(key)
     return ecb
