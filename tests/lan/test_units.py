@@ -6,6 +6,7 @@ import pytest
 
 from tuyagate.bus import EventBus
 from tuyagate.lan import Backoff, Event, EventKind
+from tuyagate.lan.backoff import Pacer
 from tuyagate.lan.events import for_child
 
 
@@ -21,6 +22,18 @@ def test_backoff_jitter_bounds() -> None:
     assert Backoff(1.0, 1.0, jitter=0.2, rand=lambda: 1.0).failure() == pytest.approx(1.2)
     with pytest.raises(ValueError, match="backoff"):
         Backoff(0.0, 1.0)
+
+
+def test_a_pacer_without_a_backoff_paces_with_the_default_one() -> None:
+    pacer = Pacer()
+    pacer.succeeded()  # a success needs no backoff at all
+    assert pacer.wait(100.0) <= 0
+    pacer.failed(100.0)
+    pacer.failed(100.0)  # the second step of the default: 0.4 s +- 20 %
+    assert 0.32 <= pacer.wait(100.0) <= 0.48
+    pacer.succeeded()
+    pacer.failed(200.0)  # back to the first step: 0.2 s +- 20 %
+    assert 0.16 <= pacer.wait(200.0) <= 0.24
 
 
 def _status(n: int, cid: str | None = None) -> Event:

@@ -57,15 +57,25 @@ class Pacer:
 
     One object shared by a :class:`~tuyagate.lan.connection.DeviceConnection` (requests wait for
     it, or fail at once when it lies past their deadline) and its keep-alive (background
-    reconnects wait for it), so both follow one backoff. Times are event-loop times.
+    reconnects wait for it), so both follow one backoff. Times are event-loop times. Without a
+    ``backoff`` the default one is made on the first failure: most connections never need one (a
+    one-shot command made and dropped it every time).
     """
 
-    __slots__ = ("backoff", "last_error", "not_before")
+    __slots__ = ("_backoff", "last_error", "not_before")
 
-    def __init__(self, backoff: Backoff) -> None:
-        self.backoff = backoff
+    def __init__(self, backoff: Backoff | None = None) -> None:
+        self._backoff = backoff
         self.not_before = 0.0
         self.last_error: TuyaError | None = None  # why the last opening failed, None after a success
+
+    @property
+    def backoff(self) -> Backoff:
+        """The backoff that paces the attempts (the default one unless given)."""
+        backoff = self._backoff
+        if backoff is None:
+            backoff = self._backoff = Backoff()
+        return backoff
 
     def wait(self, now: float) -> float:
         """Seconds until the next attempt is allowed (zero or less: now)."""
@@ -100,7 +110,8 @@ class Pacer:
             self.failed(now)
 
     def succeeded(self) -> None:
-        self.backoff.reset()
+        if self._backoff is not None:
+            self._backoff.reset()
         self.last_error = None
 
     def clear(self) -> None:

@@ -137,7 +137,7 @@ class DeviceConnection:
         self._spec: VersionSpec | None = version if isinstance(version, VersionSpec) or version is None else None
         if isinstance(version, str):
             self._spec = get_spec(version)
-        self._pacer = Pacer(backoff or Backoff())
+        self._pacer = Pacer(backoff)
         self._keep = keep_connected
         self._d22_dps = list(device22_dps) if device22_dps else None
         self._lock = asyncio.Lock()
@@ -251,7 +251,12 @@ class DeviceConnection:
         so the device never sees a reset. A request still in flight is failed at once.
         """
         self.closed = True
-        self._keepalive.cancel()
+        keepalive = self._keepalive
+        running = keepalive.running
+        if running:
+            keepalive.cancel()
+        else:
+            keepalive.stop_heartbeat()
         link = self._link
         if link is not None:
             if self._pending is None:
@@ -264,7 +269,8 @@ class DeviceConnection:
                     self._status_seen = None
             self._detach(link, "closed by the client", publish=False)
         self._bus.close()
-        await self._keepalive.wait_stopped()
+        if running:
+            await keepalive.wait_stopped()
 
     # ---------------------------------------------------------------- public requests
 

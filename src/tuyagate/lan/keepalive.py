@@ -178,6 +178,11 @@ class KeepAlive:
 
     # ---------------------------------------------------------------- shutdown
 
+    @property
+    def running(self) -> bool:
+        """A heartbeat, reconnect or catch-up task exists (one that :meth:`cancel` would stop)."""
+        return self._reconnect is not None or self._heartbeat is not None or self._catching is not None
+
     def cancel(self) -> None:
         self.stop_heartbeat()
         for task in (self._reconnect, self._heartbeat, self._catching):
