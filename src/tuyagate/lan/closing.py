@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from tuyagate.lan.support import expire
+
 if TYPE_CHECKING:
     from tuyagate.lan.link import Link
 
@@ -70,7 +72,7 @@ async def _wait(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], at
 
     The timer fails the future itself, which is this close's own (a cancelled close cancels it too).
     """
-    timer = loop.call_at(at, _give_up, future)
+    timer = loop.call_at(at, expire, future)
     try:
         await future
     except TimeoutError:
@@ -78,8 +80,3 @@ async def _wait(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], at
     finally:
         timer.cancel()
     return True
-
-
-def _give_up(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())

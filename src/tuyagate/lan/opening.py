@@ -19,6 +19,7 @@ from tuyagate.errors import (
     TuyaTimeoutError,
 )
 from tuyagate.lan.link import Link, LinkOwner, ProbeNotes
+from tuyagate.lan.support import expire
 from tuyagate.protocol.codec import MessageCodec
 from tuyagate.protocol.handshake import ClientHandshake
 
@@ -67,11 +68,13 @@ async def open_link(
 async def _handshake(owner: LinkOwner, link: Link, deadline: float) -> None:
     handshake = ClientHandshake(link.codec, os.urandom(16))
     done = link.start_handshake(handshake, handshake.start(seq=owner.next_seq(), iv=link.new_iv()))
+    timer = link.loop.call_at(deadline, expire, done)  # the future's own timer (see support.expire)
     try:
-        async with asyncio.timeout_at(deadline):
-            await done
+        await done
     except TimeoutError:
         raise HandshakeTimeoutError(
             f"{owner.name} accepted the connection but did not answer the {link.codec.spec.name} handshake: the "
             "local key or the version is probably wrong (a device that never answers again may need a power cycle)"
         ) from None
+    finally:
+        timer.cancel()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuyagate.deadline import Deadline
 from tuyagate.protocol.codec import Message
@@ -52,6 +52,12 @@ def ends_at(deadline: Deadline | None, timeout: float | None, default: float, li
     return Deadline.resolve(deadline, timeout, default).at
 
 
-def expire(future: asyncio.Future[Message]) -> None:
+def expire(future: asyncio.Future[Any]) -> None:
+    """Fail ``future`` with TimeoutError unless it is done: the timer a wait arms with ``loop.call_at``.
+
+    A timer on the awaited future itself instead of ``asyncio.timeout``, which builds a context
+    manager, looks up the current task and reschedules a timer per wait: the request, the 3.4/3.5
+    handshake and the close's waits all wait on one future of their own.
+    """
     if not future.done():
         future.set_exception(TimeoutError())
