@@ -31,28 +31,65 @@ from tuyagate.lan.support import expire
 if TYPE_CHECKING:
     from tuyagate.lan.link import Link
 
-__all__ = ["DRAIN_WAIT", "STATUS_WAIT", "close_gracefully"]
+__all__ = ["DRAIN_WAIT", "STATUS_WAIT", "StatusOwed", "close_gracefully"]
 
 STATUS_WAIT = 0.5  # seconds a device may take to push STATUS after ACKing a control
 DRAIN_WAIT = 1.0  # seconds to wait for the device's FIN after ours
 
 
+class StatusOwed:
+    """The STATUS a device owes after acknowledging a control, which a graceful close waits for (step 1).
+
+    A flag while nobody waits; a close that must wait gets a future (:meth:`waiter`), completed when
+    the STATUS comes or can no longer come (:meth:`clear`).
+    """
+
+    __slots__ = ("_waiter", "due")
+
+    def __init__(self) -> None:
+        self.due = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def expect(self) -> None:
+        """A control is about to be sent: its STATUS will be owed once it is acknowledged."""
+        self.due = True
+
+    def clear(self) -> None:
+        """The STATUS came, or none will (the control failed, the answer carried the values, the link
+        went): a close waiting for it goes on."""
+        self.due = False
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def waiter(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """What a close waits on while the STATUS is owed; :meth:`done_waiting` after."""
+        self._waiter = loop.create_future()
+        return self._waiter
+
+    def done_waiting(self) -> None:
+        self._waiter = None
+
+
 async def close_gracefully(
     link: Link,
     *,
-    status: asyncio.Future[None] | None = None,
+    owed: StatusOwed | None = None,
     status_wait: float = STATUS_WAIT,
     drain_wait: float = DRAIN_WAIT,
 ) -> bool:
     """Close ``link`` as described above; True when the device closed its side in time.
 
-    ``status`` completes when the STATUS that follows a control's ACK has come (None: none is due).
+    ``owed`` says whether the STATUS that follows a control's ACK is still to come (None: none is).
     Never takes longer than ``status_wait + drain_wait``; a device that does not close its side
     by then is closed on anyway.
     """
     loop = link.loop
-    if status is not None and not status.done() and not link.lost:
-        await _wait(loop, status, loop.time() + status_wait)
+    if owed is not None and owed.due and not link.lost:
+        try:
+            await _wait(loop, owed.waiter(loop), loop.time() + status_wait)
+        finally:
+            owed.done_waiting()
     transport = link.transport
     clean = False
     if transport is not None and not link.lost and not transport.is_closing() and transport.can_write_eof():

@@ -29,7 +29,6 @@ from tuyagate.bus import EventBus
 from tuyagate.deadline import Deadline
 from tuyagate.errors import (
     ConfigError,
-    DeviceBusyError,
     DeviceError,
     LocalKeyError,
     TuyaConnectionError,
@@ -38,7 +37,7 @@ from tuyagate.errors import (
 )
 from tuyagate.lan import replies
 from tuyagate.lan.backoff import Backoff, Pacer
-from tuyagate.lan.closing import close_gracefully
+from tuyagate.lan.closing import StatusOwed, close_gracefully
 from tuyagate.lan.detect import DEVICE22_DEFAULT_DPS, device22_fallback
 from tuyagate.lan.events import Event, EventKind, Subscription, for_child
 from tuyagate.lan.keepalive import KeepAlive
@@ -46,7 +45,7 @@ from tuyagate.lan.link import Link, ProbeNotes
 from tuyagate.lan.local_key import LocalKey
 from tuyagate.lan.opening import open_link
 from tuyagate.lan.replies import corrupted_answer, online_map, push_event, refusal, refused_first_request, unanswered
-from tuyagate.lan.support import ConnectionStats, Pending, ends_at, expire
+from tuyagate.lan.support import ConnectionStats, Pending, ends_at, expire, wait_turn_by
 from tuyagate.protocol import payloads
 from tuyagate.protocol.codec import Message, MessageCodec
 from tuyagate.protocol.commands import Command
@@ -99,8 +98,7 @@ class DeviceConnection:
         "_pending",
         "_seq",
         "_spec",
-        "_status_due",
-        "_status_seen",
+        "_status_owed",
         "closed",
         "device_id",
         "heartbeat_interval",
@@ -150,8 +148,7 @@ class DeviceConnection:
         self._last_status: dict[str, Any] | None = None
         self._keepalive = KeepAlive(self, self._pacer, self._publish)
         self._notes = probe_notes  # set on the short-lived connections of version detection
-        self._status_due = False  # a control was sent and the STATUS that follows its ACK has not come yet
-        self._status_seen: asyncio.Future[None] | None = None  # a close waiting for that STATUS
+        self._status_owed = StatusOwed()  # the STATUS that follows a control's ACK, until it comes
         self.stats = ConnectionStats()
         self.closed = False
 
@@ -251,26 +248,14 @@ class DeviceConnection:
         so the device never sees a reset. A request still in flight is failed at once.
         """
         self.closed = True
-        keepalive = self._keepalive
-        running = keepalive.running
-        if running:
-            keepalive.cancel()
-        else:
-            keepalive.stop_heartbeat()
+        self._keepalive.cancel()
         link = self._link
         if link is not None:
             if self._pending is None:
-                seen = None
-                if self._status_due and not link.lost:
-                    seen = self._status_seen = link.loop.create_future()
-                try:
-                    await close_gracefully(link, status=seen)
-                finally:
-                    self._status_seen = None
+                await close_gracefully(link, owed=self._status_owed)
             self._detach(link, "closed by the client", publish=False)
         self._bus.close()
-        if running:
-            await keepalive.wait_stopped()
+        await self._keepalive.wait_stopped()
 
     # ---------------------------------------------------------------- public requests
 
@@ -296,9 +281,7 @@ class DeviceConnection:
         if dps is None:
             raise DeviceError(f"{self.name} answered the status query without DP values")
         if cid is None:
-            if self._last_status is None:
-                self._last_status = {}
-            self._last_status.update(dps)
+            self._remember(dps)
         return dict(dps)
 
     async def set_dps(
@@ -317,32 +300,26 @@ class DeviceConnection:
 
         def build(spec: VersionSpec) -> tuple[Command, dict[str, Any]]:
             # The device pushes STATUS after its ACK (on_link_message clears this when it comes): a
-            # close waits briefly for it. Set just before sending, as the STATUS can arrive in the
+            # close waits briefly for it. Noted just before sending, as the STATUS can arrive in the
             # ACK's own read.
-            self._status_due = True
+            self._status_owed.expect()
             return payloads.control_request(spec, self.device_id, values, t=int(time.time()), cid=cid)
 
         try:
             msg = await self._transact(build, want_data=False, idempotent=False, deadline=at, cid=cid)
             self._check(msg, "command")
         except BaseException:
-            self._status_due = False  # nothing was accepted, so nothing follows
+            self._status_owed.clear()  # nothing was accepted, so nothing follows
             raise
         if msg.dps is not None:
-            self._status_due = False  # the answer carried the values itself
+            self._status_owed.clear()  # the answer carried the values itself
 
     async def update_dps(
         self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None, deadline: Deadline | None = None
     ) -> None:
         """Ask the device to refresh these DPs (UPDATEDPS 0x12); the fresh values arrive as STATUS events."""
-        ids = list(dp_ids)
-        msg = await self._transact(
-            lambda _spec: payloads.updatedps_request(ids),
-            want_data=False,
-            idempotent=True,
-            deadline=ends_at(deadline, timeout, self.timeout, self._link),
-        )
-        self._check(msg, "UPDATEDPS request")
+        at = ends_at(deadline, timeout, self.timeout, self._link)
+        await self._request(payloads.updatedps_request(list(dp_ids)), "UPDATEDPS request", want_data=False, at=at)
 
     async def heartbeat(
         self, *, timeout: float | None = None, deadline: Deadline | None = None, reconnect: bool = True
@@ -368,15 +345,9 @@ class DeviceConnection:
         self, cids: Iterable[str] = (), *, timeout: float | None = None, deadline: Deadline | None = None
     ) -> dict[str, bool]:
         """Which sub-devices of a gateway are online (all of them when ``cids`` is empty)."""
-        wanted = list(cids)
-        msg = await self._transact(
-            lambda _spec: payloads.subdev_online_query(wanted),
-            want_data=True,
-            idempotent=True,
-            deadline=ends_at(deadline, timeout, self.timeout, self._link),
-        )
-        self._check(msg, "sub-device online query")
-        return online_map(msg)
+        request = payloads.subdev_online_query(list(cids))
+        at = ends_at(deadline, timeout, self.timeout, self._link)
+        return online_map(await self._request(request, "sub-device online query", want_data=True, at=at))
 
     def events(self, *, cid: str | None = None, maxsize: int = 256) -> Subscription:
         """Subscribe to pushes. While subscribed, a lost connection is re-opened in the background."""
@@ -406,17 +377,10 @@ class DeviceConnection:
     async def _acquire(self, deadline: float) -> None:
         if self.closed:
             raise TuyaConnectionError(f"the connection to {self.name} was closed")
-        if not self._lock.locked():
+        if self._lock.locked():
+            await wait_turn_by(self._lock, deadline, self.name, self.stats)
+        else:
             await self._lock.acquire()  # free: taken at once, no timer needed
-            return
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self._lock.acquire()
-        except TimeoutError:
-            self.stats.timeouts += 1
-            raise DeviceBusyError(
-                f"{self.name}: the deadline passed while waiting behind earlier requests to the same device"
-            ) from None
 
     async def _transact(
         self, build: Build, *, want_data: bool, idempotent: bool, deadline: float, cid: str | None = None
@@ -468,6 +432,12 @@ class DeviceConnection:
             if self._pending is pending:
                 self._pending = None
 
+    async def _request(self, request: tuple[Command, Body], what: str, *, want_data: bool, at: float) -> Message:
+        """An idempotent request whose frame is the same in every version, its answer checked."""
+        msg = await self._transact(lambda _spec: request, want_data=want_data, idempotent=True, deadline=at)
+        self._check(msg, what)
+        return msg
+
     def _check(self, msg: Message, what: str) -> None:
         if msg.retcode or (msg.text is not None and msg.data is None):
             raise refusal(msg, what, self.name, self._spec)
@@ -486,7 +456,7 @@ class DeviceConnection:
             return link
         if self.closed:  # closed while this request waited for its turn, or after its link was cut
             raise TuyaConnectionError(f"the connection to {self.name} was closed")
-        if self._key.source is not None and self._key.reload(self.name):
+        if self._key.reload(self.name):
             self._pacer.clear()  # the backoff was most likely for the old key: try the new one at once
         pacer = self._pacer
         if pacer.not_before:  # an earlier attempt failed or the device dropped us (else no wait is due)
@@ -536,28 +506,27 @@ class DeviceConnection:
                 pending.future.set_result(msg)
             return
         if msg.cmd == Command.STATUS:
-            if self._status_due:  # the STATUS after a control's ACK: a close need not wait for it any more
-                self._status_due = False
-                seen = self._status_seen
-                if seen is not None and not seen.done():
-                    seen.set_result(None)
-            if not len(self._bus):  # nobody follows the pushes: only the last known state takes them
+            if self._status_owed.due:  # the STATUS after a control's ACK has come
+                self._status_owed.clear()
+            if not len(self._bus):  # nobody follows the pushes: no event to build, the last state takes them
                 dps = msg.dps
                 if dps is not None:
                     if msg.cid is None:
-                        if self._last_status is None:
-                            self._last_status = {}
-                        self._last_status.update(dps)
+                        self._remember(dps)
                     return
         event = push_event(self.device_id, msg)
         if event is None:
             _LOGGER.debug("%s: ignored an unsolicited frame (cmd %#x)", self.name, msg.cmd)
             return
         if event.kind is EventKind.STATUS and event.cid is None:
-            if self._last_status is None:
-                self._last_status = {}
-            self._last_status.update(event.dps)
+            self._remember(event.dps)
         self._publish(event)
+
+    def _remember(self, dps: Mapping[str, Any]) -> None:
+        """Fold the device's own values (not a sub-device's) into the last known state."""
+        if self._last_status is None:
+            self._last_status = {}
+        self._last_status.update(dps)
 
     def on_link_lost(self, link: Link, exc: Exception | None) -> None:
         """The device (or the network) closed ``link``."""
@@ -602,10 +571,7 @@ class DeviceConnection:
         if link is self._link:
             self._link = None
             self._lost_link = True
-            self._status_due = False  # a STATUS due on this link will not come on another
-            seen = self._status_seen
-            if seen is not None and not seen.done():
-                seen.set_result(None)  # nor will a close have to wait for it
+            self._status_owed.clear()  # a STATUS due on this link will not come on another
             self._keepalive.stop_heartbeat()
             pending = self._pending
             if pending is not None:

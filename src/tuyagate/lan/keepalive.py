@@ -185,11 +185,15 @@ class KeepAlive:
 
     def cancel(self) -> None:
         self.stop_heartbeat()
+        if not self.running:  # the usual case of a one-shot command: no task, no current_task() lookups
+            return
         for task in (self._reconnect, self._heartbeat, self._catching):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
 
     async def wait_stopped(self) -> None:
+        if not self.running:
+            return
         for task in (self._reconnect, self._heartbeat, self._catching):
             if task is not None and task is not asyncio.current_task():
                 with contextlib.suppress(asyncio.CancelledError, TuyaError):

@@ -1,4 +1,5 @@
-"""Small pieces of the LAN client: counters, the in-flight request, the call deadline, the request timer."""
+"""Small pieces of the LAN client: counters, the in-flight request, the call deadline, the request timer,
+the wait for a connection's turn."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tuyagate.deadline import Deadline
+from tuyagate.errors import DeviceBusyError
 from tuyagate.protocol.codec import Message
 
 if TYPE_CHECKING:
     from tuyagate.lan.link import Link
 
-__all__ = ["ConnectionStats", "Pending", "ends_at", "expire"]
+__all__ = ["ConnectionStats", "Pending", "ends_at", "expire", "wait_turn_by"]
 
 
 @dataclass(slots=True)
@@ -61,3 +63,16 @@ def expire(future: asyncio.Future[Any]) -> None:
     """
     if not future.done():
         future.set_exception(TimeoutError())
+
+
+async def wait_turn_by(lock: asyncio.Lock, deadline: float, name: str, stats: ConnectionStats) -> None:
+    """Take ``lock`` (a connection's, held by an earlier request) by loop time ``deadline``, else fail
+    with :class:`DeviceBusyError`: the device works, it is only busy."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await lock.acquire()
+    except TimeoutError:
+        stats.timeouts += 1
+        raise DeviceBusyError(
+            f"{name}: the deadline passed while waiting behind earlier requests to the same device"
+        ) from None
