@@ -176,6 +176,31 @@ async def test_pushes_become_events_and_fresh_cache(world: World) -> None:
     assert device.fresh_state() is None  # past its time to live: a read must ask the device
 
 
+async def test_a_change_pushed_right_behind_a_read_answer_stays_in_the_cache(world: World) -> None:
+    """The answer is older than the push read with it: the cache must keep the pushed value."""
+    device = world.hub.device("Bedroom curtain")
+    sim = world.fleet.sim_for(device.info.id)
+    before = sim.dps["3"]
+    sim.faults.change_after_answer = {"3": before + 7}
+    state = await device.status()
+    assert state.dps["3"] == before + 7
+    cached = await device.status(refresh=False)
+    assert (cached.route, cached.dps["3"]) == ("cache", before + 7)
+
+
+async def test_a_change_pushed_right_behind_a_command_ack_stays_in_the_cache(world: World) -> None:
+    """The command's own values are older than a push read with its ACK: the cache keeps the push."""
+    device = world.hub.device("Kettle plug")
+    sim = world.fleet.sim_for(device.info.id)
+    sim.faults.change_after_answer = {"1": False}  # switched on, and off again at once by hand
+    result = await device.set({"switch_1": True})
+    assert result.dps == {"1": True}  # what was sent
+    cached = device.cached_state()
+    assert cached is not None
+    assert cached.dps["1"] is False
+    assert sim.dps["1"] is False
+
+
 async def test_last_state_is_saved_to_the_registry(world: World) -> None:
     device = world.hub.device("Kitchen switch")
     await device.set({"switch_2": True})

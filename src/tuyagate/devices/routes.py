@@ -49,8 +49,14 @@ class Route(Protocol):
         """All DP values by DP id (wire form), by ``deadline``."""
         ...
 
-    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> None:
-        """Set DPs: ``dps`` is the validated wire form by DP id, ``values`` the caller's user values."""
+    async def write(
+        self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline
+    ) -> Mapping[str, Any] | None:
+        """Set DPs: ``dps`` is the validated wire form by DP id, ``values`` the caller's user values.
+
+        Returns the DP values the device holds once it acknowledged, where the route learns them
+        with the answer (None: take ``dps`` as applied).
+        """
         ...
 
 
@@ -71,8 +77,8 @@ class LanRoute:
     async def read(self, *, deadline: Deadline) -> dict[str, Any]:
         return await self.connection.status(cid=self.cid, deadline=deadline)
 
-    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> None:
-        await self.connection.set_dps(dps, cid=self.cid, deadline=deadline)
+    async def write(self, dps: Mapping[str, Any], values: Mapping[str, Any], *, deadline: Deadline) -> dict[str, Any]:
+        return await self.connection.set_dps(dps, cid=self.cid, deadline=deadline)
 
     @property
     def proven_on_connect(self) -> bool:

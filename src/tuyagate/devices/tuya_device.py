@@ -279,8 +279,8 @@ class TuyaDevice:
         if self.asleep:
             raise self._asleep_error("send the command")
         own = Deadline.resolve(deadline, timeout, self.timeout)
-        _, route, fallback = await self._attempt(lambda r, d: r.write(dps, values, deadline=d), own, write=True)
-        self._merge(dps, route, emit=True)
+        held, route, fallback = await self._attempt(lambda r, d: r.write(dps, values, deadline=d), own, write=True)
+        self._merge(dps if held is None else held, route, emit=True)  # in the same turn as the answer
         return CommandResult(
             device_id=self._record.id, dps=dps, route=route, fallback=fallback, validated=self._schema.validates
         )

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tuyagate.bus import EventBus
@@ -93,6 +92,7 @@ class DeviceConnection:
         "_link",
         "_lock",
         "_lost_link",
+        "_newer",
         "_notes",
         "_pacer",
         "_pending",
@@ -146,6 +146,7 @@ class DeviceConnection:
         self._seq = 0
         self._last_tx = 0.0
         self._last_status: dict[str, Any] | None = None
+        self._newer: dict[str | None, dict[str, Any]] | None = None  # pushes read after an answer, by cid
         self._keepalive = KeepAlive(self, self._pacer, self._publish)
         self._notes = probe_notes  # set on the short-lived connections of version detection
         self._status_owed = StatusOwed()  # the STATUS that follows a control's ACK, until it comes
@@ -201,16 +202,8 @@ class DeviceConnection:
 
         Version detection runs one per candidate version; it never heartbeats or reconnects.
         """
-        return DeviceConnection(
-            self.device_id,
-            self.host,
-            self._key.value,
-            version,
-            port=self.port,
-            timeout=timeout,
-            heartbeat_interval=None,
-            probe_notes=ProbeNotes(),
-        )
+        opts: dict[str, Any] = {"port": self.port, "timeout": timeout, "heartbeat_interval": None}
+        return DeviceConnection(self.device_id, self.host, self._key.value, version, probe_notes=ProbeNotes(), **opts)
 
     @property
     def last_status(self) -> dict[str, Any] | None:
@@ -223,9 +216,7 @@ class DeviceConnection:
         await self.connect()
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def connect(self, *, timeout: float | None = None, deadline: Deadline | None = None) -> bool:
@@ -280,9 +271,11 @@ class DeviceConnection:
         dps = msg.dps
         if dps is None:
             raise DeviceError(f"{self.name} answered the status query without DP values")
+        newer, self._newer = self._newer, None
+        dps = {**dps, **newer[cid]} if newer and cid in newer else dict(dps)
         if cid is None:
             self._remember(dps)
-        return dict(dps)
+        return dps
 
     async def set_dps(
         self,
@@ -291,8 +284,9 @@ class DeviceConnection:
         cid: str | None = None,
         timeout: float | None = None,
         deadline: Deadline | None = None,
-    ) -> None:
-        """Set DP values; returns once the device acknowledged. Never retried (not idempotent)."""
+    ) -> dict[str, Any]:
+        """Set DP values (never retried: not idempotent); returns them as the device holds them after its
+        ACK: the ones sent, overlaid by any it answered or pushed right behind the ACK (a clamped value)."""
         if not dps:
             raise ConfigError("set_dps needs at least one DP value")
         values = {str(k): v for k, v in dps.items()}
@@ -311,8 +305,10 @@ class DeviceConnection:
         except BaseException:
             self._status_owed.clear()  # nothing was accepted, so nothing follows
             raise
-        if msg.dps is not None:
+        newer, self._newer = self._newer, None  # pushes read after the ACK came: newer than the command
+        if (answered := msg.dps) is not None:
             self._status_owed.clear()  # the answer carried the values itself
+        return {**values, **(answered or {}), **(newer[cid] if newer and cid in newer else {})}
 
     async def update_dps(
         self, dp_ids: Iterable[int | str] = (1,), *, timeout: float | None = None, deadline: Deadline | None = None
@@ -409,7 +405,7 @@ class DeviceConnection:
         loop = link.loop
         future: asyncio.Future[Message] = loop.create_future()
         pending = Pending(cmd, want_data, future, cid)
-        self._pending = pending
+        self._pending, self._newer = pending, None
         self.stats.requests += 1
         try:
             link.write(link.codec.encode(cmd, body, seq=self.next_seq(), iv=link.new_iv()))
@@ -504,8 +500,11 @@ class DeviceConnection:
                 self._key.proven = self._key.proven or link.trusted
             if not pending.future.done():
                 pending.future.set_result(msg)
+                self._newer = {}  # what is pushed until the caller resumes is newer than this answer
             return
         if msg.cmd == Command.STATUS:
+            if self._newer is not None and (dps := msg.dps):  # read after an answer its caller has not taken
+                self._newer[msg.cid] = {**self._newer.get(msg.cid, {}), **dps}
             if self._status_owed.due:  # the STATUS after a control's ACK has come
                 self._status_owed.clear()
             if not len(self._bus):  # nobody follows the pushes: no event to build, the last state takes them

@@ -41,9 +41,9 @@ class SubDevice:
         *,
         timeout: float | None = None,
         deadline: Deadline | None = None,
-    ) -> None:
-        """Set the child's DP values."""
-        await self.parent.set_dps(dps, cid=self.cid, timeout=timeout, deadline=deadline)
+    ) -> dict[str, Any]:
+        """Set the child's DP values; returns them as the gateway holds them after its ACK."""
+        return await self.parent.set_dps(dps, cid=self.cid, timeout=timeout, deadline=deadline)
 
     async def online(self, *, timeout: float | None = None, deadline: Deadline | None = None) -> bool:
         """Whether the gateway reports the child online."""

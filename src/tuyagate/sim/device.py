@@ -483,6 +483,15 @@ class SimDevice:
     async def _answer_query(self, client: SimConnection, cmd: Command, data: Mapping[str, Any], seq: int) -> None:
         body, retcode = query_answer(self.spec, self.device_id, self.dps, self.children, cmd, data)
         await self._send(client, cmd, body, request_seq=seq, retcode=retcode)
+        self._change_after_answer(data.get("cid"))
+
+    def _change_after_answer(self, cid: str | None) -> None:
+        """The ``change_after_answer`` fault: values change and are pushed right behind an answer."""
+        if (changed := self.faults.change_after_answer) is not None:
+            self.faults.change_after_answer = None
+            self._status.flush()  # a control's own STATUS goes first: the change is the newest
+            (self.children[cid].dps if cid else self.dps).update(changed)
+            self._push(dict(changed), cid=cid)
 
     async def _answer_control(self, client: SimConnection, cmd: Command, data: Mapping[str, Any], seq: int) -> None:
         plan = plan_control(self.spec, self.device_id, self.dps, self.children, cmd, data)
@@ -490,14 +499,16 @@ class SimDevice:
             await self._send(client, cmd, b"json obj data unvalid", request_seq=seq, retcode=1)
             return
         self.stats.commands += 1
-        if plan.reply is not None:
+        if plan.reply is not None:  # a query in the form of a control (device22)
             await self._send(client, cmd, plan.reply, request_seq=seq)
+            self._change_after_answer(plan.cid)
             return
         # Real devices ACK a control with an empty frame, then push STATUS with what changed.
         await self._send(client, cmd, b"", request_seq=seq)
         accepted = self.apply_dps(plan.wanted, cid=plan.cid, push=False)
         if self.control_reply == "ack+status":
             self._status.later(accepted, plan.cid)
+        self._change_after_answer(plan.cid)
 
     def _discovery_info(self) -> dict[str, Any]:
         return {

@@ -39,6 +39,9 @@ class Faults:
     silent: bool = False  # read everything, answer nothing
     drop_requests: bool = False  # close the connection when a request arrives, without answering it
     corrupt: bool = False  # answer with well-formed frames whose CRC / HMAC / GCM tag is wrong
+    # The next answer to a query or a control is followed at once, in the same write, by these values
+    # changing and being pushed (a button pressed as the answer leaves): the push is the newest value.
+    change_after_answer: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
