@@ -169,6 +169,8 @@ async def run_soak(config: SoakConfig) -> SoakResult:
     commands, command_problems = audit_commands(load.calls, applied, tag_dps)
     late, late_problems = audit_latency(load.calls, config.request_timeout, faulter.windows, lag.worst, waits.waited)
     sse, sse_problems = audit_sse(listeners, applied, initial, healthy)
+    if late_problems:  # whose lateness: the gateway times each request from its head to its answer
+        late_problems.append(f"the gateway itself timed {late_inside} device requests slower than {bound:g} s")
     problems += command_problems + late_problems + sse_problems
     ref = next((s for s in sampler.samples if s[0] >= config.rss_from), sampler.samples[-1])
     end = sampler.samples[-1]

@@ -139,9 +139,11 @@ def audit_latency(
     problems = []
     for c in blamed[:20]:
         modes = [m for d, m, start, end in windows if d == c.device and start <= c.answered and end >= c.sent]
+        stalled, waited = client_lag(c.sent, c.answered), gateway_wait(c.sent, c.answered)
         problems.append(
             f"{c.kind} to {c.device} answered {c.status} {c.code} after {c.latency:.3f} s "
-            f"(deadline {request_timeout:g} s; fault then: {', '.join(modes) or 'none'})"
+            f"(deadline {request_timeout:g} s; fault then: {', '.join(modes) or 'none'}; meanwhile this "
+            f"client stalled {stalled * 1000:.0f} ms at most, the gateway waited {waited * 1000:.0f} ms for a CPU)"
         )
     return {"late": len(blamed), "late_stalled": len(late) - len(blamed)}, problems
 

@@ -10,10 +10,14 @@ Durability choices, so that a ``kill -9`` (or a crash) at any moment leaves a co
 - The schema version lives in ``PRAGMA user_version`` and moves forward through :data:`MIGRATIONS`,
   each applied in its own transaction together with the version bump.
 
-One :class:`Database` holds one connection. It may be used from several threads, one at a time
-(calls are serialized by a re-entrant lock); keep each call short, as the gateway calls it from its
-event loop. Several processes (the gateway and a CLI command) may open the same file: SQLite's
-locking and ``busy_timeout`` serialize their writes.
+One :class:`Database` holds two connections, usable from several threads: one for writes
+(transactions, serialized by a re-entrant lock) and one for reads outside a transaction (its own
+lock). The gateway reads on its event loop (a device's local key on every connect) while its
+background threads commit, and a WAL reader never waits for a writer: a read on the loop so never
+sits out another thread's COMMIT, whose fsync can take hundreds of milliseconds on a busy disk (it
+did, and pushed answers past their deadline). A read inside a transaction, in the thread that holds
+it, uses the write connection and sees the transaction's own writes. Several processes (the gateway
+and a CLI command) may open the same file: SQLite's locking and ``busy_timeout`` serialize their writes.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ class Database:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._depth = 0  # transaction nesting depth: only the outermost one begins and commits
+        self._writer: int | None = None  # the thread inside a transaction
+        self._read_lock = threading.Lock()
         creating = not self.path.exists()
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -101,11 +107,18 @@ class Database:
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA secure_delete = ON")
             self._migrate()
+            self._reader = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise ConfigError(f"{self.path} is not a usable tuyagate database: {exc}") from None
         except BaseException:
             self._conn.close()
+            raise
+        try:
+            self._reader.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._reader.execute("PRAGMA query_only = ON")
+        except BaseException:
+            self.close()
             raise
 
     @classmethod
@@ -130,26 +143,32 @@ class Database:
             outermost = self._depth == 0
             if outermost:
                 self._run("BEGIN IMMEDIATE")
+                self._writer = threading.get_ident()
             self._depth += 1
             try:
                 yield self._conn
             except BaseException as exc:
                 self._depth -= 1
-                if outermost and self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                if outermost:
+                    self._writer = None
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError):
                     raise self._environmental(exc) from exc
                 raise
             self._depth -= 1
             if outermost:
+                self._writer = None
                 self._run("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for reads (single statements, or several inside :meth:`transaction`)."""
-        with self._lock:
+        """A connection for reads: the reading one (the last committed state, without waiting for a
+        writer), or the writing one inside this thread's own :meth:`transaction`."""
+        inside = self._writer == threading.get_ident()
+        with self._lock if inside else self._read_lock:
             try:
-                yield self._conn
+                yield self._conn if inside else self._reader
             except sqlite3.OperationalError as exc:
                 raise self._environmental(exc) from exc
 
@@ -171,8 +190,9 @@ class Database:
         return [] if rows == ["ok"] else rows
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._conn.close()
+            self._reader.close()
 
     def __enter__(self) -> Database:
         return self

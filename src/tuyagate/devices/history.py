@@ -24,7 +24,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tuyagate.device_api import DeviceEvent
@@ -149,9 +149,18 @@ class History:
 
         Called every ``resolution`` seconds, so each series gets at most one point per window.
         """
-        if not self._pending:
-            return 0
+        return self.write(self.take())
+
+    def take(self) -> dict[tuple[str, str], HistoryPoint]:
+        """The pending points, handed over (in the thread that records: the event loop's)."""
         ready, self._pending = self._pending, {}
+        return ready
+
+    def write(self, ready: Mapping[tuple[str, str], HistoryPoint]) -> int:
+        """Write points :meth:`take` handed over and enforce the bounds (from any one thread at a time:
+        the gateway calls it in a worker thread, as the commit's fsync may take long)."""
+        if not ready:
+            return 0
         now = self._clock()
         with self.db.transaction() as conn:
             rows = [

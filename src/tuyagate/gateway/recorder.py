@@ -92,7 +92,7 @@ class Recorder:
                 await task
         self._tasks.clear()
         if self.history is not None:
-            self._flush(self.history)
+            await self._flush(self.history)
 
     async def _follow(self) -> None:
         async with self.manager.events() as events:
@@ -102,11 +102,13 @@ class Recorder:
     async def _flusher(self, history: History) -> None:
         while True:
             await asyncio.sleep(history.settings.resolution)
-            self._flush(history)
+            await self._flush(history)
 
     @staticmethod
-    def _flush(history: History) -> None:
+    async def _flush(history: History) -> None:
+        """The points are taken here, on the loop that records them, and written off it: the write
+        ends in a fsync, which a busy disk can stretch to hundreds of milliseconds."""
         try:
-            history.flush()
+            await asyncio.to_thread(history.write, history.take())
         except Exception as exc:  # noqa: BLE001 - the history must never take the gateway down
             log.warning("could not write the history: %s", exc)
