@@ -58,6 +58,7 @@ __all__ = ["DEFAULT_PORT", "ConnectionStats", "DeviceConnection"]
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_PORT = 6668
+_TAKE_NEWER = frozenset({Command.DP_QUERY, Command.DP_QUERY_NEW, Command.CONTROL, Command.CONTROL_NEW})  # see _newer
 Body = dict[str, Any]  # a request's JSON body
 Build = Callable[[VersionSpec], tuple[Command, Body]]
 
@@ -500,7 +501,7 @@ class DeviceConnection:
                 self._key.proven = self._key.proven or link.trusted
             if not pending.future.done():
                 pending.future.set_result(msg)
-                self._newer = {}  # what is pushed until the caller resumes is newer than this answer
+                self._newer = {} if msg.cmd in _TAKE_NEWER else None  # pushes until its caller resumes
             return
         if msg.cmd == Command.STATUS:
             if self._newer is not None and (dps := msg.dps):  # read after an answer its caller has not taken
