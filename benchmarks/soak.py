@@ -31,7 +31,15 @@ from typing import Any
 import httpx
 
 from benchmarks.reliability_doc import replace_section
-from benchmarks.soak_audit import LATE_SLACK, audit_commands, audit_latency, audit_sse, gateway_late, percentiles
+from benchmarks.soak_audit import (
+    LATE_SLACK,
+    audit_commands,
+    audit_latency,
+    audit_sse,
+    gateway_late,
+    loop_lag_max,
+    percentiles,
+)
 from benchmarks.soak_crash import RECONNECT_S, CrashConfig, CrashResult, run_crash
 from benchmarks.soak_load import TAG_DPS, Faulter, LagMonitor, Listener, Load, Sampler, WaitMonitor
 from benchmarks.soak_world import World
@@ -152,7 +160,9 @@ async def run_soak(config: SoakConfig) -> SoakResult:
         load_avg = _load_figure()
         recovery = await online(gateway.url, config.devices, within=30.0)
         async with httpx.AsyncClient(base_url=gateway.url, timeout=10.0) as http:
-            bound, late_inside = gateway_late((await http.get("/metrics")).text, config.request_timeout)
+            metrics_text = (await http.get("/metrics")).text
+            bound, late_inside = gateway_late(metrics_text, config.request_timeout)
+            loop_lag = loop_lag_max(metrics_text)
 
         applied = {s.device_id: s.applied for s in sims}
         initial = {d.id: {dp: d.status[dp] for dp, _ in TAG_DPS[d.category]} for d in manifest.devices}
@@ -170,7 +180,10 @@ async def run_soak(config: SoakConfig) -> SoakResult:
     late, late_problems = audit_latency(load.calls, config.request_timeout, faulter.windows, lag.worst, waits.waited)
     sse, sse_problems = audit_sse(listeners, applied, initial, healthy)
     if late_problems:  # whose lateness: the gateway times each request from its head to its answer
-        late_problems.append(f"the gateway itself timed {late_inside} device requests slower than {bound:g} s")
+        late_problems.append(
+            f"the gateway itself timed {late_inside} device requests slower than {bound:g} s; "
+            f"its event loop ran up to {loop_lag * 1000:.0f} ms late"
+        )
     problems += command_problems + late_problems + sse_problems
     ref = next((s for s in sampler.samples if s[0] >= config.rss_from), sampler.samples[-1])
     end = sampler.samples[-1]
@@ -210,6 +223,7 @@ async def run_soak(config: SoakConfig) -> SoakResult:
         ),
         "client_worst_stall_ms": round(max((x for _, x in lag.lags), default=0.0) * 1000, 1),
         "gateway_histogram": {"bound_s": bound, "slower": late_inside},
+        "gateway_loop_lag_max_ms": round(loop_lag * 1000, 1),
         "late_slack_s": LATE_SLACK,
         "faults": dict(Counter(mode for _, mode, _, _ in faulter.windows)),
         "recovery_s": round(recovery, 2),
@@ -264,7 +278,8 @@ def markdown(result: SoakResult, command: str, crash: CrashResult | None = None)
         f"{f['late_answers']} (and {f['late_machine_stalled']} more whose lateness is covered by the time the gateway "
         f"waited for a CPU or the clients' loop stalled; the gateway waited for a CPU "
         f"{f['gateway_cpu_wait_share']:.0%} of the run; its own histogram counts {f['gateway_histogram']['slower']} "
-        f"device requests over {f['gateway_histogram']['bound_s']:g} s) |",
+        f"device requests over {f['gateway_histogram']['bound_s']:g} s; its event loop ran at most "
+        f"{f.get('gateway_loop_lag_max_ms', '-')} ms late) |",
         f"| Latency p50 / p99 / max, commands | {lat['command']['p50_ms']} / {lat['command']['p99_ms']} / "
         f"{lat['command']['max_ms']} ms |",
         f"| Latency p50 / p99 / max, cached reads | {lat['read']['p50_ms']} / {lat['read']['p99_ms']} / "

@@ -165,6 +165,14 @@ def gateway_late(metrics_text: str, request_timeout: float) -> tuple[float, int]
     return bound, total + over
 
 
+def loop_lag_max(metrics_text: str) -> float:
+    """The worst lateness of the gateway's event loop since it started (its own metric), in seconds."""
+    for line in metrics_text.splitlines():
+        if line.startswith("tuyagate_event_loop_lag_max_seconds "):
+            return float(line.split()[1])
+    raise ValueError("no tuyagate_event_loop_lag_max_seconds in the metrics")
+
+
 def _buckets(metrics_text: str) -> set[str]:
     return {
         line.rsplit('le="', 1)[1].split('"', 1)[0]

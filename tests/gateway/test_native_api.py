@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from typing import Any
 
 import pytest
 
+from tests.devices.waiting import until
 from tests.gateway.conftest import BULB, PLUG, SWITCH, Gateway, LiveHome
 from tests.gateway.many_clients import many_clients
 from tuyagate.gateway.endpoints import EndpointRoute
@@ -220,6 +223,31 @@ async def test_metrics_text(gateway: Gateway, home: LiveHome) -> None:
     assert f"tuyagate_device_connections {len(home.hub.devices())}" in text
     assert f'tuyagate_device_calls_total{{kind="status",route="cache"}} {before + 1}' in text
     assert "# TYPE tuyagate_http_request_duration_seconds histogram" in text
+
+
+def _metric(text: str, sample: str) -> float:
+    """The value of one sample line (``name{labels}``) of a /metrics text."""
+    found = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.M)
+    assert found is not None, f"no sample {sample}"
+    return float(found.group(1))
+
+
+async def test_metrics_show_how_long_something_blocked_the_event_loop(gateway: Gateway) -> None:
+    lag = gateway.app.state.gateway.metrics.loop_lag
+
+    async def next_sample() -> None:
+        seen = lag.samples
+        await until(lambda: lag.samples > seen, what="a loop-lag sample")
+
+    await next_sample()
+    time.sleep(0.4)  # noqa: ASYNC251 - on purpose: the test shares the gateway's loop and blocks it 0.4 s
+    await next_sample()
+    text = (await gateway.client.get("/metrics")).text
+    assert "# TYPE tuyagate_event_loop_lag_seconds histogram" in text
+    # Sampled every 0.25 s: the sample due inside the block ran at its end, at least 0.15 s late.
+    assert _metric(text, "tuyagate_event_loop_lag_max_seconds") >= 0.1
+    total = _metric(text, "tuyagate_event_loop_lag_seconds_count")
+    assert _metric(text, 'tuyagate_event_loop_lag_seconds_bucket{le="0.1"}') < total
 
 
 async def test_two_hundred_clients_share_one_tcp_connection(gateway: Gateway, home: LiveHome) -> None:

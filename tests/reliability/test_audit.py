@@ -3,7 +3,8 @@ application, an undocumented code, a late answer, a change an SSE listener misse
 
 from __future__ import annotations
 
-from benchmarks.soak_audit import audit_commands, audit_latency, audit_sse, gateway_late
+import pytest
+from benchmarks.soak_audit import audit_commands, audit_latency, audit_sse, gateway_late, loop_lag_max
 from benchmarks.soak_load import Call, Listener
 
 from tuyagate.sim.device import Applied
@@ -76,3 +77,10 @@ def test_sse_listeners_must_see_every_change_of_healthy_devices() -> None:
     whole.events = [(i + 1, k, d) for i, (_, k, d) in enumerate(whole.events)]  # ids without a gap, 6 missing
     _, problems = audit_sse([whole], log, {DEV: {"9": 0}}, [DEV])
     assert len(problems) == 1
+
+
+def test_the_gateway_loop_lag_is_read_from_its_metrics() -> None:
+    text = "tuyagate_event_loop_lag_seconds_count 12\ntuyagate_event_loop_lag_max_seconds 0.004200\n"
+    assert loop_lag_max(text) == 0.0042
+    with pytest.raises(ValueError, match="loop_lag_max"):
+        loop_lag_max("tuyagate_uptime_seconds 3.0\n")

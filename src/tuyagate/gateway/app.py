@@ -128,10 +128,12 @@ def create_app(
         if manage_manager:
             await manager.start()
         recorder.start()
+        metrics.loop_lag.start()
         log.info("gateway ready with %d devices", len(manager.devices()))
         try:
             yield
         finally:
+            metrics.loop_lag.stop()
             streams.close_streams()
             await recorder.stop()
             if manage_manager:

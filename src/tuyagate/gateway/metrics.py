@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tuyagate.gateway.loop_lag import LoopLag
+
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -52,6 +54,7 @@ class Metrics:
     device_calls: dict[tuple[str, str], int] = field(default_factory=dict)
     auth_failures: int = 0
     sse_dropped: int = 0
+    loop_lag: LoopLag = field(default_factory=LoopLag)  # sampled while the app runs (its lifespan)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, str(status))
@@ -141,6 +144,19 @@ class Metrics:
             "counter",
             "Requests refused for a missing or wrong API token.",
             [f"tuyagate_auth_failures_total {self.auth_failures}"],
+        )
+        lag = self.loop_lag
+        family(
+            "tuyagate_event_loop_lag_seconds",
+            "histogram",
+            f"How late the event loop ran a timer, sampled every {lag.interval:g} s (anything blocking it shows here).",
+            lag.exposition(),
+        )
+        family(
+            "tuyagate_event_loop_lag_max_seconds",
+            "gauge",
+            "The worst event-loop lateness sampled since start.",
+            [f"tuyagate_event_loop_lag_max_seconds {lag.worst:.6f}"],
         )
         uptime = time.time() - self.started_at
         family("tuyagate_uptime_seconds", "gauge", "Seconds since start.", [f"tuyagate_uptime_seconds {uptime:.1f}"])
