@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import pytest
 
-from tuyagate.lan import EventKind
-from tuyagate.sim.device import SimChild
+from tuyagate.lan import DeviceConnection, EventKind
+from tuyagate.sim.device import SimChild, SimDevice
 
 from .conftest import VERSIONS, ClientFactory, SimFactory
 
+Plug = tuple[SimDevice, DeviceConnection]
 
-@pytest.mark.parametrize("version", VERSIONS)
-async def test_a_push_right_after_the_answer_wins_over_the_answer(
-    sim: SimFactory, client: ClientFactory, version: str
-) -> None:
-    device = await sim(version=version, dps={"1": True, "2": 10})
-    dev = client(device)
+
+@pytest.fixture(params=VERSIONS)
+async def plug(request: pytest.FixtureRequest, sim: SimFactory, client: ClientFactory) -> Plug:
+    """An emulated plug of each version, and a client of it."""
+    device = await sim(version=request.param, dps={"1": True, "2": 10})
+    return device, client(device)
+
+
+async def test_a_push_right_after_the_answer_wins_over_the_answer(plug: Plug) -> None:
+    device, dev = plug
     await dev.connect()
     device.faults.change_after_answer = {"2": 11}
     assert await dev.status() == {"1": True, "2": 11}
@@ -32,12 +37,8 @@ async def test_a_push_right_after_the_answer_wins_over_the_answer(
     await dev.close()
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-async def test_followers_of_the_pushes_see_the_same_last_value(
-    sim: SimFactory, client: ClientFactory, version: str
-) -> None:
-    device = await sim(version=version, dps={"1": True, "2": 10})
-    dev = client(device)
+async def test_followers_of_the_pushes_see_the_same_last_value(plug: Plug) -> None:
+    device, dev = plug
     events = dev.events()
     device.faults.change_after_answer = {"1": False}
     assert await dev.status() == {"1": False, "2": 10}
@@ -63,12 +64,8 @@ async def test_a_sub_device_push_right_after_its_answer_wins_and_stays_its_own(
         assert await second.status() == {"1": False}  # a's push is not b's value
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-async def test_a_command_returns_what_the_device_pushed_right_behind_its_ack(
-    sim: SimFactory, client: ClientFactory, version: str
-) -> None:
-    device = await sim(version=version, dps={"1": True, "2": 10})
-    dev = client(device)
+async def test_a_command_returns_what_the_device_pushed_right_behind_its_ack(plug: Plug) -> None:
+    device, dev = plug
     device.faults.change_after_answer = {"1": True}  # switched off by the command, on again at once
     assert await dev.set_dps({"1": False, "2": 20}) == {"1": True, "2": 20}
     assert device.dps == {"1": True, "2": 20}
